@@ -1,0 +1,25 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+    test: {
+        projects: [
+            {
+                test: {
+                    name: "unit",
+                    include: ["test/**/*.test.ts"],
+                    exclude: ["test/e2e/**", "test/sandbox/**", "node_modules/**"],
+                    testTimeout: 60_000,
+                },
+            },
+            {
+                test: {
+                    name: "e2e",
+                    include: ["test/e2e/**/*.test.ts", "test/sandbox/**/*.test.ts"],
+                    testTimeout: 900_000,
+                    hookTimeout: 1_800_000,
+                    fileParallelism: false,
+                },
+            },
+        ],
+    },
+});
