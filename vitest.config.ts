@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
     test: {
+        // The e2e files share one sandbox host; unit files are quick either way.
+        fileParallelism: false,
         projects: [
             {
                 test: {
@@ -17,7 +19,6 @@ export default defineConfig({
                     include: ["test/e2e/**/*.test.ts", "test/sandbox/**/*.test.ts"],
                     testTimeout: 900_000,
                     hookTimeout: 1_800_000,
-                    fileParallelism: false,
                 },
             },
         ],

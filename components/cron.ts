@@ -1,0 +1,50 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import type { Settings } from "../lib/config";
+import { crontabFile } from "../lib/hostFiles";
+import { hostLayout } from "../lib/layout";
+import { platformFor } from "../lib/platform";
+import type { Connection } from "../lib/remoteFile";
+
+export interface FallbackCronArgs {
+    connection: pulumi.Input<Connection>;
+    settings: Settings;
+}
+
+/**
+ * The fallback sync: the service account's whole crontab is replaced with `crontab -u USER -`, so
+ * re-running `up` can never add a second line (seed 000 appended one per run).
+ */
+export class FallbackCron extends pulumi.ComponentResource {
+    public readonly crontab: remote.Command;
+
+    constructor(name: string, args: FallbackCronArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("selfpages:cron:FallbackCron", name, {}, opts);
+        const user = hostLayout(args.settings).serviceUser;
+        const cronService = platformFor(args.settings.os).cronService;
+
+        const daemon = new remote.Command(
+            `${name}-daemon`,
+            {
+                connection: args.connection,
+                create: `set -eu\nrc-update add ${cronService} default >/dev/null\nrc-service ${cronService} status >/dev/null 2>&1 || rc-service ${cronService} start`,
+                triggers: [cronService],
+            },
+            { parent: this },
+        );
+
+        const install = `crontab -u ${user} -`;
+        this.crontab = new remote.Command(
+            `${name}-crontab`,
+            {
+                connection: args.connection,
+                create: install,
+                update: install,
+                delete: `crontab -u ${user} -r 2>/dev/null || true`,
+                stdin: crontabFile(args.settings).content,
+            },
+            { parent: this, dependsOn: [daemon] },
+        );
+        this.registerOutputs({ crontab: this.crontab });
+    }
+}

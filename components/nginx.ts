@@ -1,0 +1,70 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import type { Settings } from "../lib/config";
+import { nginxSiteFile } from "../lib/hostFiles";
+import { platformFor } from "../lib/platform";
+import { remoteFile, sha256, type Connection } from "../lib/remoteFile";
+import { shellQuote } from "../lib/templates";
+
+export interface NginxArgs {
+    connection: pulumi.Input<Connection>;
+    settings: Settings;
+}
+
+/** Where the distro's catch-all site is parked while the stack owns port 80 (outside every include). */
+const parkedDefaultSite = "/etc/nginx/.selfpages-parked-default-site";
+
+/**
+ * nginx serving `current` with gzip_static and caching, and proxying the exact webhook path to
+ * the receiver. The config is checked with `nginx -t` on the host before it replaces the old one,
+ * and applied with a reload, never a restart.
+ */
+export class Nginx extends pulumi.ComponentResource {
+    public readonly siteConfig: remote.Command;
+    public readonly reloaded: remote.Command;
+
+    constructor(name: string, args: NginxArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("selfpages:nginx:Nginx", name, {}, opts);
+        const defaultSite = shellQuote(platformFor(args.settings.os).nginxDefaultSitePath);
+        const parked = shellQuote(parkedDefaultSite);
+        const reloadIfRunning = "if rc-service nginx status >/dev/null 2>&1; then nginx -t -q && rc-service nginx reload; fi";
+
+        const defaultSiteParked = new remote.Command(
+            `${name}-park-default-site`,
+            {
+                connection: args.connection,
+                create: `if [ -e ${defaultSite} ] || [ -L ${defaultSite} ]; then mv -f ${defaultSite} ${parked}; fi`,
+                delete: `if { [ -e ${parked} ] || [ -L ${parked} ]; } && [ ! -e ${defaultSite} ]; then mv -f ${parked} ${defaultSite}; fi\n${reloadIfRunning}`,
+                triggers: [defaultSite],
+            },
+            { parent: this, deleteBeforeReplace: true },
+        );
+
+        const file = nginxSiteFile(args.settings);
+        this.siteConfig = remoteFile(
+            `${name}-site-config`,
+            { connection: args.connection, ...file, validate: "nginx -t -q" },
+            { parent: this, dependsOn: [defaultSiteParked] },
+        );
+
+        const service = new remote.Command(
+            `${name}-service`,
+            {
+                connection: args.connection,
+                create: "set -eu\nrc-update add nginx default >/dev/null\nrc-service nginx status >/dev/null 2>&1 || rc-service nginx start",
+            },
+            { parent: this, dependsOn: [this.siteConfig] },
+        );
+
+        this.reloaded = new remote.Command(
+            `${name}-reload`,
+            {
+                connection: args.connection,
+                create: "set -eu\nnginx -t -q\nrc-service nginx reload",
+                triggers: [sha256(file.content)],
+            },
+            { parent: this, dependsOn: [service] },
+        );
+        this.registerOutputs({ siteConfig: this.siteConfig, reloaded: this.reloaded });
+    }
+}

@@ -1,0 +1,32 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import type { Connection } from "../lib/remoteFile";
+import type { Platform } from "../lib/platform";
+
+export interface PackagesArgs {
+    connection: pulumi.Input<Connection>;
+    platform: Platform;
+}
+
+/**
+ * The distro packages (nginx, git, webhook, cron, OpenRC). The package manager runs only when one
+ * is missing, so a re-run is cheap and works without a mirror. `pulumi destroy` leaves them.
+ */
+export class Packages extends pulumi.ComponentResource {
+    public readonly installed: remote.Command;
+
+    constructor(name: string, args: PackagesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("selfpages:packages:Packages", name, {}, opts);
+        const { platform } = args;
+        this.installed = new remote.Command(
+            `${name}-install`,
+            {
+                connection: args.connection,
+                create: `set -eu\nif ! { ${platform.packagesPresentCommand}; }; then\n${platform.packagesInstallCommand}\nfi\n${platform.packagesPresentCommand}`,
+                triggers: [platform.family, ...platform.packages],
+            },
+            { parent: this },
+        );
+        this.registerOutputs({ installed: this.installed });
+    }
+}

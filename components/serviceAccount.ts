@@ -1,0 +1,32 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import type { Connection } from "../lib/remoteFile";
+import type { Platform } from "../lib/platform";
+
+export interface ServiceAccountArgs {
+    connection: pulumi.Input<Connection>;
+    platform: Platform;
+    user: string;
+}
+
+/** The unprivileged account that runs the receiver, the syncs and owns the site's files. */
+export class ServiceAccount extends pulumi.ComponentResource {
+    public readonly user: string;
+    public readonly account: remote.Command;
+
+    constructor(name: string, args: ServiceAccountArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("selfpages:account:ServiceAccount", name, {}, opts);
+        this.user = args.user;
+        this.account = new remote.Command(
+            `${name}-user`,
+            {
+                connection: args.connection,
+                create: `set -eu\n${args.platform.createServiceAccountCommand(args.user)}`,
+                delete: `set -eu\n${args.platform.removeServiceAccountCommand(args.user)}`,
+                triggers: [args.user, args.platform.family],
+            },
+            { parent: this, deleteBeforeReplace: true },
+        );
+        this.registerOutputs({ user: this.user });
+    }
+}

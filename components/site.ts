@@ -1,0 +1,64 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import type { Settings } from "../lib/config";
+import { syncScriptFile } from "../lib/hostFiles";
+import { hostLayout } from "../lib/layout";
+import { remoteFile, sha256, type Connection } from "../lib/remoteFile";
+import { shellQuote } from "../lib/templates";
+
+export interface SiteArgs {
+    connection: pulumi.Input<Connection>;
+    settings: Settings;
+}
+
+/**
+ * The site's directories, the sync script, and the first deploy: a shallow clone of the branch
+ * into a release that `current` points at. The same script serves the webhook and the cron
+ * fallback, under one lock.
+ */
+export class Site extends pulumi.ComponentResource {
+    public readonly syncScript: remote.Command;
+    /** The first (and, when the script or source changes, a fresh) synchronous deploy. */
+    public readonly deployed: remote.Command;
+    /** Commit served after the last deploy run by `pulumi up`. */
+    public readonly deployOutput: pulumi.Output<string>;
+
+    constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("selfpages:site:Site", name, {}, opts);
+        const { settings } = args;
+        const layout = hostLayout(settings);
+        const owner = `${layout.serviceUser}:${layout.serviceUser}`;
+        const q = shellQuote;
+
+        const directories = new remote.Command(
+            `${name}-directories`,
+            {
+                connection: args.connection,
+                create: [
+                    "set -eu",
+                    `install -d -o ${layout.serviceUser} -g ${layout.serviceUser} -m 0755 ${q(layout.siteRoot)}`,
+                    `install -d -o ${layout.serviceUser} -g ${layout.serviceUser} -m 0750 ${q(layout.stateDir)} ${q(layout.logDir)}`,
+                ].join("\n"),
+                delete: `rm -rf ${q(layout.siteRoot)} ${q(layout.stateDir)} ${q(layout.logDir)}`,
+                triggers: [layout.siteRoot, layout.stateDir, layout.logDir, owner],
+            },
+            { parent: this, deleteBeforeReplace: true },
+        );
+
+        const script = syncScriptFile(settings);
+        this.syncScript = remoteFile(`${name}-sync-script`, { connection: args.connection, ...script }, { parent: this, dependsOn: [directories] });
+
+        this.deployed = new remote.Command(
+            `${name}-first-deploy`,
+            {
+                connection: args.connection,
+                create: `su -s /bin/sh ${layout.serviceUser} -c ${q(`${layout.syncScript} manual`)}`,
+                // A new script or source deploys again right away instead of waiting for a push.
+                triggers: [sha256(script.content), settings.site.cloneUrl, settings.site.branch],
+            },
+            { parent: this, dependsOn: [this.syncScript] },
+        );
+        this.deployOutput = this.deployed.stdout;
+        this.registerOutputs({ syncScript: this.syncScript, deployed: this.deployed });
+    }
+}

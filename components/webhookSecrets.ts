@@ -1,0 +1,34 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+
+export interface WebhookSecretsArgs {
+    /** The rotation keeper: bumping it by one generates a new secret and keeps the old one valid. */
+    version: number;
+}
+
+/**
+ * The webhook secret, generated in the stack. Each version is its own RandomPassword, so the
+ * previous version's value is still in state while GitHub switches to the new one; the receiver
+ * accepts both until the next rotation.
+ */
+export class WebhookSecrets extends pulumi.ComponentResource {
+    public readonly current: pulumi.Output<string>;
+    public readonly previous: pulumi.Output<string> | undefined;
+    /** Current first. */
+    public readonly accepted: pulumi.Output<string>[];
+
+    constructor(name: string, args: WebhookSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("selfpages:webhook:WebhookSecrets", name, {}, opts);
+        const generate = (version: number) =>
+            new random.RandomPassword(
+                `${name}-v${version}`,
+                // Alphanumeric only: the value goes into a JSON hooks file and GitHub's hook config.
+                { length: 48, special: false, keepers: { version: String(version) } },
+                { parent: this },
+            ).result;
+        this.current = generate(args.version);
+        this.previous = args.version > 1 ? generate(args.version - 1) : undefined;
+        this.accepted = this.previous ? [this.current, this.previous] : [this.current];
+        this.registerOutputs({});
+    }
+}

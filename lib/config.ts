@@ -1,0 +1,221 @@
+import { z } from "zod";
+
+/**
+ * The stack's configuration, one flat key per setting so that every key can be typed and
+ * described in Pulumi.yaml and set with a plain `pulumi config set <key> <value>`.
+ * This schema is the single source of truth: Pulumi.yaml and the README's config reference are
+ * checked against it by test/lib/configReference.test.ts.
+ */
+
+const hostname = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const ipv4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const ipv6 = /^[0-9A-Fa-f:]+(%[A-Za-z0-9]+)?$/;
+const isHost = (value: string) => ipv4.test(value) || (value.includes(":") && ipv6.test(value)) || (hostname.test(value) && !/^[\d.]+$/.test(value));
+
+const cronRanges: Array<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+function isCronField(field: string, [min, max]: [number, number]): boolean {
+    return field.split(",").every((part) => {
+        const match = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+        if (!match) return false;
+        const [, , from, to, step] = match;
+        const inRange = (n: string | undefined) => n === undefined || (Number(n) >= min && Number(n) <= max);
+        return inRange(from) && inRange(to) && (to === undefined || Number(to) >= Number(from)) && (step === undefined || Number(step) >= 1);
+    });
+}
+function isCronSchedule(value: string): boolean {
+    const fields = value.trim().split(/\s+/);
+    return fields.length === 5 && fields.every((field, i) => isCronField(field, cronRanges[i]));
+}
+
+const absolutePath = z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path made of letters, digits, '.', '_', '-' and '/'")
+    .refine((p) => !p.split("/").includes(".."), "must not contain '..'")
+    .refine((p) => p.replace(/\/+$/, "") !== "", "must not be the root directory");
+
+const httpUrl = z.string().refine((value) => {
+    try {
+        const url = new URL(value);
+        return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "";
+    } catch {
+        return false;
+    }
+}, "must be an http:// or https:// URL without credentials");
+
+const port = (min: number) => z.number().int(`must be an integer`).min(min, `must be at least ${min}`).max(65535, "must be at most 65535");
+
+export const configSchema = z
+    .object({
+        hostAddress: z
+            .string()
+            .refine(isHost, "must be a hostname or an IP address")
+            .describe("Address (hostname or IP) of the server to provision over SSH."),
+        hostPort: port(1).default(22).describe("SSH port of the server."),
+        hostUser: z
+            .string()
+            .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name")
+            .default("root")
+            .describe("SSH user; must be root or able to run the setup as root."),
+        hostPrivateKey: z
+            .string()
+            .refine((k) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(k) && /-----END [A-Z ]*PRIVATE KEY-----/.test(k), "must be a PEM or OpenSSH private key")
+            .describe("SSH private key (secret: set it with --secret)."),
+        hostKey: z
+            .string()
+            .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/, "must be one public host key line such as 'ssh-ed25519 AAAA...' (see ssh-keyscan)")
+            .describe("The server's SSH host key, pinned: connections to a host presenting another key are refused."),
+        os: z.enum(["alpine", "debian"]).default("alpine").describe("OS family of the server: alpine (default) or debian, both with OpenRC."),
+        siteRepository: z
+            .string()
+            .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/, "must be a GitHub repository as owner/name")
+            .describe("GitHub repository (owner/name) that publishes the site."),
+        siteBranch: z
+            .string()
+            .regex(/^(?!\/|.*([/.]\.|\/\/|@\{|\\|\.lock$|\/$))[^\x00-\x20~^:?*[\x7f]+$/, "must be a valid git branch name")
+            .default("gh-pages")
+            .describe("Branch holding the built site."),
+        siteCloneUrl: z
+            .string()
+            .regex(/^(https?|git|ssh|file):\/\/\S+$/, "must be an https://, http://, git://, ssh:// or file:// URL")
+            .optional()
+            .describe("URL the server clones the site from (default: https://github.com/<siteRepository>.git)."),
+        siteServerNames: z
+            .array(z.string().refine((n) => n === "_" || isHost(n) || /^\*\.[A-Za-z0-9.-]+$/.test(n), "must be a hostname, an IP address or '_'"))
+            .min(1, "must list at least one server name")
+            .describe("nginx server_name values (JSON array); the first is used in the default webhook URL."),
+        siteRoot: absolutePath.default("/srv/selfpages").describe("Directory on the server holding the clone, the releases and the `current` link nginx serves."),
+        siteKeepReleases: z.number().int("must be an integer").min(2, "must be at least 2").max(20, "must be at most 20").default(3).describe("How many releases to keep on the server (the current one included)."),
+        receiverPort: port(1024).default(9000).describe("Loopback port of the webhook receiver (nginx proxies to it)."),
+        receiverPath: z
+            .string()
+            .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, "must be a URL path such as /webhook")
+            .default("/webhook")
+            .describe("Public URL path of the webhook on the site's server."),
+        receiverPublicUrl: httpUrl.optional().describe("URL GitHub delivers to (default: http://<first server name><receiverPath>)."),
+        syncSchedule: z
+            .string()
+            .refine(isCronSchedule, "must be a 5-field cron schedule such as '*/15 * * * *'")
+            .default("*/15 * * * *")
+            .describe("Cron schedule of the fallback sync."),
+        githubToken: z.string().min(1, "must not be empty").describe("GitHub token allowed to manage the repository's webhooks (secret: set it with --secret)."),
+        githubApiUrl: httpUrl.default("https://api.github.com").describe("GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)."),
+        webhookSecretVersion: z.number().int("must be an integer").min(1, "must be at least 1").default(1).describe("Bump by one to rotate the webhook secret; the previous secret stays valid until the next bump."),
+    })
+    .strict();
+
+export type RawConfig = z.input<typeof configSchema>;
+type ParsedConfig = z.output<typeof configSchema>;
+
+/** Keys whose values must be set with `pulumi config set --secret`. */
+export const secretKeys = ["hostPrivateKey", "githubToken"] as const;
+export type SecretKey = (typeof secretKeys)[number];
+
+/** Everything except the secrets, in plain values: what templates are rendered from. */
+export interface Settings {
+    host: { address: string; port: number; user: string; hostKey: string };
+    os: "alpine" | "debian";
+    site: {
+        repository: string;
+        branch: string;
+        cloneUrl: string;
+        serverNames: string[];
+        root: string;
+        keepReleases: number;
+    };
+    receiver: { port: number; path: string; publicUrl: string };
+    sync: { schedule: string };
+    github: { apiUrl: string; owner: string; repo: string };
+    webhookSecretVersion: number;
+}
+
+export interface ValidatedConfig {
+    settings: Settings;
+    secrets: Record<SecretKey, string>;
+}
+
+export class ConfigError extends Error {
+    constructor(
+        readonly namespace: string,
+        readonly problems: string[],
+    ) {
+        super(`Invalid configuration for stack (nothing was changed):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+const numberKeys = new Set(["hostPort", "siteKeepReleases", "receiverPort", "webhookSecretVersion"]);
+const arrayKeys = new Set(["siteServerNames"]);
+
+/** Pulumi hands every config value over as a string; turn the typed ones back into values. */
+function decode(key: string, raw: string): unknown {
+    if (numberKeys.has(key)) return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
+    if (arrayKeys.has(key)) {
+        try {
+            return JSON.parse(raw);
+        } catch {
+            return raw;
+        }
+    }
+    return raw;
+}
+
+function describeValue(key: string, value: unknown): string {
+    if ((secretKeys as readonly string[]).includes(key)) return "";
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    return ` (got ${JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text)})`;
+}
+
+/**
+ * Validates a stack's configuration. `values` are the raw strings of the `<namespace>:` keys;
+ * `isSecret` tells whether a key was stored encrypted. Throws a ConfigError naming every bad key.
+ */
+export function validateConfig(namespace: string, values: Record<string, string>, isSecret: (key: string) => boolean): ValidatedConfig {
+    const decoded: Record<string, unknown> = {};
+    for (const [key, raw] of Object.entries(values)) decoded[key] = decode(key, raw);
+
+    const problems: string[] = [];
+    const parsed = configSchema.safeParse(decoded);
+    if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+            if (issue.code === "unrecognized_keys") {
+                for (const key of issue.keys) problems.push(`${namespace}:${key}: unknown setting (typo?); known settings are listed in the README`);
+                continue;
+            }
+            const key = String(issue.path[0] ?? "");
+            const field = [namespace + ":" + key, ...issue.path.slice(1).map((p) => `[${String(p)}]`)].join("");
+            const message = issue.code === "invalid_type" && decoded[key] === undefined ? "is required" : issue.message;
+            problems.push(`${field}: ${message}${decoded[key] === undefined ? "" : describeValue(key, issue.path.length > 1 ? decoded[key] : decoded[key])}`);
+        }
+    }
+    for (const key of secretKeys) {
+        if (values[key] !== undefined && !isSecret(key)) {
+            problems.push(`${namespace}:${key}: must be stored encrypted: run \`pulumi config set --secret ${key} ...\``);
+        }
+    }
+    if (problems.length > 0 || !parsed.success) throw new ConfigError(namespace, problems);
+    return { settings: toSettings(parsed.data), secrets: { hostPrivateKey: parsed.data.hostPrivateKey, githubToken: parsed.data.githubToken } };
+}
+
+function toSettings(c: ParsedConfig): Settings {
+    const [owner, repo] = c.siteRepository.split("/");
+    return {
+        host: { address: c.hostAddress, port: c.hostPort, user: c.hostUser, hostKey: c.hostKey.trim() },
+        os: c.os,
+        site: {
+            repository: c.siteRepository,
+            branch: c.siteBranch,
+            cloneUrl: c.siteCloneUrl ?? `https://github.com/${c.siteRepository}.git`,
+            serverNames: c.siteServerNames,
+            root: c.siteRoot.replace(/\/+$/, ""),
+            keepReleases: c.siteKeepReleases,
+        },
+        receiver: {
+            port: c.receiverPort,
+            path: c.receiverPath,
+            publicUrl: c.receiverPublicUrl ?? `http://${c.siteServerNames[0] === "_" ? c.hostAddress : c.siteServerNames[0]}${c.receiverPath}`,
+        },
+        sync: { schedule: c.syncSchedule.trim().replace(/\s+/g, " ") },
+        github: { apiUrl: c.githubApiUrl.replace(/\/+$/, ""), owner, repo },
+        webhookSecretVersion: c.webhookSecretVersion,
+    };
+}
