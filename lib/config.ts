@@ -192,6 +192,9 @@ export function validateConfig(namespace: string, values: Record<string, string>
             problems.push(`${namespace}:${key}: must be stored encrypted: run \`pulumi config set --secret ${key} ...\``);
         }
     }
+    if (parsed.success && parsed.data.receiverPublicUrl === undefined && parsed.data.siteServerNames[0].startsWith("*.")) {
+        problems.push(`${namespace}:receiverPublicUrl: is required when the first server name is a wildcard`);
+    }
     if (problems.length > 0 || !parsed.success) throw new ConfigError(namespace, problems);
     return { settings: toSettings(parsed.data), secrets: { hostPrivateKey: parsed.data.hostPrivateKey, githubToken: parsed.data.githubToken } };
 }

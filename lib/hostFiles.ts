@@ -41,7 +41,8 @@ export function syncScriptFile(settings: Settings): HostFile {
     };
 }
 
-export function nginxSiteFile(settings: Settings): HostFile {
+/** `listenPort` is 80 on the host; tests run the same config on a free loopback port. */
+export function nginxSiteFile(settings: Settings, listenPort = 80): HostFile {
     const layout = hostLayout(settings);
     return {
         template: "nginx.conf",
@@ -50,7 +51,7 @@ export function nginxSiteFile(settings: Settings): HostFile {
         owner: "root",
         group: "root",
         content: renderTemplate("nginx.conf", {
-            listenPort: 80,
+            listenPort,
             serverNames: settings.site.serverNames,
             currentLink: layout.currentLink,
             receiverPath: settings.receiver.path,

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the project needs on this machine, each step only when missing, so it is cheap to
+# run before every command: Debian packages (the real tools the tests run), npm packages, and the
+# Pulumi toolchain built from Go modules (cached outside the repo, see toolchain/).
+#   scripts/ensure-deps.sh            everything
+#   scripts/ensure-deps.sh --unit     no Pulumi toolchain (unit tests need none)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# nginx (nginx -t and live config tests), webhook (the receiver, run for real on loopback),
+# busybox (Alpine's userland for the sync script), shellcheck, and what the sandbox host needs.
+debian_packages=(nginx webhook busybox shellcheck git util-linux debootstrap zstd iproute2 openssh-client curl ca-certificates wrk)
+
+missing=()
+for pkg in "${debian_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+    if [[ $(id -u) != 0 ]]; then
+        echo "ensure-deps: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+        exit 1
+    fi
+    echo "ensure-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # The nginx package must not start a server on port 80 of this machine: the tests run their own.
+    policy=/usr/sbin/policy-rc.d
+    restore_policy=0
+    if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; restore_policy=1; fi
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >&2
+    if ((restore_policy)); then rm -f "$policy"; fi
+fi
+
+# npm packages, from the lockfile, when node_modules is missing or older than the lockfile.
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    echo "ensure-deps: npm ci" >&2
+    npm ci --no-audit --no-fund >&2
+fi
+
+if [[ ${1:-} != --unit ]]; then
+    bash toolchain/build.sh >/dev/null
+fi

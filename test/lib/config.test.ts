@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, validateConfig } from "../../lib/config";
+import { isSecretKey, stackFileValues, testPrivateKey, testToken, validConfig, validValues } from "./fixtures";
+
+function problemsFor(values: Record<string, string>, isSecret = isSecretKey): string[] {
+    try {
+        validateConfig("selfpages", values, isSecret);
+    } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems;
+    }
+    throw new Error("config was accepted");
+}
+
+describe("config", () => {
+    it("parses the committed prod stack once the secrets are set", () => {
+        const { settings } = validateConfig("selfpages", { ...stackFileValues("prod"), hostPrivateKey: testPrivateKey, githubToken: testToken }, isSecretKey);
+        expect(settings.site.repository).toBe("do-it-ecm/do-it");
+        expect(settings.site.branch).toBe("gh-pages");
+        expect(settings.os).toBe("alpine");
+        expect(settings.site.cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
+        expect(settings.receiver.publicUrl).toBe("http://do-it.example.org/webhook");
+        expect(settings.sync.schedule).toBe("*/15 * * * *");
+        expect(settings.github).toEqual({ apiUrl: "https://api.github.com", owner: "do-it-ecm", repo: "do-it" });
+    });
+
+    it("fills the documented defaults", () => {
+        const { settings, secrets } = validConfig();
+        expect(settings.host).toMatchObject({ port: 22, user: "root" });
+        expect(settings.site).toMatchObject({ root: "/srv/selfpages", keepReleases: 3, branch: "gh-pages" });
+        expect(settings.receiver).toMatchObject({ port: 9000, path: "/webhook" });
+        expect(settings.webhookSecretVersion).toBe(1);
+        expect(secrets).toEqual({ hostPrivateKey: testPrivateKey, githubToken: testToken });
+    });
+
+    // One bad value per field: each must produce exactly one message naming that field.
+    const badValues: Array<[string, string, RegExp]> = [
+        ["hostAddress", "not a host!", /must be a hostname or an IP address/],
+        ["hostAddress", "999.1.1.1", /must be a hostname or an IP address/],
+        ["hostPort", "0", /at least 1/],
+        ["hostPort", "70000", /at most 65535/],
+        ["hostPort", "22.5", /integer/],
+        ["hostPort", "ssh", /expected number|Invalid input/],
+        ["hostUser", "Root User", /Unix user name/],
+        ["hostPrivateKey", "ssh-ed25519 AAAA not a private key", /PEM or OpenSSH private key/],
+        ["hostKey", "AAAAC3NzaC1lZDI1NTE5", /host key line/],
+        ["os", "ubuntu", /alpine|debian/],
+        ["siteRepository", "do-it", /owner\/name/],
+        ["siteBranch", "gh pages", /valid git branch name/],
+        ["siteBranch", "a..b", /valid git branch name/],
+        ["siteCloneUrl", "github.com/do-it-ecm/do-it", /URL/],
+        ["siteServerNames", "do-it.example.org", /expected array|Invalid input/],
+        ["siteServerNames", "[]", /at least one server name/],
+        ["siteServerNames", '["ok.example.org", "bad name"]', /hostname/],
+        ["siteRoot", "srv/site", /absolute path/],
+        ["siteRoot", "/srv/../etc", /must not contain '\.\.'/],
+        ["siteRoot", "/", /root directory/],
+        ["siteRoot", "/srv/my site", /absolute path/],
+        ["siteKeepReleases", "1", /at least 2/],
+        ["receiverPort", "80", /at least 1024/],
+        ["receiverPath", "webhook", /URL path/],
+        ["receiverPath", "/web hook", /URL path/],
+        ["receiverPublicUrl", "ftp://example.org/webhook", /http/],
+        ["receiverPublicUrl", "https://user:pw@example.org/webhook", /without credentials/],
+        ["syncSchedule", "every 15 minutes", /cron schedule/],
+        ["syncSchedule", "*/15 * * *", /cron schedule/],
+        ["syncSchedule", "61 * * * *", /cron schedule/],
+        ["syncSchedule", "*/0 * * * *", /cron schedule/],
+        ["githubToken", "", /must not be empty/],
+        ["githubApiUrl", "api.github.com", /http/],
+        ["webhookSecretVersion", "0", /at least 1/],
+        ["webhookSecretVersion", "two", /expected number|Invalid input/],
+    ];
+    it.each(badValues)("rejects %s = %j naming the field", (key, value, reason) => {
+        const problems = problemsFor(validValues({ [key]: value }));
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(new RegExp(`^selfpages:${key}(\\[\\d+\\])?: `));
+        expect(problems[0]).toMatch(reason);
+    });
+
+    it.each(["hostAddress", "hostKey", "hostPrivateKey", "siteRepository", "siteServerNames", "githubToken"])("requires %s", (key) => {
+        const values = validValues();
+        delete values[key];
+        expect(problemsFor(values)).toEqual([`selfpages:${key}: is required`]);
+    });
+
+    it("needs an explicit webhook URL when the first server name is a wildcard", () => {
+        expect(problemsFor(validValues({ siteServerNames: '["*.example.org"]' }))).toEqual([expect.stringMatching(/^selfpages:receiverPublicUrl: is required/)]);
+    });
+
+    it("rejects unknown keys, so a typo is not silently ignored", () => {
+        expect(problemsFor(validValues({ siteBrnach: "main" }))).toEqual([expect.stringMatching(/^selfpages:siteBrnach: unknown setting/)]);
+    });
+
+    it("requires the private key and token to be stored encrypted", () => {
+        const problems = problemsFor(validValues(), () => false);
+        expect(problems).toEqual([
+            expect.stringMatching(/^selfpages:hostPrivateKey: must be stored encrypted/),
+            expect.stringMatching(/^selfpages:githubToken: must be stored encrypted/),
+        ]);
+    });
+
+    it("lists every problem at once and never echoes a secret", () => {
+        const problems = problemsFor(validValues({ hostPort: "0", githubToken: "", hostPrivateKey: "not-a-key-but-still-secret" }));
+        expect(problems).toHaveLength(3);
+        expect(problems.join("\n")).not.toContain("not-a-key-but-still-secret");
+    });
+
+    it("accepts IPv6 hosts, wildcard server names and GitHub Enterprise", () => {
+        const { settings } = validConfig({ hostAddress: "2001:db8::10", siteServerNames: '["*.example.org"]', receiverPublicUrl: "https://hooks.example.org/webhook", githubApiUrl: "https://ghe.example.org/api/v3/", hostPort: "2222" });
+        expect(settings.host).toMatchObject({ address: "2001:db8::10", port: 2222 });
+        expect(settings.github.apiUrl).toBe("https://ghe.example.org/api/v3");
+    });
+});

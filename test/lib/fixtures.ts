@@ -1,0 +1,39 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { validateConfig, type ValidatedConfig } from "../../lib/config";
+
+export const repoRoot = path.resolve(__dirname, "..", "..");
+
+export const testPrivateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
+export const testToken = "ghp_unitTestTokenThatMustNeverLeak0123456789";
+
+/** A complete, valid set of raw config values, as Pulumi hands them over (all strings). */
+export function validValues(overrides: Record<string, string> = {}): Record<string, string> {
+    return {
+        hostAddress: "203.0.113.10",
+        hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKcDeFgHiJkLmNoPqRsTuVwXyZ0123456789abcdefgh",
+        hostPrivateKey: testPrivateKey,
+        siteRepository: "do-it-ecm/do-it",
+        siteServerNames: JSON.stringify(["do-it.example.org", "www.do-it.example.org"]),
+        githubToken: testToken,
+        ...overrides,
+    };
+}
+
+const secret = new Set(["hostPrivateKey", "githubToken"]);
+export const isSecretKey = (key: string) => secret.has(key);
+
+export function validConfig(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine"): ValidatedConfig {
+    return validateConfig("selfpages", validValues({ os, ...overrides }), isSecretKey);
+}
+
+/** The values of a committed Pulumi.<stack>.yaml, as strings like the engine passes them. */
+export function stackFileValues(stack: string): Record<string, string> {
+    const doc = parse(fs.readFileSync(path.join(repoRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    const values: Record<string, string> = {};
+    for (const [key, value] of Object.entries(doc.config)) {
+        values[key.replace(/^selfpages:/, "")] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return values;
+}
