@@ -1,16 +1,33 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StaticSiteServer } from "./components";
+import { ConfigError } from "./lib/config";
+import { preflight } from "./lib/preflight";
 import { loadStackConfig } from "./lib/stackConfig";
 
-// Validated before any resource is declared: bad config fails here, having touched nothing.
-const { settings, secrets } = loadStackConfig();
+export = async () => {
+    let config;
+    try {
+        // Validated before any resource is declared: bad config fails here, having touched nothing.
+        config = loadStackConfig();
+    } catch (error) {
+        // RunError prints the message alone, without a JavaScript stack trace.
+        throw error instanceof ConfigError ? new pulumi.RunError(error.message) : error;
+    }
+    const { settings, secrets } = config;
 
-const server = new StaticSiteServer("selfpages", {
-    settings,
-    hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
-    githubToken: pulumi.secret(secrets.githubToken),
-});
+    // Before `up` changes anything: the host answers with the pinned key, runs the configured OS,
+    // and has room for the site. A preview only reads state, so it needs no connection.
+    if (!pulumi.runtime.isDryRun()) {
+        const report = await preflight(settings, secrets.hostPrivateKey).catch((error: Error) => {
+            throw new pulumi.RunError(`Preflight failed, nothing was changed: ${error.message}`);
+        });
+        if (report.problems.length > 0) throw new pulumi.RunError(`Preflight failed, nothing was changed:\n  - ${report.problems.join("\n  - ")}`);
+    }
 
-export const siteUrl = server.siteUrl;
-export const webhookUrl = server.webhookUrl;
-export const hookId = server.hookId;
+    const server = new StaticSiteServer("selfpages", {
+        settings,
+        hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
+        githubToken: pulumi.secret(secrets.githubToken),
+    });
+    return { siteUrl: server.siteUrl, webhookUrl: server.webhookUrl, hookId: server.hookId };
+};

@@ -1,0 +1,70 @@
+import { Client } from "ssh2";
+
+export interface SshTarget {
+    address: string;
+    port: number;
+    user: string;
+    privateKey: string;
+    /** Pinned host key line ("ssh-ed25519 AAAA..."): any other key aborts the handshake. */
+    hostKey: string;
+}
+
+export class HostKeyMismatchError extends Error {
+    constructor(target: SshTarget, presented: string) {
+        super(`host key mismatch for ${target.address}:${target.port}: the server presented ${presented}, the stack pins ${target.hostKey.split(" ").slice(0, 2).join(" ")}; nothing was changed`);
+        this.name = "HostKeyMismatchError";
+    }
+}
+
+/** The base64 blob of an authorized_keys-style line. */
+const keyBlob = (line: string) => line.trim().split(/\s+/)[1] ?? "";
+
+/**
+ * An SSH session to the host, with the host key checked against the pinned one before any
+ * authentication, for the preflight and for tests that read the host's real state.
+ */
+export class SshSession {
+    private constructor(private readonly client: Client) {}
+
+    static connect(target: SshTarget, timeoutMs = 15_000): Promise<SshSession> {
+        return new Promise((resolve, reject) => {
+            const client = new Client();
+            let mismatch: HostKeyMismatchError | undefined;
+            client
+                .on("ready", () => resolve(new SshSession(client)))
+                .on("error", (error) => reject(mismatch ?? new Error(`cannot reach ${target.user}@${target.address}:${target.port} over SSH: ${error.message}`)))
+                .connect({
+                    host: target.address,
+                    port: target.port,
+                    username: target.user,
+                    privateKey: target.privateKey,
+                    readyTimeout: timeoutMs,
+                    hostVerifier: (key: Buffer) => {
+                        const presented = key.toString("base64");
+                        if (presented === keyBlob(target.hostKey)) return true;
+                        mismatch = new HostKeyMismatchError(target, `a key with blob ${presented.slice(0, 24)}...`);
+                        return false;
+                    },
+                });
+        });
+    }
+
+    /** Runs a command; the script goes on stdin so nothing in it shows up in `ps` on the host. */
+    exec(script: string): Promise<{ code: number; stdout: string; stderr: string }> {
+        return new Promise((resolve, reject) => {
+            this.client.exec("sh -s", (error, channel) => {
+                if (error) return reject(error);
+                let stdout = "";
+                let stderr = "";
+                channel.on("data", (d: Buffer) => (stdout += d.toString()));
+                channel.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+                channel.on("close", (code: number | null) => resolve({ code: code ?? -1, stdout, stderr }));
+                channel.end(`${script}\n`);
+            });
+        });
+    }
+
+    close(): void {
+        this.client.end();
+    }
+}

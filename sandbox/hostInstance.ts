@@ -1,0 +1,41 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { repoRoot } from "./toolchain";
+
+/** What sandbox/host/up.sh records about a running sandbox host. */
+export interface SandboxHost {
+    name: string;
+    address: string;
+    port: number;
+    user: string;
+    privateKeyPath: string;
+    publicKey: string;
+    hostKey: string;
+    gatewayAddress: string;
+    originUrl: string;
+    originPath: string;
+    rootfs: string;
+    netns: string;
+}
+
+const script = (name: string) => path.join(repoRoot, "sandbox", "host", name);
+
+export function hostUp(name: string, env: Record<string, string> = {}): SandboxHost {
+    const out = execFileSync("bash", [script("up.sh"), name], { encoding: "utf8", env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 << 20 });
+    const file = out.trim().split("\n").pop() ?? "";
+    return JSON.parse(fs.readFileSync(file, "utf8")) as SandboxHost;
+}
+
+export function hostDown(name: string): void {
+    execFileSync("bash", [script("down.sh"), name], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** Runs a shell command inside the host as root (outside SSH: for faults and inspection). */
+export function hostExec(name: string, command: string): string {
+    return execFileSync("bash", [script("exec.sh"), name, "sh", "-c", command], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+export function privateKeyOf(host: SandboxHost): string {
+    return fs.readFileSync(host.privateKeyPath, "utf8");
+}

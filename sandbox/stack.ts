@@ -1,0 +1,65 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LocalWorkspace, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
+import type { SandboxHost } from "./hostInstance";
+import { privateKeyOf } from "./hostInstance";
+import { repoRoot, toolchainEnv } from "./toolchain";
+
+export interface SandboxStackOptions {
+    stackName: string;
+    host: SandboxHost;
+    /** Directory for the file backend and the stack's passphrase (kept outside the repo). */
+    stateDir: string;
+    githubApiUrl: string;
+    githubToken: string;
+    repository: string;
+    /** Extra `selfpages:` settings, e.g. a short sync schedule for tests. */
+    config?: Record<string, string>;
+}
+
+/** Reads or creates the passphrase that encrypts the sandbox stack's secrets (0600, not in the repo). */
+function passphrase(stateDir: string): string {
+    const file = path.join(stateDir, "passphrase");
+    if (!fs.existsSync(file)) {
+        fs.mkdirSync(stateDir, { recursive: true });
+        fs.writeFileSync(file, crypto.randomBytes(24).toString("base64url"), { mode: 0o600 });
+    }
+    return fs.readFileSync(file, "utf8");
+}
+
+/** The environment the Pulumi CLI runs with for a sandbox stack. */
+export function sandboxEnv(stateDir: string): Record<string, string> {
+    const backend = path.join(stateDir, "backend");
+    fs.mkdirSync(backend, { recursive: true });
+    return { ...toolchainEnv(), PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: passphrase(stateDir) };
+}
+
+/**
+ * The program in this repository as a local stack with a file backend, configured for a sandbox
+ * host. The backend goes through envVars: projectSettings would overwrite Pulumi.yaml.
+ */
+export async function sandboxStack(options: SandboxStackOptions): Promise<Stack> {
+    const envVars = sandboxEnv(options.stateDir);
+    // The language host and plugins are found through PATH; the Automation API resolves `pulumi` there too.
+    process.env.PATH = envVars.PATH;
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: options.stackName, workDir: repoRoot }, { envVars });
+    const { host } = options;
+    const config: ConfigMap = {
+        "selfpages:hostAddress": { value: host.address },
+        "selfpages:hostPort": { value: String(host.port) },
+        "selfpages:hostUser": { value: host.user },
+        "selfpages:hostKey": { value: host.hostKey },
+        "selfpages:hostPrivateKey": { value: privateKeyOf(host), secret: true },
+        "selfpages:os": { value: "debian" },
+        "selfpages:siteRepository": { value: options.repository },
+        "selfpages:siteCloneUrl": { value: host.originUrl },
+        "selfpages:githubApiUrl": { value: options.githubApiUrl },
+        "selfpages:githubToken": { value: options.githubToken, secret: true },
+    };
+    for (const [key, value] of Object.entries(options.config ?? {})) config[`selfpages:${key}`] = { value };
+    await stack.setAllConfig(config);
+    // A list goes in as a YAML list (Pulumi.yaml types it as an array), hence the path form.
+    await stack.setConfig("selfpages:siteServerNames[0]", { value: host.address }, true);
+    return stack;
+}

@@ -1,0 +1,44 @@
+/**
+ * Checks a stack's host before `pulumi up` touches it: reachable, presenting the pinned host key,
+ * the configured OS family with OpenRC, enough free disk.
+ *   npm run preflight -- --stack prod
+ * Reads the stack's config (secrets included) through the Pulumi CLI, so the usual backend login
+ * or PULUMI_CONFIG_PASSPHRASE applies.
+ */
+import { execFileSync } from "node:child_process";
+import { parseArgs } from "node:util";
+import { ConfigError, validateConfig } from "../lib/config";
+import { preflight } from "../lib/preflight";
+import { repoRoot, toolchainEnv } from "../sandbox/toolchain";
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({ options: { stack: { type: "string" } } });
+    if (!values.stack) {
+        console.error("usage: npm run preflight -- --stack <name>");
+        process.exit(2);
+    }
+    const env = { ...process.env, ...toolchainEnv() };
+    const raw = JSON.parse(execFileSync("pulumi", ["config", "--json", "--show-secrets", "--stack", values.stack], { cwd: repoRoot, env, encoding: "utf8" })) as Record<string, { value?: unknown; secret?: boolean }>;
+    const config: Record<string, string> = {};
+    const secret = new Set<string>();
+    for (const [key, entry] of Object.entries(raw)) {
+        if (!key.startsWith("selfpages:") || entry.value === undefined) continue;
+        const name = key.slice("selfpages:".length);
+        config[name] = typeof entry.value === "string" ? entry.value : JSON.stringify(entry.value);
+        if (entry.secret) secret.add(name);
+    }
+    const { settings, secrets } = validateConfig("selfpages", config, (key) => secret.has(key));
+    const report = await preflight(settings, secrets.hostPrivateKey);
+    console.log(`host ${settings.host.address}:${settings.host.port}: host key matches the pinned one`);
+    console.log(`os: ${report.osId} ${report.osVersion}, OpenRC: ${report.openrc ? "yes" : "no (installed by up on Alpine)"}, free disk: ${report.freeDiskMiB} MiB`);
+    if (report.problems.length > 0) {
+        console.error(`preflight failed:\n  - ${report.problems.join("\n  - ")}`);
+        process.exit(1);
+    }
+    console.log("preflight passed");
+}
+
+main().catch((error: unknown) => {
+    console.error(error instanceof ConfigError ? error.message : `preflight failed: ${(error as Error).message}`);
+    process.exit(1);
+});

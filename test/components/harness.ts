@@ -1,0 +1,87 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** Pulumi's wire marker for a secret value. */
+const secretSig = "4dabf18193072939515e22adb298388d";
+
+export interface Registered {
+    type: string;
+    name: string;
+    urn: string;
+    parent: string;
+    dependencies: string[];
+    /** Inputs with secrets unwrapped. */
+    inputs: Record<string, unknown>;
+    /** Inputs as sent to the engine: secrets still wrapped in their marker. */
+    wire: Record<string, unknown>;
+}
+
+export const isSecretValue = (value: unknown): boolean => typeof value === "object" && value !== null && secretSig in value;
+
+function unwrap(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(unwrap);
+    if (typeof value === "object" && value !== null) {
+        if (secretSig in value) return unwrap((value as unknown as { value: unknown }).value);
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
+    }
+    return value;
+}
+
+/** The value a mocked RandomPassword generates: tests search for it to prove it never leaks. */
+export const mockSecret = (name: string) => `mocksecret${name.replace(/[^A-Za-z0-9]/g, "")}`;
+
+/**
+ * Runs `declare` under Pulumi's mocks and records every resource registration with its parent,
+ * its dependencies and its inputs as they would reach the engine.
+ */
+export async function registerUnderMocks(declare: () => void): Promise<Registered[]> {
+    const registered: Registered[] = [];
+    // The mock monitor hides the request's dependencies from Mocks.newResource; wrap it to see them.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as {
+        // The request is a generated protobuf class without typings in the SDK's public surface.
+        MockMonitor: { prototype: { registerResource(req: any, callback: unknown): Promise<void> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    };
+    const original = MockMonitor.prototype.registerResource;
+    MockMonitor.prototype.registerResource = async function (req, callback) {
+        const wire = req.getObject().toJavaScript() as Record<string, unknown>;
+        registered.push({
+            type: req.getType(),
+            name: req.getName(),
+            urn: "",
+            parent: req.getParent(),
+            dependencies: req.getDependenciesList(),
+            inputs: unwrap(wire) as Record<string, unknown>,
+            wire,
+        });
+        return original.call(this, req, callback);
+    };
+    try {
+        await pulumi.runtime.setMocks(
+            {
+                newResource(args) {
+                    const state = { ...args.inputs };
+                    if (args.type === "random:index/randomPassword:RandomPassword") state.result = mockSecret(args.name);
+                    if (args.type.startsWith("pulumi-nodejs:dynamic")) state.hookId = 4242;
+                    if (args.type === "command:remote:Command") Object.assign(state, { stdout: "", stderr: "" });
+                    return { id: `${args.name}-id`, state };
+                },
+                call: (args) => args.inputs,
+            },
+            "selfpages",
+            "unit",
+            false,
+        );
+        declare();
+        // Let every registration (they are async) reach the monitor.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        for (let i = 0; i < 20; i++) {
+            const before = registered.length;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            if (registered.length === before && i > 2) break;
+        }
+    } finally {
+        MockMonitor.prototype.registerResource = original;
+    }
+    for (const r of registered) r.urn = `urn:pulumi:unit::selfpages::${r.type}::${r.name}`;
+    return registered;
+}
