@@ -3,20 +3,29 @@ import { remote } from "@pulumi/command";
 import type { Settings } from "../lib/config";
 import { hooksFile, receiverServiceFile } from "../lib/hostFiles";
 import { hostLayout } from "../lib/layout";
-import { contentHash, remoteFile, sha256, type Connection } from "../lib/remoteFile";
+import { contentHash, installFileScript, remoteFile, sha256, type Connection } from "../lib/remoteFile";
 
 export interface ReceiverArgs {
     connection: pulumi.Input<Connection>;
     settings: Settings;
-    /** Secrets a delivery may be signed with: the current one first, then the previous one. */
-    webhookSecrets: pulumi.Input<string>[];
+    /** The secret GitHub signs with once this `up` is done. */
+    currentSecret: pulumi.Input<string>;
+    /** During a rotation, the secret GitHub signed with until now. */
+    previousSecret?: pulumi.Input<string>;
 }
+
+/** GitHub gives up on a delivery after 10 s: once the hook has the new secret, waiting this long
+ *  means no delivery signed with the previous secret can still arrive. */
+export const rotationGraceSeconds = 11;
 
 /**
  * adnanh/webhook under OpenRC's supervise-daemon, as the service account, on loopback. It checks
- * X-Hub-Signature-256 against the current and the previous secret, answers 202 at once and runs the
- * sync script in the background. A new hooks file is applied with a reload (SIGUSR1), so a secret
- * rotation never closes the port.
+ * X-Hub-Signature-256, answers 202 at once and runs the sync script in the background. A new hooks
+ * file is applied with a reload (SIGUSR1), so the port never closes.
+ *
+ * A secret rotation is three steps in one `up`: the receiver accepts the new and the previous
+ * secret (hooksApplied), the GitHub hook switches to the new one (it depends on hooksApplied), then
+ * retirePrevious() waits out GitHub's delivery timeout and drops the previous secret.
  */
 export class Receiver extends pulumi.ComponentResource {
     public readonly hooksFile: remote.Command;
@@ -24,13 +33,19 @@ export class Receiver extends pulumi.ComponentResource {
     /** Applied after every hooks-file change: the GitHub hook may switch secrets only after this. */
     public readonly hooksApplied: remote.Command;
 
+    private readonly args: ReceiverArgs;
+    private readonly name: string;
+
     constructor(name: string, args: ReceiverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:receiver:Receiver", name, {}, opts);
+        this.args = args;
+        this.name = name;
         const { settings } = args;
         const layout = hostLayout(settings);
         const service = layout.receiverService;
 
-        const hooksContent = pulumi.secret(pulumi.all(args.webhookSecrets).apply((secrets) => hooksFile(settings, secrets).content));
+        const accepted = args.previousSecret === undefined ? [args.currentSecret] : [args.currentSecret, args.previousSecret];
+        const hooksContent = pulumi.secret(pulumi.all(accepted).apply((secrets) => hooksFile(settings, secrets).content));
         const hooksSpec = hooksFile(settings, ["placeholder"]);
         this.hooksFile = remoteFile(
             `${name}-hooks`,
@@ -63,5 +78,29 @@ export class Receiver extends pulumi.ComponentResource {
             { parent: this, dependsOn: [this.service] },
         );
         this.registerOutputs({ hooksFile: this.hooksFile, service: this.service, hooksApplied: this.hooksApplied });
+    }
+
+    /**
+     * The last step of a rotation: after `githubHook` has the new secret, accept only that one.
+     * Without a rotation in progress it rewrites the same single-secret file and returns at once.
+     */
+    public retirePrevious(githubHook: pulumi.Resource): remote.Command {
+        const { settings, currentSecret, previousSecret } = this.args;
+        const layout = hostLayout(settings);
+        const spec = hooksFile(settings, ["placeholder"]);
+        const currentOnly = pulumi.secret(pulumi.output(currentSecret).apply((secret) => hooksFile(settings, [secret]).content));
+        const wait = previousSecret === undefined ? "" : `sleep ${rotationGraceSeconds}\n`;
+        const install = installFileScript(spec);
+        return new remote.Command(
+            `${this.name}-retire-previous-secret`,
+            {
+                connection: this.args.connection,
+                create: `${wait}${install}\nrc-service ${layout.receiverService} reload`,
+                stdin: currentOnly,
+                triggers: [contentHash(currentOnly)],
+                logging: "stderr",
+            },
+            { parent: this, dependsOn: [githubHook, this.hooksApplied], additionalSecretOutputs: ["stdin"] },
+        );
     }
 }

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import type { Settings } from "../lib/config";
@@ -38,9 +39,12 @@ export class Site extends pulumi.ComponentResource {
                     "set -eu",
                     `install -d -o ${layout.serviceUser} -g ${layout.serviceUser} -m 0755 ${q(layout.siteRoot)}`,
                     `install -d -o ${layout.serviceUser} -g ${layout.serviceUser} -m 0750 ${q(layout.stateDir)} ${q(layout.logDir)}`,
+                    // The hooks file inside is the service account's alone; the directory only lets it in.
+                    `install -d -o root -g ${layout.serviceUser} -m 0750 ${q(layout.configDir)}`,
+                    `install -d -o root -g root -m 0755 ${q(path.posix.dirname(layout.syncScript))}`,
                 ].join("\n"),
-                delete: `rm -rf ${q(layout.siteRoot)} ${q(layout.stateDir)} ${q(layout.logDir)}`,
-                triggers: [layout.siteRoot, layout.stateDir, layout.logDir, owner],
+                delete: `rm -rf ${[layout.siteRoot, layout.stateDir, layout.logDir, layout.configDir, path.posix.dirname(layout.syncScript)].map(q).join(" ")}`,
+                triggers: [layout.siteRoot, layout.stateDir, layout.logDir, layout.configDir, owner],
             },
             { parent: this, deleteBeforeReplace: true },
         );

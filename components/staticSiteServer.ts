@@ -45,12 +45,16 @@ export class StaticSiteServer extends pulumi.ComponentResource {
 
         const site = new Site(`${name}-site`, { connection, settings }, afterAccount);
         const secrets = new WebhookSecrets(`${name}-webhook-secret`, { version: settings.webhookSecretVersion }, child);
-        const receiver = new Receiver(`${name}-receiver`, { connection, settings, webhookSecrets: secrets.accepted }, { parent: this, dependsOn: [site] });
+        const receiver = new Receiver(
+            `${name}-receiver`,
+            { connection, settings, currentSecret: secrets.current, previousSecret: secrets.previous },
+            { parent: this, dependsOn: [site] },
+        );
         const nginx = new Nginx(`${name}-nginx`, { connection, settings }, { parent: this, dependsOn: [site] });
         new FallbackCron(`${name}-cron`, { connection, settings }, { parent: this, dependsOn: [site] });
 
-        // GitHub switches to a new secret only once the receiver accepts it, so no delivery is
-        // refused during a rotation.
+        // GitHub switches to a new secret only once the receiver accepts it, and the receiver drops
+        // the previous one only after GitHub switched: no delivery is refused during a rotation.
         const hook = new GitHubWebhook(
             `${name}-github-webhook`,
             {
@@ -66,6 +70,7 @@ export class StaticSiteServer extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [receiver.hooksApplied, nginx.reloaded] },
         );
+        receiver.retirePrevious(hook);
 
         const firstName = settings.site.serverNames[0] === "_" ? settings.host.address : settings.site.serverNames[0];
         this.siteUrl = `http://${firstName}/`;

@@ -8,14 +8,11 @@ export interface WebhookSecretsArgs {
 
 /**
  * The webhook secret, generated in the stack. Each version is its own RandomPassword, so the
- * previous version's value is still in state while GitHub switches to the new one; the receiver
- * accepts both until the next rotation.
+ * previous version's value is still in state while GitHub switches to the new one.
  */
 export class WebhookSecrets extends pulumi.ComponentResource {
     public readonly current: pulumi.Output<string>;
     public readonly previous: pulumi.Output<string> | undefined;
-    /** Current first. */
-    public readonly accepted: pulumi.Output<string>[];
 
     constructor(name: string, args: WebhookSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:webhook:WebhookSecrets", name, {}, opts);
@@ -28,7 +25,6 @@ export class WebhookSecrets extends pulumi.ComponentResource {
             ).result;
         this.current = generate(args.version);
         this.previous = args.version > 1 ? generate(args.version - 1) : undefined;
-        this.accepted = this.previous ? [this.current, this.previous] : [this.current];
         this.registerOutputs({});
     }
 }
