@@ -1,0 +1,54 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** A working clone of the sandbox's git origin, to publish commits on the site branch. */
+export class SitePublisher {
+    readonly dir: string;
+
+    constructor(
+        originPath: string,
+        private readonly branch = "gh-pages",
+    ) {
+        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-publisher-"));
+        this.git("clone", "-q", "--branch", branch, originPath, this.dir);
+        this.git("-C", this.dir, "config", "user.email", "ci@selfpages.invalid");
+        this.git("-C", this.dir, "config", "user.name", "selfpages tests");
+    }
+
+    private git(...args: string[]): string {
+        return execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+    }
+
+    /** Writes files, commits and pushes to the site branch; returns the new commit. */
+    publish(files: Record<string, string>, message = "publish"): string {
+        for (const [name, content] of Object.entries(files)) {
+            const target = path.join(this.dir, name);
+            fs.mkdirSync(path.dirname(target), { recursive: true });
+            fs.writeFileSync(target, content);
+        }
+        this.git("-C", this.dir, "add", "-A");
+        this.git("-C", this.dir, "commit", "-q", "-m", message);
+        this.git("-C", this.dir, "push", "-q", "origin", `HEAD:${this.branch}`);
+        return this.head();
+    }
+
+    /** Pushes a commit to another branch (must not deploy). */
+    publishOtherBranch(branch: string, files: Record<string, string>): string {
+        for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(this.dir, name), content);
+        this.git("-C", this.dir, "commit", "-q", "-a", "-m", `on ${branch}`);
+        const sha = this.head();
+        this.git("-C", this.dir, "push", "-q", "origin", `HEAD:refs/heads/${branch}`);
+        this.git("-C", this.dir, "reset", "-q", "--hard", "HEAD~1");
+        return sha;
+    }
+
+    head(): string {
+        return this.git("-C", this.dir, "rev-parse", "HEAD");
+    }
+
+    remove(): void {
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}

@@ -1,0 +1,96 @@
+/**
+ * `npm run sandbox`: the main job on a local default. Builds (or reuses) the Pulumi toolchain and a
+ * sandbox host on this machine, starts a GitHub stand-in, and runs `pulumi up` of this program
+ * against the host with a local file backend. `npm run sandbox -- --down` removes all of it.
+ */
+import { spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { hostDown, hostUp } from "../sandbox/hostInstance";
+import { sandboxEnv, sandboxStack } from "../sandbox/stack";
+import { cacheDir, repoRoot } from "../sandbox/toolchain";
+
+const name = "sandbox";
+const repository = "selfpages/site";
+const stateDir = process.env.SELFPAGES_SANDBOX_STATE ?? path.join(cacheDir, "sandbox-stack");
+const standinPidFile = path.join(stateDir, "github-standin.pid");
+const standinInfoFile = path.join(stateDir, "github-standin.json");
+
+function stopStandin(): void {
+    if (!fs.existsSync(standinPidFile)) return;
+    const pid = Number(fs.readFileSync(standinPidFile, "utf8"));
+    try {
+        process.kill(-pid, "SIGTERM");
+    } catch {
+        // already gone
+    }
+    fs.rmSync(standinPidFile, { force: true });
+    fs.rmSync(standinInfoFile, { force: true });
+}
+
+/** Starts the GitHub stand-in as a daemon that outlives this script; returns its API URL. */
+async function startStandin(token: string): Promise<string> {
+    stopStandin();
+    const tokenFile = path.join(stateDir, "github-token");
+    fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+    const log = fs.openSync(path.join(stateDir, "github-standin.log"), "a");
+    const child = spawn(path.join(repoRoot, "node_modules", ".bin", "tsx"), [path.join(repoRoot, "sandbox", "github", "main.ts"), "--host", "127.0.0.1", "--port", "0", "--token-file", tokenFile, "--repo", repository, "--state-file", standinInfoFile], {
+        detached: true,
+        stdio: ["ignore", "ignore", log],
+    });
+    child.unref();
+    fs.writeFileSync(standinPidFile, String(child.pid));
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+        if (fs.existsSync(standinInfoFile)) return (JSON.parse(fs.readFileSync(standinInfoFile, "utf8")) as { apiUrl: string }).apiUrl;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the GitHub stand-in did not start; see ${path.join(stateDir, "github-standin.log")}`);
+}
+
+async function down(): Promise<void> {
+    stopStandin();
+    hostDown(name);
+    fs.rmSync(path.join(repoRoot, `Pulumi.${name}.yaml`), { force: true });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    console.log("sandbox removed: host, namespace, mounts, processes, stand-in and stack state");
+}
+
+async function up(): Promise<void> {
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    console.log("sandbox: starting the host (the first run builds a Debian rootfs, about 2 minutes)");
+    const host = hostUp(name);
+    const tokenFile = path.join(stateDir, "github-token");
+    const token = fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, "utf8") : `ghp_${crypto.randomBytes(18).toString("hex")}`;
+    const apiUrl = await startStandin(token);
+    const stack = await sandboxStack({ stackName: name, host, stateDir, githubApiUrl: apiUrl, githubToken: token, repository });
+    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+    const outputs = await stack.outputs();
+    const env = sandboxEnv(stateDir);
+    console.log(`
+sandbox is up (${result.summary.result}).
+  site:            ${String(outputs.siteUrl?.value)}
+  webhook:         ${String(outputs.webhookUrl?.value)}
+  GitHub stand-in: ${apiUrl}  (token in ${tokenFile})
+
+Publish a change, as GitHub Pages would receive it:
+  git clone -b gh-pages ${host.originPath} /tmp/site && cd /tmp/site
+  echo "<p>hello</p>" > hello.html && git add . && git commit -m hello && git push
+  curl -s -X POST ${apiUrl}/_standin/repos/${repository}/push -H 'content-type: application/json' \\
+       -d "{\\"ref\\": \\"refs/heads/gh-pages\\", \\"after\\": \\"$(git rev-parse HEAD)\\"}"
+  curl ${String(outputs.siteUrl?.value)}hello.html
+
+Run pulumi on the sandbox stack yourself:
+  export PATH="${env.PATH.split(":").slice(0, 2).join(":")}:$PATH" PULUMI_BACKEND_URL=${env.PULUMI_BACKEND_URL} PULUMI_CONFIG_PASSPHRASE_FILE=${path.join(stateDir, "passphrase")}
+  pulumi preview --stack ${name}
+
+Remove everything: npm run sandbox -- --down`);
+}
+
+const { values } = parseArgs({ options: { down: { type: "boolean", default: false } } });
+(values.down ? down() : up()).catch((error: unknown) => {
+    console.error(`sandbox: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+});
