@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
+import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { crontabFile } from "../lib/hostFiles";
 import { hostLayout } from "../lib/layout";
@@ -30,7 +31,7 @@ export class FallbackCron extends pulumi.ComponentResource {
                 create: `set -eu\nrc-update add ${cronService} default >/dev/null\nrc-service ${cronService} status >/dev/null 2>&1 || rc-service ${cronService} start`,
                 triggers: [cronService],
             },
-            { parent: this },
+            childOptions(this, opts),
         );
 
         const install = `crontab -u ${user} -`;
@@ -43,7 +44,7 @@ export class FallbackCron extends pulumi.ComponentResource {
                 delete: `crontab -u ${user} -r 2>/dev/null || true`,
                 stdin: crontabFile(args.settings).content,
             },
-            { parent: this, dependsOn: [daemon] },
+            childOptions(this, opts, [daemon]),
         );
         this.registerOutputs({ crontab: this.crontab });
     }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
+import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
 import { platformFor } from "../lib/platform";
@@ -37,14 +38,14 @@ export class Nginx extends pulumi.ComponentResource {
                 delete: `if { [ -e ${parked} ] || [ -L ${parked} ]; } && [ ! -e ${defaultSite} ]; then mv -f ${parked} ${defaultSite}; fi\n${reloadIfRunning}`,
                 triggers: [defaultSite],
             },
-            { parent: this, deleteBeforeReplace: true },
+            { ...childOptions(this, opts), deleteBeforeReplace: true },
         );
 
         const file = nginxSiteFile(args.settings);
         this.siteConfig = remoteFile(
             `${name}-site-config`,
             { connection: args.connection, ...file, validate: "nginx -t -q" },
-            { parent: this, dependsOn: [defaultSiteParked] },
+            childOptions(this, opts, [defaultSiteParked]),
         );
 
         const service = new remote.Command(
@@ -53,7 +54,7 @@ export class Nginx extends pulumi.ComponentResource {
                 connection: args.connection,
                 create: "set -eu\nrc-update add nginx default >/dev/null\nrc-service nginx status >/dev/null 2>&1 || rc-service nginx start",
             },
-            { parent: this, dependsOn: [this.siteConfig] },
+            childOptions(this, opts, [this.siteConfig]),
         );
 
         this.reloaded = new remote.Command(
@@ -63,7 +64,7 @@ export class Nginx extends pulumi.ComponentResource {
                 create: "set -eu\nnginx -t -q\nrc-service nginx reload",
                 triggers: [sha256(file.content)],
             },
-            { parent: this, dependsOn: [service] },
+            childOptions(this, opts, [service]),
         );
         this.registerOutputs({ siteConfig: this.siteConfig, reloaded: this.reloaded });
     }

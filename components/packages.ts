@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
+import { childOptions } from "../lib/options";
 import type { Connection } from "../lib/remoteFile";
 import type { Platform } from "../lib/platform";
 
@@ -25,7 +26,7 @@ export class Packages extends pulumi.ComponentResource {
                 create: `set -eu\nif ! { ${platform.packagesPresentCommand}; }; then\n${platform.packagesInstallCommand}\nfi\n${platform.packagesPresentCommand}`,
                 triggers: [platform.family, ...platform.packages],
             },
-            { parent: this },
+            childOptions(this, opts),
         );
         this.registerOutputs({ installed: this.installed });
     }

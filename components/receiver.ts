@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
+import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { hooksFile, receiverServiceFile } from "../lib/hostFiles";
 import { hostLayout } from "../lib/layout";
@@ -50,11 +51,11 @@ export class Receiver extends pulumi.ComponentResource {
         this.hooksFile = remoteFile(
             `${name}-hooks`,
             { connection: args.connection, path: hooksSpec.path, mode: hooksSpec.mode, owner: hooksSpec.owner, group: hooksSpec.group, content: hooksContent },
-            { parent: this },
+            childOptions(this, opts),
         );
 
         const initScript = receiverServiceFile(settings);
-        const initFile = remoteFile(`${name}-openrc-service`, { connection: args.connection, ...initScript }, { parent: this });
+        const initFile = remoteFile(`${name}-openrc-service`, { connection: args.connection, ...initScript }, childOptions(this, opts));
 
         this.service = new remote.Command(
             `${name}-service`,
@@ -65,7 +66,7 @@ export class Receiver extends pulumi.ComponentResource {
                 // A new service definition needs a restart; a new hooks file only a reload (below).
                 triggers: [sha256(initScript.content)],
             },
-            { parent: this, dependsOn: [initFile, this.hooksFile], deleteBeforeReplace: true },
+            { ...childOptions(this, opts, [initFile, this.hooksFile]), deleteBeforeReplace: true },
         );
 
         this.hooksApplied = new remote.Command(
@@ -75,7 +76,7 @@ export class Receiver extends pulumi.ComponentResource {
                 create: `set -eu\nrc-service ${service} reload\nsleep 1\nrc-service ${service} status >/dev/null`,
                 triggers: [contentHash(hooksContent)],
             },
-            { parent: this, dependsOn: [this.service] },
+            childOptions(this, opts, [this.service]),
         );
         this.registerOutputs({ hooksFile: this.hooksFile, service: this.service, hooksApplied: this.hooksApplied });
     }

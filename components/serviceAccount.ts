@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
+import { childOptions } from "../lib/options";
 import type { Connection } from "../lib/remoteFile";
 import type { Platform } from "../lib/platform";
 
@@ -25,7 +26,7 @@ export class ServiceAccount extends pulumi.ComponentResource {
                 delete: `set -eu\n${args.platform.removeServiceAccountCommand(args.user)}`,
                 triggers: [args.user, args.platform.family],
             },
-            { parent: this, deleteBeforeReplace: true },
+            { ...childOptions(this, opts), deleteBeforeReplace: true },
         );
         this.registerOutputs({ user: this.user });
     }

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
+import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { syncScriptFile } from "../lib/hostFiles";
 import { hostLayout } from "../lib/layout";
@@ -46,11 +47,11 @@ export class Site extends pulumi.ComponentResource {
                 delete: `rm -rf ${[layout.siteRoot, layout.stateDir, layout.logDir, layout.configDir, path.posix.dirname(layout.syncScript)].map(q).join(" ")}`,
                 triggers: [layout.siteRoot, layout.stateDir, layout.logDir, layout.configDir, owner],
             },
-            { parent: this, deleteBeforeReplace: true },
+            { ...childOptions(this, opts), deleteBeforeReplace: true },
         );
 
         const script = syncScriptFile(settings);
-        this.syncScript = remoteFile(`${name}-sync-script`, { connection: args.connection, ...script }, { parent: this, dependsOn: [directories] });
+        this.syncScript = remoteFile(`${name}-sync-script`, { connection: args.connection, ...script }, childOptions(this, opts, [directories]));
 
         this.deployed = new remote.Command(
             `${name}-first-deploy`,
@@ -60,7 +61,7 @@ export class Site extends pulumi.ComponentResource {
                 // A new script or source deploys again right away instead of waiting for a push.
                 triggers: [sha256(script.content), settings.site.cloneUrl, settings.site.branch],
             },
-            { parent: this, dependsOn: [this.syncScript] },
+            childOptions(this, opts, [this.syncScript]),
         );
         this.deployOutput = this.deployed.stdout;
         this.registerOutputs({ syncScript: this.syncScript, deployed: this.deployed });

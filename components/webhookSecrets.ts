@@ -23,8 +23,9 @@ export class WebhookSecrets extends pulumi.ComponentResource {
                 { length: 48, special: false, keepers: { version: String(version) } },
                 { parent: this },
             ).result;
-        this.current = generate(args.version);
-        this.previous = args.version > 1 ? generate(args.version - 1) : undefined;
+        // Secret whatever the provider reports: the value must never reach state or logs in clear.
+        this.current = pulumi.secret(generate(args.version));
+        this.previous = args.version > 1 ? pulumi.secret(generate(args.version - 1)) : undefined;
         this.registerOutputs({});
     }
 }

@@ -6,7 +6,6 @@ const secretSig = "4dabf18193072939515e22adb298388d";
 export interface Registered {
     type: string;
     name: string;
-    urn: string;
     parent: string;
     dependencies: string[];
     /** Inputs with secrets unwrapped. */
@@ -47,7 +46,6 @@ export async function registerUnderMocks(declare: () => void): Promise<Registere
         registered.push({
             type: req.getType(),
             name: req.getName(),
-            urn: "",
             parent: req.getParent(),
             dependencies: req.getDependenciesList(),
             inputs: unwrap(wire) as Record<string, unknown>,
@@ -82,6 +80,5 @@ export async function registerUnderMocks(declare: () => void): Promise<Registere
     } finally {
         MockMonitor.prototype.registerResource = original;
     }
-    for (const r of registered) r.urn = `urn:pulumi:unit::selfpages::${r.type}::${r.name}`;
     return registered;
 }

@@ -1,0 +1,176 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { StaticSiteServer } from "../../components";
+import { testPrivateKey, testToken, validConfig } from "../lib/fixtures";
+import { isSecretValue, mockSecret, registerUnderMocks, type Registered } from "./harness";
+
+async function declare(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine"): Promise<Registered[]> {
+    const { settings, secrets } = validConfig(overrides, os);
+    return registerUnderMocks(() => {
+        new StaticSiteServer("selfpages", {
+            settings,
+            hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
+            githubToken: pulumi.secret(secrets.githubToken),
+        });
+    });
+}
+
+const byName = (resources: Registered[], name: string): Registered => {
+    const found = resources.find((r) => r.name === name);
+    if (!found) throw new Error(`no resource ${name}; have ${resources.map((r) => r.name).join(", ")}`);
+    return found;
+};
+
+/** Every resource `name` depends on, directly or through its parents' dependencies. */
+function dependsOnTransitively(resources: Registered[], name: string): Set<string> {
+    // Names are unique in this program, and a URN ends with the name.
+    const byUrn = new Map(resources.map((r) => [r.name, r]));
+    const seen = new Set<string>();
+    const visit = (r: Registered | undefined) => {
+        if (!r) return;
+        for (const urn of r.dependencies) {
+            const dep = byUrn.get(urn.split("::").pop() ?? "");
+            if (dep && !seen.has(dep.name)) {
+                seen.add(dep.name);
+                visit(dep);
+            }
+        }
+    };
+    visit(byName(resources, name));
+    return seen;
+}
+
+const commands = (resources: Registered[]) => resources.filter((r) => r.type === "command:remote:Command");
+
+describe("StaticSiteServer under mocks", () => {
+    it("declares one component per server concern and the resources inside them", async () => {
+        const resources = await declare();
+        const components = resources.filter((r) => r.type.startsWith("selfpages:")).map((r) => `${r.type} ${r.name}`);
+        expect(components.sort()).toEqual([
+            "selfpages:index:StaticSiteServer selfpages",
+            "selfpages:connection:HostConnection selfpages-host",
+            "selfpages:packages:Packages selfpages-packages",
+            "selfpages:account:ServiceAccount selfpages-account",
+            "selfpages:site:Site selfpages-site",
+            "selfpages:webhook:WebhookSecrets selfpages-webhook-secret",
+            "selfpages:receiver:Receiver selfpages-receiver",
+            "selfpages:nginx:Nginx selfpages-nginx",
+            "selfpages:cron:FallbackCron selfpages-cron",
+        ].sort());
+        expect(commands(resources).map((r) => r.name).sort()).toEqual(
+            [
+                "selfpages-host-ready",
+                "selfpages-packages-install",
+                "selfpages-account-user",
+                "selfpages-site-directories",
+                "selfpages-site-sync-script",
+                "selfpages-site-first-deploy",
+                "selfpages-receiver-hooks",
+                "selfpages-receiver-openrc-service",
+                "selfpages-receiver-service",
+                "selfpages-receiver-reload",
+                "selfpages-receiver-retire-previous-secret",
+                "selfpages-nginx-park-default-site",
+                "selfpages-nginx-site-config",
+                "selfpages-nginx-service",
+                "selfpages-nginx-reload",
+                "selfpages-cron-daemon",
+                "selfpages-cron-crontab",
+            ].sort(),
+        );
+        expect(resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name)).toEqual(["selfpages-webhook-secret-v1"]);
+        expect(resources.filter((r) => r.type === "pulumi-nodejs:dynamic/selfpages:GitHubWebhook").map((r) => r.name)).toEqual(["selfpages-github-webhook"]);
+    });
+
+    it("orders the work: host check, packages, account, site, then services, then the GitHub hook", async () => {
+        const resources = await declare();
+        for (const command of commands(resources).filter((c) => c.name !== "selfpages-host-ready")) {
+            expect(dependsOnTransitively(resources, command.name), command.name).toContain("selfpages-host-ready");
+        }
+        expect(dependsOnTransitively(resources, "selfpages-account-user")).toContain("selfpages-packages-install");
+        expect(dependsOnTransitively(resources, "selfpages-site-first-deploy")).toContain("selfpages-site-sync-script");
+        expect(dependsOnTransitively(resources, "selfpages-site-sync-script")).toContain("selfpages-account-user");
+        expect([...dependsOnTransitively(resources, "selfpages-nginx-reload")]).toEqual(expect.arrayContaining(["selfpages-nginx-service", "selfpages-nginx-site-config", "selfpages-site-first-deploy"]));
+        expect([...dependsOnTransitively(resources, "selfpages-receiver-service")]).toEqual(expect.arrayContaining(["selfpages-receiver-hooks", "selfpages-receiver-openrc-service", "selfpages-site-first-deploy"]));
+        // GitHub gets the (new) secret only once the receiver accepts it and nginx routes to it.
+        expect([...dependsOnTransitively(resources, "selfpages-github-webhook")]).toEqual(expect.arrayContaining(["selfpages-receiver-reload", "selfpages-nginx-reload"]));
+        // The previous secret is dropped only after GitHub switched.
+        expect(dependsOnTransitively(resources, "selfpages-receiver-retire-previous-secret")).toContain("selfpages-github-webhook");
+    });
+
+    it("writes files with content on stdin, atomically, and removes them on destroy", async () => {
+        const resources = await declare();
+        const nginxConfig = byName(resources, "selfpages-nginx-site-config").inputs;
+        expect(nginxConfig.create).toMatch(/mktemp/);
+        expect(nginxConfig.create).toMatch(/mv -f "\$tmp" "\$target"/);
+        expect(nginxConfig.create).toMatch(/nginx -t -q/);
+        expect(nginxConfig.delete).toBe("rm -f '/etc/nginx/http.d/selfpages.conf'");
+        expect(String(nginxConfig.stdin)).toMatch(/gzip_static on;/);
+        const hooks = byName(resources, "selfpages-receiver-hooks").inputs;
+        expect(hooks.create).toMatch(/chmod 0600/);
+        expect(hooks.create).toMatch(/chown 'selfpages:selfpages'/);
+        const crontab = byName(resources, "selfpages-cron-crontab").inputs;
+        expect(crontab.create).toBe("crontab -u selfpages -");
+        expect(crontab.delete).toMatch(/crontab -u selfpages -r/);
+    });
+
+    it("changes triggers only when the content they stand for changes", async () => {
+        const triggers = (resources: Registered[]) => Object.fromEntries(commands(resources).map((c) => [c.name, JSON.stringify(c.inputs.triggers ?? null)]));
+        const first = triggers(await declare());
+        expect(triggers(await declare())).toEqual(first);
+
+        const renamed = triggers(await declare({ siteServerNames: '["other.example.org"]' }));
+        const changed = Object.keys(first).filter((name) => first[name] !== renamed[name]);
+        expect(changed).toEqual(["selfpages-nginx-reload"]);
+
+        const rescheduled = triggers(await declare({ syncSchedule: "*/5 * * * *" }));
+        expect(Object.keys(first).filter((name) => first[name] !== rescheduled[name])).toEqual([]);
+
+        const rotated = await declare({ webhookSecretVersion: "2" });
+        const rotatedTriggers = triggers(rotated);
+        expect(Object.keys(first).filter((name) => first[name] !== rotatedTriggers[name]).sort()).toEqual(["selfpages-receiver-reload", "selfpages-receiver-retire-previous-secret"]);
+    });
+
+    it("keeps the previous secret during a rotation and names each version", async () => {
+        const resources = await declare({ webhookSecretVersion: "3" });
+        const passwords = resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
+        expect(passwords.map((p) => [p.name, p.inputs.keepers])).toEqual([
+            ["selfpages-webhook-secret-v3", { version: "3" }],
+            ["selfpages-webhook-secret-v2", { version: "2" }],
+        ]);
+        const hooks = String(byName(resources, "selfpages-receiver-hooks").inputs.stdin);
+        expect(hooks).toContain(mockSecret("selfpages-webhook-secret-v3"));
+        expect(hooks).toContain(mockSecret("selfpages-webhook-secret-v2"));
+        const retired = String(byName(resources, "selfpages-receiver-retire-previous-secret").inputs.stdin);
+        expect(retired).toContain(mockSecret("selfpages-webhook-secret-v3"));
+        expect(retired).not.toContain(mockSecret("selfpages-webhook-secret-v2"));
+        expect(byName(resources, "selfpages-receiver-retire-previous-secret").inputs.create).toMatch(/^sleep 11/);
+        expect(byName(resources, "selfpages-github-webhook").inputs.secret).toBe(mockSecret("selfpages-webhook-secret-v3"));
+    });
+
+    it("marks every secret as secret and never puts one in a command line or a plain input", async () => {
+        const resources = await declare({ webhookSecretVersion: "2" });
+        const secrets = [testPrivateKey.split("\n")[1], testToken, mockSecret("selfpages-webhook-secret-v2"), mockSecret("selfpages-webhook-secret-v1")];
+        for (const resource of resources) {
+            for (const [key, value] of Object.entries(resource.wire)) {
+                const text = JSON.stringify(value);
+                if (isSecretValue(value)) continue;
+                for (const secret of secrets) expect(text, `${resource.name}.${key}`).not.toContain(secret);
+            }
+        }
+        expect(isSecretValue(byName(resources, "selfpages-receiver-hooks").wire.stdin)).toBe(true);
+        expect(isSecretValue(byName(resources, "selfpages-receiver-retire-previous-secret").wire.stdin)).toBe(true);
+        expect(isSecretValue(byName(resources, "selfpages-host-ready").wire.connection)).toBe(true);
+        const hook = byName(resources, "selfpages-github-webhook").wire;
+        expect(isSecretValue(hook.secret)).toBe(true);
+        expect(isSecretValue(hook.token)).toBe(true);
+    });
+
+    it("uses the Debian paths and services when os is debian", async () => {
+        const resources = await declare({}, "debian");
+        expect(byName(resources, "selfpages-nginx-site-config").inputs.delete).toBe("rm -f '/etc/nginx/conf.d/selfpages.conf'");
+        expect(byName(resources, "selfpages-cron-daemon").inputs.create).toMatch(/rc-update add cron default/);
+        expect(byName(resources, "selfpages-packages-install").inputs.create).toMatch(/apt-get install/);
+        expect(byName(resources, "selfpages-account-user").inputs.create).toMatch(/useradd --system/);
+    });
+});
