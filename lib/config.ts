@@ -82,7 +82,7 @@ export const configSchema = z
         siteServerNames: z
             .array(z.string().refine((n) => n === "_" || isHost(n) || /^\*\.[A-Za-z0-9.-]+$/.test(n), "must be a hostname, an IP address or '_'"))
             .min(1, "must list at least one server name")
-            .describe("nginx server_name values (JSON array); the first is used in the default webhook URL."),
+            .describe("nginx server_name values (a list); the first is used in the default webhook URL."),
         siteRoot: absolutePath.default("/srv/selfpages").describe("Directory on the server holding the clone, the releases and the `current` link nginx serves."),
         siteKeepReleases: z.number().int("must be an integer").min(2, "must be at least 2").max(20, "must be at most 20").default(3).describe("How many releases to keep on the server (the current one included)."),
         receiverPort: port(1024).default(9000).describe("Loopback port of the webhook receiver (nginx proxies to it)."),
@@ -99,7 +99,7 @@ export const configSchema = z
             .describe("Cron schedule of the fallback sync."),
         githubToken: z.string().min(1, "must not be empty").describe("GitHub token allowed to manage the repository's webhooks (secret: set it with --secret)."),
         githubApiUrl: httpUrl.default("https://api.github.com").describe("GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)."),
-        webhookSecretVersion: z.number().int("must be an integer").min(1, "must be at least 1").default(1).describe("Bump by one to rotate the webhook secret; the previous secret stays valid until the next bump."),
+        webhookSecretVersion: z.number().int("must be an integer").min(1, "must be at least 1").default(1).describe("Bump by one to rotate the webhook secret: during that `up` the receiver accepts both, then only the new one."),
     })
     .strict();
 
