@@ -37,6 +37,14 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
     npm ci --no-audit --no-fund >&2
 fi
 
+# actionlint checks .github/workflows in the unit tests; built once from its Go module.
+actionlint_version=v1.7.7
+actionlint_bin="${SELFPAGES_CACHE:-$HOME/.cache/selfpages}/tools/actionlint-$actionlint_version/actionlint"
+if [[ ! -x $actionlint_bin ]]; then
+    echo "ensure-deps: building actionlint $actionlint_version" >&2
+    GOBIN=$(dirname "$actionlint_bin") GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version" >&2
+fi
+
 if [[ ${1:-} != --unit ]]; then
     bash toolchain/build.sh >/dev/null
 fi

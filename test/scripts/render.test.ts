@@ -1,0 +1,43 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../lib/fixtures";
+
+const out = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-render-"));
+const tsx = path.join(repoRoot, "node_modules", ".bin", "tsx");
+
+describe("npm run render", () => {
+    afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+
+    it("writes every file for the prod stack with a manifest of modes and owners", () => {
+        execFileSync(tsx, [path.join(repoRoot, "scripts", "render.ts"), "--stack", "prod", "--out", out], { encoding: "utf8" });
+        const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as Array<{ path: string; mode: string; renderedTo: string }>;
+        expect(manifest.map((m) => m.path)).toEqual([
+            "/usr/local/lib/selfpages/sync",
+            "/etc/nginx/http.d/selfpages.conf",
+            "/etc/selfpages/hooks.json",
+            "/etc/init.d/selfpages-receiver",
+            "crontab:selfpages",
+        ]);
+        for (const file of manifest) expect(fs.statSync(path.join(out, file.renderedTo)).size).toBeGreaterThan(0);
+        const hooks = fs.readFileSync(path.join(out, "etc/selfpages/hooks.json"), "utf8");
+        expect(hooks).toContain("<secret:webhook-v1>");
+        expect(fs.readFileSync(path.join(out, "etc/nginx/http.d/selfpages.conf"), "utf8")).toContain("server_name do-it.example.org;");
+    });
+
+    it("rejects a bad stack config naming the field, writing nothing", () => {
+        const stackFile = path.join(repoRoot, "Pulumi.render-test-bad.yaml");
+        fs.writeFileSync(stackFile, "config:\n  selfpages:hostAddress: vm.example.org\n  selfpages:hostKey: ssh-ed25519 AAAA\n  selfpages:siteRepository: nope\n  selfpages:siteServerNames: [a.example.org]\n");
+        const target = path.join(out, "bad");
+        try {
+            const result = spawnSync(tsx, [path.join(repoRoot, "scripts", "render.ts"), "--stack", "render-test-bad", "--out", target], { encoding: "utf8" });
+            expect(result.status).toBe(1);
+            expect(result.stderr).toMatch(/selfpages:siteRepository: must be a GitHub repository as owner\/name/);
+            expect(fs.existsSync(target)).toBe(false);
+        } finally {
+            fs.rmSync(stackFile, { force: true });
+        }
+    });
+});
