@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote } from "@pulumi/command";
+import { RemoteCommand } from "../lib/providers/remoteCommand";
 import type { Settings } from "../lib/config";
 import type { Connection } from "../lib/remoteFile";
 import { platformFor } from "../lib/platform";
@@ -19,7 +19,7 @@ export interface HostConnectionArgs {
 export class HostConnection extends pulumi.ComponentResource {
     public readonly connection: pulumi.Output<Connection>;
     /** Everything that touches the host depends on this. */
-    public readonly ready: remote.Command;
+    public readonly ready: RemoteCommand;
 
     constructor(name: string, args: HostConnectionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:connection:HostConnection", name, {}, opts);
@@ -35,7 +35,7 @@ export class HostConnection extends pulumi.ComponentResource {
             perDialTimeout: 10,
         }));
         const expected = shellQuote(platform.osReleaseId);
-        this.ready = new remote.Command(
+        this.ready = new RemoteCommand(
             `${name}-ready`,
             {
                 connection: this.connection,

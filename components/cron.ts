@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote } from "@pulumi/command";
+import { RemoteCommand } from "../lib/providers/remoteCommand";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { crontabFile } from "../lib/hostFiles";
@@ -17,14 +17,14 @@ export interface FallbackCronArgs {
  * re-running `up` can never add a second line (seed 000 appended one per run).
  */
 export class FallbackCron extends pulumi.ComponentResource {
-    public readonly crontab: remote.Command;
+    public readonly crontab: RemoteCommand;
 
     constructor(name: string, args: FallbackCronArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:cron:FallbackCron", name, {}, opts);
         const user = hostLayout(args.settings).serviceUser;
         const cronService = platformFor(args.settings.os).cronService;
 
-        const daemon = new remote.Command(
+        const daemon = new RemoteCommand(
             `${name}-daemon`,
             {
                 connection: args.connection,
@@ -35,7 +35,7 @@ export class FallbackCron extends pulumi.ComponentResource {
         );
 
         const install = `crontab -u ${user} -`;
-        this.crontab = new remote.Command(
+        this.crontab = new RemoteCommand(
             `${name}-crontab`,
             {
                 connection: args.connection,

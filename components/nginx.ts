@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote } from "@pulumi/command";
+import { RemoteCommand } from "../lib/providers/remoteCommand";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
@@ -21,8 +21,8 @@ const parkedDefaultSite = "/etc/nginx/.selfpages-parked-default-site";
  * and applied with a reload, never a restart.
  */
 export class Nginx extends pulumi.ComponentResource {
-    public readonly siteConfig: remote.Command;
-    public readonly reloaded: remote.Command;
+    public readonly siteConfig: RemoteCommand;
+    public readonly reloaded: RemoteCommand;
 
     constructor(name: string, args: NginxArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:nginx:Nginx", name, {}, opts);
@@ -30,7 +30,7 @@ export class Nginx extends pulumi.ComponentResource {
         const parked = shellQuote(parkedDefaultSite);
         const reloadIfRunning = "if rc-service nginx status >/dev/null 2>&1; then nginx -t -q && rc-service nginx reload; fi";
 
-        const defaultSiteParked = new remote.Command(
+        const defaultSiteParked = new RemoteCommand(
             `${name}-park-default-site`,
             {
                 connection: args.connection,
@@ -48,7 +48,7 @@ export class Nginx extends pulumi.ComponentResource {
             childOptions(this, opts, [defaultSiteParked]),
         );
 
-        const service = new remote.Command(
+        const service = new RemoteCommand(
             `${name}-service`,
             {
                 connection: args.connection,
@@ -57,7 +57,7 @@ export class Nginx extends pulumi.ComponentResource {
             childOptions(this, opts, [this.siteConfig]),
         );
 
-        this.reloaded = new remote.Command(
+        this.reloaded = new RemoteCommand(
             `${name}-reload`,
             {
                 connection: args.connection,

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote } from "@pulumi/command";
+import { RemoteCommand } from "../lib/providers/remoteCommand";
 import { childOptions } from "../lib/options";
 import type { Connection } from "../lib/remoteFile";
 import type { Platform } from "../lib/platform";
@@ -14,12 +14,12 @@ export interface PackagesArgs {
  * is missing, so a re-run is cheap and works without a mirror. `pulumi destroy` leaves them.
  */
 export class Packages extends pulumi.ComponentResource {
-    public readonly installed: remote.Command;
+    public readonly installed: RemoteCommand;
 
     constructor(name: string, args: PackagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:packages:Packages", name, {}, opts);
         const { platform } = args;
-        this.installed = new remote.Command(
+        this.installed = new RemoteCommand(
             `${name}-install`,
             {
                 connection: args.connection,

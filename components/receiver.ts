@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote } from "@pulumi/command";
+import { RemoteCommand } from "../lib/providers/remoteCommand";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { hooksFile, receiverServiceFile } from "../lib/hostFiles";
@@ -29,10 +29,10 @@ export const rotationGraceSeconds = 11;
  * retirePrevious() waits out GitHub's delivery timeout and drops the previous secret.
  */
 export class Receiver extends pulumi.ComponentResource {
-    public readonly hooksFile: remote.Command;
-    public readonly service: remote.Command;
+    public readonly hooksFile: RemoteCommand;
+    public readonly service: RemoteCommand;
     /** Applied after every hooks-file change: the GitHub hook may switch secrets only after this. */
-    public readonly hooksApplied: remote.Command;
+    public readonly hooksApplied: RemoteCommand;
 
     private readonly args: ReceiverArgs;
     private readonly name: string;
@@ -57,7 +57,7 @@ export class Receiver extends pulumi.ComponentResource {
         const initScript = receiverServiceFile(settings);
         const initFile = remoteFile(`${name}-openrc-service`, { connection: args.connection, ...initScript }, childOptions(this, opts));
 
-        this.service = new remote.Command(
+        this.service = new RemoteCommand(
             `${name}-service`,
             {
                 connection: args.connection,
@@ -69,7 +69,7 @@ export class Receiver extends pulumi.ComponentResource {
             { ...childOptions(this, opts, [initFile, this.hooksFile]), deleteBeforeReplace: true },
         );
 
-        this.hooksApplied = new remote.Command(
+        this.hooksApplied = new RemoteCommand(
             `${name}-reload`,
             {
                 connection: args.connection,
@@ -85,23 +85,22 @@ export class Receiver extends pulumi.ComponentResource {
      * The last step of a rotation: after `githubHook` has the new secret, accept only that one.
      * Without a rotation in progress it rewrites the same single-secret file and returns at once.
      */
-    public retirePrevious(githubHook: pulumi.Resource): remote.Command {
+    public retirePrevious(githubHook: pulumi.Resource): RemoteCommand {
         const { settings, currentSecret, previousSecret } = this.args;
         const layout = hostLayout(settings);
         const spec = hooksFile(settings, ["placeholder"]);
         const currentOnly = pulumi.secret(pulumi.output(currentSecret).apply((secret) => hooksFile(settings, [secret]).content));
         const wait = previousSecret === undefined ? "" : `sleep ${rotationGraceSeconds}\n`;
         const install = installFileScript(spec);
-        return new remote.Command(
+        return new RemoteCommand(
             `${this.name}-retire-previous-secret`,
             {
                 connection: this.args.connection,
                 create: `${wait}${install}\nrc-service ${layout.receiverService} reload`,
                 stdin: currentOnly,
                 triggers: [contentHash(currentOnly)],
-                logging: "stderr",
             },
-            { parent: this, dependsOn: [githubHook, this.hooksApplied], additionalSecretOutputs: ["stdin"] },
+            { parent: this, dependsOn: [githubHook, this.hooksApplied] },
         );
     }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote } from "@pulumi/command";
+import { RemoteCommand } from "../lib/providers/remoteCommand";
 import { childOptions } from "../lib/options";
 import type { Connection } from "../lib/remoteFile";
 import type { Platform } from "../lib/platform";
@@ -13,12 +13,12 @@ export interface ServiceAccountArgs {
 /** The unprivileged account that runs the receiver, the syncs and owns the site's files. */
 export class ServiceAccount extends pulumi.ComponentResource {
     public readonly user: string;
-    public readonly account: remote.Command;
+    public readonly account: RemoteCommand;
 
     constructor(name: string, args: ServiceAccountArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:account:ServiceAccount", name, {}, opts);
         this.user = args.user;
-        this.account = new remote.Command(
+        this.account = new RemoteCommand(
             `${name}-user`,
             {
                 connection: args.connection,

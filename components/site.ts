@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { remote } from "@pulumi/command";
+import { RemoteCommand } from "../lib/providers/remoteCommand";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { syncScriptFile } from "../lib/hostFiles";
@@ -19,9 +19,9 @@ export interface SiteArgs {
  * fallback, under one lock.
  */
 export class Site extends pulumi.ComponentResource {
-    public readonly syncScript: remote.Command;
+    public readonly syncScript: RemoteCommand;
     /** The first (and, when the script or source changes, a fresh) synchronous deploy. */
-    public readonly deployed: remote.Command;
+    public readonly deployed: RemoteCommand;
     /** Commit served after the last deploy run by `pulumi up`. */
     public readonly deployOutput: pulumi.Output<string>;
 
@@ -32,7 +32,7 @@ export class Site extends pulumi.ComponentResource {
         const owner = `${layout.serviceUser}:${layout.serviceUser}`;
         const q = shellQuote;
 
-        const directories = new remote.Command(
+        const directories = new RemoteCommand(
             `${name}-directories`,
             {
                 connection: args.connection,
@@ -53,7 +53,7 @@ export class Site extends pulumi.ComponentResource {
         const script = syncScriptFile(settings);
         this.syncScript = remoteFile(`${name}-sync-script`, { connection: args.connection, ...script }, childOptions(this, opts, [directories]));
 
-        this.deployed = new remote.Command(
+        this.deployed = new RemoteCommand(
             `${name}-first-deploy`,
             {
                 connection: args.connection,

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
+import { RandomSecret } from "../lib/providers/randomSecret";
 
 export interface WebhookSecretsArgs {
     /** The rotation keeper: bumping it by one generates a new secret and keeps the old one valid. */
@@ -7,7 +7,7 @@ export interface WebhookSecretsArgs {
 }
 
 /**
- * The webhook secret, generated in the stack. Each version is its own RandomPassword, so the
+ * The webhook secret, generated in the stack. Each version is its own RandomSecret, so the
  * previous version's value is still in state while GitHub switches to the new one.
  */
 export class WebhookSecrets extends pulumi.ComponentResource {
@@ -17,12 +17,7 @@ export class WebhookSecrets extends pulumi.ComponentResource {
     constructor(name: string, args: WebhookSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:webhook:WebhookSecrets", name, {}, opts);
         const generate = (version: number) =>
-            new random.RandomPassword(
-                `${name}-v${version}`,
-                // Alphanumeric only: the value goes into a JSON hooks file and GitHub's hook config.
-                { length: 48, special: false, keepers: { version: String(version) } },
-                { parent: this },
-            ).result;
+            new RandomSecret(`${name}-v${version}`, { length: 48, keepers: { version: String(version) } }, { parent: this }).result;
         // Secret whatever the provider reports: the value must never reach state or logs in clear.
         this.current = pulumi.secret(generate(args.version));
         this.previous = args.version > 1 ? pulumi.secret(generate(args.version - 1)) : undefined;

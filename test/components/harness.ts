@@ -1,5 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 
+export const remoteCommandType = "pulumi-nodejs:dynamic/selfpages:RemoteCommand";
+export const randomSecretType = "pulumi-nodejs:dynamic/selfpages:RandomSecret";
+export const githubWebhookType = "pulumi-nodejs:dynamic/selfpages:GitHubWebhook";
+
 /** Pulumi's wire marker for a secret value. */
 const secretSig = "4dabf18193072939515e22adb298388d";
 
@@ -25,7 +29,7 @@ function unwrap(value: unknown): unknown {
     return value;
 }
 
-/** The value a mocked RandomPassword generates: tests search for it to prove it never leaks. */
+/** The value a mocked RandomSecret generates: tests search for it to prove it never leaks. */
 export const mockSecret = (name: string) => `mocksecret${name.replace(/[^A-Za-z0-9]/g, "")}`;
 
 /**
@@ -58,9 +62,9 @@ export async function registerUnderMocks(declare: () => void): Promise<Registere
             {
                 newResource(args) {
                     const state = { ...args.inputs };
-                    if (args.type === "random:index/randomPassword:RandomPassword") state.result = mockSecret(args.name);
-                    if (args.type.startsWith("pulumi-nodejs:dynamic")) state.hookId = 4242;
-                    if (args.type === "command:remote:Command") Object.assign(state, { stdout: "", stderr: "" });
+                    if (args.type === randomSecretType) state.result = mockSecret(args.name);
+                    if (args.type === githubWebhookType) state.hookId = 4242;
+                    if (args.type === remoteCommandType) Object.assign(state, { stdout: "", stderr: "" });
                     return { id: `${args.name}-id`, state };
                 },
                 call: (args) => args.inputs,

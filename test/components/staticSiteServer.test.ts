@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { StaticSiteServer } from "../../components";
 import { testPrivateKey, testToken, validConfig } from "../lib/fixtures";
-import { isSecretValue, mockSecret, registerUnderMocks, type Registered } from "./harness";
+import { githubWebhookType, isSecretValue, mockSecret, randomSecretType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
 async function declare(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine"): Promise<Registered[]> {
     const { settings, secrets } = validConfig(overrides, os);
@@ -40,7 +40,7 @@ function dependsOnTransitively(resources: Registered[], name: string): Set<strin
     return seen;
 }
 
-const commands = (resources: Registered[]) => resources.filter((r) => r.type === "command:remote:Command");
+const commands = (resources: Registered[]) => resources.filter((r) => r.type === remoteCommandType);
 
 describe("StaticSiteServer under mocks", () => {
     it("declares one component per server concern and the resources inside them", async () => {
@@ -78,8 +78,8 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-cron-crontab",
             ].sort(),
         );
-        expect(resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name)).toEqual(["selfpages-webhook-secret-v1"]);
-        expect(resources.filter((r) => r.type === "pulumi-nodejs:dynamic/selfpages:GitHubWebhook").map((r) => r.name)).toEqual(["selfpages-github-webhook"]);
+        expect(resources.filter((r) => r.type === randomSecretType).map((r) => r.name)).toEqual(["selfpages-webhook-secret-v1"]);
+        expect(resources.filter((r) => r.type === githubWebhookType).map((r) => r.name)).toEqual(["selfpages-github-webhook"]);
     });
 
     it("orders the work: host check, packages, account, site, then services, then the GitHub hook", async () => {
@@ -133,7 +133,7 @@ describe("StaticSiteServer under mocks", () => {
 
     it("keeps the previous secret during a rotation and names each version", async () => {
         const resources = await declare({ webhookSecretVersion: "3" });
-        const passwords = resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
+        const passwords = resources.filter((r) => r.type === randomSecretType);
         expect(passwords.map((p) => [p.name, p.inputs.keepers])).toEqual([
             ["selfpages-webhook-secret-v3", { version: "3" }],
             ["selfpages-webhook-secret-v2", { version: "2" }],
@@ -153,6 +153,7 @@ describe("StaticSiteServer under mocks", () => {
         const secrets = [testPrivateKey.split("\n")[1], testToken, mockSecret("selfpages-webhook-secret-v2"), mockSecret("selfpages-webhook-secret-v1")];
         for (const resource of resources) {
             for (const [key, value] of Object.entries(resource.wire)) {
+                // The serialized provider code is checked too: it must not have captured a secret.
                 const text = JSON.stringify(value);
                 if (isSecretValue(value)) continue;
                 for (const secret of secrets) expect(text, `${resource.name}.${key}`).not.toContain(secret);
@@ -161,6 +162,7 @@ describe("StaticSiteServer under mocks", () => {
         expect(isSecretValue(byName(resources, "selfpages-receiver-hooks").wire.stdin)).toBe(true);
         expect(isSecretValue(byName(resources, "selfpages-receiver-retire-previous-secret").wire.stdin)).toBe(true);
         expect(isSecretValue(byName(resources, "selfpages-host-ready").wire.connection)).toBe(true);
+        for (const command of commands(resources)) expect(isSecretValue(command.wire.connection), command.name).toBe(true);
         const hook = byName(resources, "selfpages-github-webhook").wire;
         expect(isSecretValue(hook.secret)).toBe(true);
         expect(isSecretValue(hook.token)).toBe(true);
