@@ -143,6 +143,7 @@ export class ConfigError extends Error {
     }
 }
 
+const optionalKeys = new Set(["siteCloneUrl", "receiverPublicUrl"]);
 const numberKeys = new Set(["hostPort", "siteKeepReleases", "receiverPort", "webhookSecretVersion"]);
 const arrayKeys = new Set(["siteServerNames"]);
 
@@ -171,7 +172,11 @@ function describeValue(key: string, value: unknown): string {
  */
 export function validateConfig(namespace: string, values: Record<string, string>, isSecret: (key: string) => boolean): ValidatedConfig {
     const decoded: Record<string, unknown> = {};
-    for (const [key, raw] of Object.entries(values)) decoded[key] = decode(key, raw);
+    for (const [key, raw] of Object.entries(values)) {
+        // Pulumi.yaml gives optional keys an empty default: empty means "not set" for them.
+        if (raw === "" && optionalKeys.has(key)) continue;
+        decoded[key] = decode(key, raw);
+    }
 
     const problems: string[] = [];
     const parsed = configSchema.safeParse(decoded);

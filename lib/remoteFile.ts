@@ -1,9 +1,9 @@
 import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import { RemoteCommand, type ConnectionArgs } from "./providers/remoteCommand";
 import { shellQuote } from "./templates";
 
-export type Connection = types.input.remote.ConnectionArgs;
+export type Connection = ConnectionArgs;
 
 export interface RemoteFileArgs {
     connection: pulumi.Input<Connection>;
@@ -63,9 +63,9 @@ export function installFileScript(args: Pick<RemoteFileArgs, "path" | "mode" | "
  * delete-then-create, so the file is never missing; `pulumi destroy` removes it.
  * The content travels on stdin and is stored in state as a secret when it is one.
  */
-export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions): remote.Command {
+export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions): RemoteCommand {
     const script = installFileScript(args);
-    return new remote.Command(
+    return new RemoteCommand(
         name,
         {
             connection: args.connection,
@@ -73,10 +73,8 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
             update: script,
             delete: `rm -f ${shellQuote(args.path)}`,
             stdin: args.content,
-            // stdout is empty; logging it anyway would be noise in every update.
-            logging: "stderr",
         },
-        { ...opts, additionalSecretOutputs: ["stdin"] },
+        opts,
     );
 }
 

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { configReference, configReferenceMarkdown } from "../lib/configReference";
+import { configReference, configReferenceMarkdown, pulumiYamlEntry } from "../lib/configReference";
 
 const root = path.resolve(__dirname, "..");
 const readme = path.join(root, "README.md");
@@ -19,7 +19,7 @@ const projectFile = path.join(root, "Pulumi.yaml");
 const project = parseDocument(fs.readFileSync(projectFile, "utf8"));
 const config: Record<string, unknown> = {};
 for (const doc of configReference()) {
-    config[doc.key] = doc.type === "array" ? { type: "array", items: { type: "string" }, description: doc.description } : { type: doc.type, description: doc.description };
+    config[doc.key] = pulumiYamlEntry(doc);
 }
 project.set("config", config);
 fs.writeFileSync(projectFile, project.toString({ lineWidth: 0 }));

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGitHubStandin, type GitHubStandin } from "../../sandbox/github/server";
 import { hostDown, hostExec, hostUp, privateKeyOf, type SandboxHost } from "../../sandbox/hostInstance";
 import { SitePublisher } from "../../sandbox/origin";
-import { sandboxStack } from "../../sandbox/stack";
+import { sandboxEnv, sandboxStack } from "../../sandbox/stack";
 import { repoRoot } from "../../sandbox/toolchain";
-import { get, recordFigure, waitFor, worldReadableFiles } from "./support";
+import { exportStack, get, recordFigure, waitFor, worldReadableFiles } from "./support";
 
 const isRoot = process.getuid?.() === 0;
 const repository = "selfpages/site";
@@ -262,7 +262,8 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
     it("12. no secret appears in plain text: state, engine output, ps, logs, world-readable files", async () => {
         const secrets = [...secretsSeen, githubToken, privateKeyOf(host).split("\n")[1]];
         expect(secrets.length).toBeGreaterThanOrEqual(4);
-        const state = JSON.stringify(await stack.exportStack());
+        const state = exportStack(stackName, sandboxEnv(stateDir), repoRoot);
+        expect(state).toContain("secrets_providers");
         const commandLines = hostExec(host.name, "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null");
         const logs = hostExec(host.name, "cat /var/log/selfpages/*.log /var/log/nginx/*.log 2>/dev/null || true");
         const files = worldReadableFiles(host.rootfs, ["etc", "var", "srv", "usr/local", "tmp", "root", "home", "run"]);

@@ -1,4 +1,6 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 250): Promise<T> {
@@ -16,9 +18,29 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
 }
 
-export async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: Buffer }> {
-    const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
-    return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
+/**
+ * A plain HTTP GET that sends only the given headers and decodes nothing (fetch adds
+ * Accept-Encoding and inflates bodies, which would hide what nginx really sends).
+ */
+export function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+        const request = http.get(url, { headers, timeout: 5000 }, (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (c: Buffer) => chunks.push(c));
+            response.on("end", () => {
+                const result = new Headers();
+                for (const [key, value] of Object.entries(response.headers)) if (value !== undefined) result.set(key, Array.isArray(value) ? value.join(", ") : value);
+                resolve({ status: response.statusCode ?? 0, headers: result, body: Buffer.concat(chunks) });
+            });
+        });
+        request.on("timeout", () => request.destroy(new Error(`GET ${url} timed out`)));
+        request.on("error", reject);
+    });
+}
+
+/** `pulumi stack export` as a user runs it: secrets stay encrypted. */
+export function exportStack(stackName: string, env: Record<string, string>, cwd: string): string {
+    return execFileSync("pulumi", ["stack", "export", "--stack", stackName], { cwd, env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 256 << 20 });
 }
 
 /** Every regular file under `root` that anyone may read, with its content (symlinks not followed). */

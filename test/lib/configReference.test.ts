@@ -2,8 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { configReference, configReferenceMarkdown } from "../../lib/configReference";
-import { repoRoot } from "./fixtures";
+import { configReference, configReferenceMarkdown, pulumiYamlEntry } from "../../lib/configReference";
+import { repoRoot, validConfig } from "./fixtures";
 
 describe("config reference", () => {
     it("README's table is generated from the schema (run: npx tsx scripts/config-reference.ts)", () => {
@@ -13,11 +13,17 @@ describe("config reference", () => {
     });
 
     it("Pulumi.yaml types and describes exactly the schema's keys", () => {
-        const project = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as { name: string; runtime: { name: string }; config: Record<string, { type: string; description: string }> };
+        const project = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as { name: string; runtime: { name: string }; config: Record<string, unknown> };
         expect(project.name).toBe("selfpages");
         expect(project.runtime.name).toBe("nodejs");
-        const declared = Object.entries(project.config).map(([key, v]) => [key, v.type, v.description]);
-        expect(declared).toEqual(configReference().map((d) => [d.key, d.type, d.description]));
+        expect(Object.entries(project.config)).toEqual(configReference().map((d) => [d.key, pulumiYamlEntry(d)]));
+    });
+
+    it("optional keys default to an empty value that validation reads as unset", () => {
+        const optional = configReference().filter((d) => d.optional && d.default === "").map((d) => d.key);
+        expect(optional).toEqual(["siteCloneUrl", "receiverPublicUrl"]);
+        const { settings } = validConfig({ siteCloneUrl: "", receiverPublicUrl: "" });
+        expect(settings.site.cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
     });
 
     it("every key has a description", () => {

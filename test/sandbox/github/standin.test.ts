@@ -86,7 +86,9 @@ describe("GitHub stand-in", () => {
         await expect.poll(() => received.length).toBe(1);
         const ping = received[0];
         expect(ping.headers["x-github-event"]).toBe("ping");
-        const { verify } = await import("@octokit/webhooks-methods");
+        // An ESM-only package: imported at run time, typed here (CJS module resolution can't see its exports).
+        const webhooksMethods = "@octokit/webhooks-methods";
+        const { verify } = (await import(webhooksMethods)) as { verify(secret: string, payload: string, signature: string): Promise<boolean> };
         expect(await verify(secret, ping.body, String(ping.headers["x-hub-signature-256"]))).toBe(true);
         expect(JSON.parse(ping.body).hook_id).toBe(id);
 
