@@ -1,0 +1,318 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import * as zlib from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hookId, nginxSiteFile } from "../../lib/hostFiles";
+import { validConfig } from "../lib/fixtures";
+import { Daemon, childPids, freePort, ipv6Available, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
+
+/**
+ * The rendered server block, run by the real nginx on a free loopback port: a minimal nginx.conf
+ * around it (everything under a temp dir), `nginx -t`, then a live server in front of a stub
+ * receiver, asserting what visitors and GitHub get.
+ */
+
+const run = promisify(execFile);
+const isRoot = process.getuid?.() === 0;
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+interface Received {
+    method: string;
+    url: string;
+    headers: http.IncomingHttpHeaders;
+    bodySha256: string;
+    bodyLength: number;
+}
+
+/** Stands in for the webhook receiver on loopback: records every request nginx passes on. */
+function startStubReceiver(port: number): Promise<{ server: http.Server; received: Received[] }> {
+    const received: Received[] = [];
+    const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (chunk: Buffer) => chunks.push(chunk));
+        req.on("end", () => {
+            const body = Buffer.concat(chunks);
+            received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodySha256: sha256(body), bodyLength: body.length });
+            res.writeHead(202, { "content-type": "text/plain" }).end("accepted\n");
+        });
+    });
+    return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen({ host: "127.0.0.1", port }, () => resolve({ server, received }));
+    });
+}
+
+// Fixed mtime shared by each file and its precompressed copy, as the sync script leaves them.
+const mtime = new Date("2024-03-01T12:00:00Z");
+const css = Buffer.from(`/* site styles */\n${Array.from({ length: 80 }, (_, i) => `.rule-${i} { color: #${(i * 123456).toString(16).padStart(6, "0").slice(0, 6)}; margin: ${i}px; }`).join("\n")}\n`);
+const js = Buffer.from(`"use strict";\n${Array.from({ length: 40 }, (_, i) => `export const value${i} = ${i} * 2; // fingerprinted asset line ${i}`).join("\n")}\n`);
+const indexHtml = "<!doctype html>\n<title>selfpages test</title>\n<p>Hello from release r1</p>\n";
+const notFoundHtml = "<!doctype html>\n<title>Not found</title>\n<p>selfpages 404 page</p>\n";
+
+function writeSite(root: string): void {
+    const release = path.join(root, "releases", "r1");
+    fs.mkdirSync(path.join(release, "assets"), { recursive: true });
+    fs.mkdirSync(path.join(release, ".git"), { recursive: true });
+    const files: Record<string, Buffer | string> = {
+        "index.html": indexHtml,
+        "404.html": notFoundHtml,
+        "style.css": css,
+        "style.css.gz": zlib.gzipSync(css, { level: 9 }),
+        "assets/app.0123abcd.js": js,
+        "assets/app.0123abcd.js.gz": zlib.gzipSync(js, { level: 9 }),
+        ".selfpages-complete": "",
+        ".selfpages-commit": `${"a".repeat(40)}\n`,
+        ".git/config": "[core]\n\trepositoryformatversion = 0\n",
+    };
+    for (const [name, content] of Object.entries(files)) {
+        const file = path.join(release, name);
+        fs.writeFileSync(file, content);
+        fs.utimesSync(file, mtime, mtime);
+    }
+    fs.symlinkSync("releases/r1", path.join(root, "current"));
+}
+
+/** The smallest nginx.conf that includes the rendered server block like the distros' http {} does. */
+function mainConf(dir: string, siteConf: string): string {
+    return [
+        // As root, nginx runs workers as `nobody` by default; say so, and keep the files readable by it.
+        isRoot ? "user nobody nogroup;" : "",
+        "worker_processes 1;",
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log warn;`,
+        "events { worker_connections 64; }",
+        "http {",
+        "    include /etc/nginx/mime.types;",
+        "    default_type application/octet-stream;",
+        `    client_body_temp_path ${dir}/temp/client_body;`,
+        `    proxy_temp_path ${dir}/temp/proxy;`,
+        `    fastcgi_temp_path ${dir}/temp/fastcgi;`,
+        `    uwsgi_temp_path ${dir}/temp/uwsgi;`,
+        `    scgi_temp_path ${dir}/temp/scgi;`,
+        "    access_log off;",
+        `    include ${siteConf};`,
+        "}",
+        "",
+    ].join("\n");
+}
+
+describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily) => {
+    const dir = tempDir(`nginx-${osFamily}`);
+    const root = path.join(dir, "site");
+    const confPath = path.join(dir, "nginx.conf");
+    const siteConfPath = path.join(dir, "selfpages.conf");
+    let nginxPort = 0;
+    let stubPort = 0;
+    let nginx: Daemon | undefined;
+    let stub: { server: http.Server; received: Received[] } | undefined;
+    let workers: number[] = [];
+    let content = "";
+
+    const calls = () => stub?.received ?? [];
+    const nginxArgs = () => ["-p", `${dir}/`, "-c", confPath, "-e", path.join(dir, "error.log")];
+
+    beforeAll(async () => {
+        createTempDir(dir);
+        nginxPort = await freePort();
+        stubPort = await freePort();
+        fs.chmodSync(dir, 0o755);
+        fs.mkdirSync(path.join(dir, "temp"));
+        writeSite(root);
+        const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort) }, osFamily);
+        content = nginxSiteFile(settings, nginxPort).content;
+        // The config listens on [::] too; where IPv6 is missing (some CI containers) that line would
+        // fail to bind, so it is dropped there and only there.
+        if (!(await ipv6Available())) content = content.replace(/^\s*listen \[::\]:.*\n/m, "");
+        fs.writeFileSync(siteConfPath, content);
+        fs.writeFileSync(confPath, mainConf(dir, siteConfPath));
+        stub = await startStubReceiver(stubPort);
+    });
+
+    afterAll(async () => {
+        const master = nginx?.child.pid;
+        await nginx?.stop("SIGTERM");
+        await new Promise<void>((resolve) => (stub ? stub.server.close(() => resolve()) : resolve()));
+        stub?.server.closeAllConnections();
+        // Nothing left behind: neither the master nor any worker it had.
+        for (const pid of [...(master ? [master] : []), ...workers]) expect(isAlive(pid), `process ${pid} still running`).toBe(false);
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("renders a server block for the test port, the site root and the stub receiver", () => {
+        expect(content).toContain(`listen ${nginxPort} default_server;`);
+        expect(content).toContain(`root ${root}/current;`);
+        expect(content).toContain(`proxy_pass http://127.0.0.1:${stubPort}/hooks/${hookId};`);
+    });
+
+    it("passes nginx -t inside a minimal nginx.conf", async () => {
+        const { stderr } = await run("nginx", ["-t", ...nginxArgs()]);
+        expect(stderr).toMatch(/syntax is ok/);
+        expect(stderr).toMatch(/test is successful/);
+        expect(stderr).not.toMatch(/\[warn\]|\[emerg\]/);
+    });
+
+    it("starts and serves on the loopback port", async () => {
+        nginx = new Daemon("nginx", [...nginxArgs(), "-g", "daemon off; master_process on;"]);
+        await waitForPort(nginxPort, nginx.child, () => nginx?.output + fs.readFileSync(path.join(dir, "error.log"), "utf8"));
+        workers = childPids(nginx.pid);
+        expect(workers.length).toBeGreaterThanOrEqual(1);
+    });
+
+    it("GET / answers index.html, revalidated on every visit, with an ETag and no version", async () => {
+        const res = await request(nginxPort, "GET", "/");
+        expect(res.status).toBe(200);
+        expect(res.headers["content-type"]).toMatch(/^text\/html/);
+        expect(res.headers["cache-control"]).toBe("no-cache");
+        expect(res.headers.etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+        expect(res.body.toString()).toBe(indexHtml);
+        // server_tokens off: "nginx", never "nginx/1.x".
+        expect(res.headers.server).toBe("nginx");
+        const revalidated = await request(nginxPort, "GET", "/", { headers: { "if-none-match": res.headers.etag } });
+        expect(revalidated.status).toBe(304);
+    });
+
+    it("serves the same site over IPv6 when the host has it", async () => {
+        if (!(await ipv6Available())) return;
+        const status = await new Promise<number>((resolve, reject) => {
+            http.get({ host: "::1", family: 6, port: nginxPort, path: "/", agent: false }, (res) => {
+                res.resume();
+                resolve(res.statusCode ?? 0);
+            }).on("error", reject);
+        });
+        expect(status).toBe(200);
+    });
+
+    it("serves the precompressed style.css to gzip clients, with the Last-Modified of the original", async () => {
+        const plain = await request(nginxPort, "GET", "/style.css");
+        const gzipped = await request(nginxPort, "GET", "/style.css", { headers: { "accept-encoding": "gzip" } });
+
+        expect(gzipped.status).toBe(200);
+        expect(gzipped.headers["content-encoding"]).toBe("gzip");
+        expect(gzipped.headers.vary).toMatch(/Accept-Encoding/i);
+        expect(gzipped.headers["content-type"]).toMatch(/^text\/css/);
+        expect(gzipped.body.equals(fs.readFileSync(path.join(root, "current", "style.css.gz")))).toBe(true);
+        expect(zlib.gunzipSync(gzipped.body).equals(css)).toBe(true);
+
+        // Without Accept-Encoding: the original bytes, no encoding.
+        expect(plain.status).toBe(200);
+        expect(plain.headers["content-encoding"]).toBeUndefined();
+        expect(plain.body.equals(css)).toBe(true);
+        expect(plain.headers["cache-control"]).toBe("public, max-age=3600");
+
+        // Both representations carry the same mtime. nginx builds the ETag from mtime and length,
+        // so the ETags share the mtime part and differ in the length part, as two representations
+        // must (a strong ETag names one representation).
+        expect(gzipped.headers["last-modified"]).toBe(mtime.toUTCString());
+        expect(plain.headers["last-modified"]).toBe(gzipped.headers["last-modified"]);
+        const etagParts = (etag: string | undefined) => /^"([0-9a-f]+)-([0-9a-f]+)"$/.exec(etag ?? "")?.slice(1) ?? [];
+        const [plainTime, plainLength] = etagParts(plain.headers.etag);
+        const [gzipTime, gzipLength] = etagParts(gzipped.headers.etag);
+        expect(plainTime).toBe((mtime.getTime() / 1000).toString(16));
+        expect(gzipTime).toBe(plainTime);
+        expect(parseInt(plainLength, 16)).toBe(css.length);
+        expect(parseInt(gzipLength, 16)).toBe(gzipped.body.length);
+    });
+
+    it("caches fingerprinted assets for a year, immutable", async () => {
+        const res = await request(nginxPort, "GET", "/assets/app.0123abcd.js", { headers: { "accept-encoding": "gzip" } });
+        expect(res.status).toBe(200);
+        expect(res.headers["cache-control"]).toMatch(/max-age=31536000/);
+        expect(res.headers["cache-control"]).toMatch(/immutable/);
+        expect(res.headers["content-encoding"]).toBe("gzip");
+        expect(zlib.gunzipSync(res.body).equals(js)).toBe(true);
+        const missing = await request(nginxPort, "GET", "/assets/gone.0123abcd.js");
+        expect(missing.status).toBe(404);
+    });
+
+    it("answers unknown paths with 404 and the site's 404.html", async () => {
+        const res = await request(nginxPort, "GET", "/no/such/page");
+        expect(res.status).toBe(404);
+        expect(res.body.toString()).toBe(notFoundHtml);
+        // The error page itself is not a page of its own.
+        expect((await request(nginxPort, "GET", "/404.html")).status).toBe(404);
+    });
+
+    it("never serves dotfiles: the release markers and .git", async () => {
+        for (const p of ["/.selfpages-complete", "/.selfpages-commit", "/.git/config", "/.git/"]) {
+            const res = await request(nginxPort, "GET", p);
+            expect(res.status, p).toBe(404);
+            expect(res.body.toString(), p).toBe(notFoundHtml);
+        }
+    });
+
+    it("GET /webhook is 405 with Allow: POST and does not reach the receiver", async () => {
+        const before = calls().length;
+        for (const method of ["GET", "HEAD", "PUT"]) {
+            const res = await request(nginxPort, method, "/webhook");
+            expect(res.status, method).toBe(405);
+            expect(res.headers.allow, method).toBe("POST");
+        }
+        expect(calls().length).toBe(before);
+    });
+
+    it("POST anywhere else never reaches the receiver (the seed's `if` in location /)", async () => {
+        const before = calls().length;
+        for (const p of ["/", "/index.html", "/hooks/selfpages", "/webhook/", "/webhook2", "/no/such/page"]) {
+            const res = await request(nginxPort, "POST", p, { headers: { "content-type": "application/json", "x-github-event": "push" }, body: '{"ref":"refs/heads/gh-pages"}' });
+            expect([404, 405, 413], `${p} answered ${res.status}`).toContain(res.status);
+        }
+        expect(calls().length).toBe(before);
+    });
+
+    it("proxies POST /webhook with a 1 MB body to /hooks/selfpages, body and GitHub headers intact", async () => {
+        const before = calls().length;
+        const body = Buffer.alloc(1024 * 1024, "x");
+        body.write('{"ref":"refs/heads/gh-pages","padding":"');
+        body.write('"}', body.length - 2);
+        const headers = {
+            "content-type": "application/json",
+            "user-agent": "GitHub-Hookshot/abc1234",
+            "x-github-event": "push",
+            "x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            "x-github-hook-id": "42",
+            "x-hub-signature-256": `sha256=${"0".repeat(64)}`,
+        };
+        const res = await request(nginxPort, "POST", "/webhook", { headers, body });
+        expect(res.status).toBe(202);
+        expect(res.body.toString()).toBe("accepted\n");
+        expect(calls().length).toBe(before + 1);
+        const got = calls()[before];
+        expect(got.method).toBe("POST");
+        expect(got.url).toBe(`/hooks/${hookId}`);
+        expect(got.bodyLength).toBe(body.length);
+        expect(got.bodySha256).toBe(sha256(body));
+        for (const [name, value] of Object.entries(headers)) expect(got.headers[name], name).toBe(value);
+        expect(got.headers["x-forwarded-for"]).toBe("127.0.0.1");
+    });
+
+    it("refuses a 26 MB delivery with 413 (GitHub caps payloads at 25 MB) without calling the receiver", async () => {
+        const before = calls().length;
+        const res = await request(nginxPort, "POST", "/webhook", { headers: { "content-type": "application/json", "x-github-event": "push" }, body: Buffer.alloc(26 * 1024 * 1024, "y") });
+        expect(res.status).toBe(413);
+        expect(calls().length).toBe(before);
+    });
+
+    it("keeps the small body limit everywhere else: 20 KB to another path is 413", async () => {
+        const before = calls().length;
+        const res = await request(nginxPort, "POST", "/anything-else", { headers: { "content-type": "application/json" }, body: Buffer.alloc(20 * 1024, "z") });
+        expect(res.status).toBe(413);
+        expect(calls().length).toBe(before);
+    });
+
+    it("stops cleanly, leaving no nginx process behind", async () => {
+        const master = nginx?.pid ?? 0;
+        await nginx?.stop("SIGQUIT");
+        for (const pid of [master, ...workers]) expect(isAlive(pid), `process ${pid}`).toBe(false);
+        // The loopback port is free again.
+        await new Promise<void>((resolve, reject) => {
+            const server = net.createServer().once("error", reject);
+            server.listen({ host: "127.0.0.1", port: nginxPort }, () => server.close(() => resolve()));
+        });
+        expect(fs.readFileSync(path.join(dir, "error.log"), "utf8")).not.toMatch(/\[(emerg|alert|crit)\]/);
+    });
+});

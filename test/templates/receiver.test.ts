@@ -1,0 +1,169 @@
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hookId, hooksFile, receiverServiceFile } from "../../lib/hostFiles";
+import { hostLayout } from "../../lib/layout";
+import { platformFor } from "../../lib/platform";
+import { validConfig } from "../lib/fixtures";
+import { Daemon, freePort, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
+
+/**
+ * The OpenRC service of the receiver, checked with the shells that run it (dash here, busybox ash
+ * on Alpine), shellcheck, and by sourcing it the way openrc-run does with the OpenRC helpers
+ * replaced by recorders; its command line is then started with the real webhook binary.
+ */
+
+const run = promisify(execFile);
+const secret = "receiver-test-secret-5b7d9f";
+
+/** What openrc-run would see: the service's variables, and the helper calls its functions make. */
+interface Sourced {
+    vars: Record<string, string>;
+    args: string[];
+    calls: string[];
+}
+
+// Sourced with `.` like openrc-run does, after stand-ins for what openrc-run provides: depend()'s
+// keywords as functions, the helper commands (checkpath, ebegin, eend, supervise-daemon) as
+// recorders on PATH (a function cannot be named supervise-daemon in POSIX sh).
+const harness = `set -eu
+RC_SVCNAME=selfpages-receiver
+use() { echo "use $*" >>"$CALLS"; }
+after() { echo "after $*" >>"$CALLS"; }
+need() { echo "need $*" >>"$CALLS"; }
+before() { echo "before $*" >>"$CALLS"; }
+provide() { echo "provide $*" >>"$CALLS"; }
+keyword() { echo "keyword $*" >>"$CALLS"; }
+. "$SCRIPT"
+for var in name description supervisor command command_args command_user directory output_log error_log respawn_delay respawn_max respawn_period extra_started_commands pidfile command_background; do
+	eval "value=\\\${$var-UNSET}"
+	printf 'var %s=%s\\n' "$var" "$value"
+done
+# Word-split like openrc-run does when it starts the command.
+# shellcheck disable=SC2086
+set -- $command_args
+for arg in "$@"; do printf 'arg %s\\n' "$arg"; done
+depend
+start_pre
+reload
+`;
+
+describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (osFamily) => {
+    const dir = tempDir(`receiver-${osFamily}`);
+    const bin = path.join(dir, "bin");
+    const { settings } = validConfig({ receiverPort: "9123" }, osFamily);
+    const layout = hostLayout(settings);
+    const file = receiverServiceFile(settings);
+    const scriptPath = path.join(dir, "selfpages-receiver");
+    let webhook: Daemon | undefined;
+
+    beforeAll(() => {
+        createTempDir(dir);
+        fs.writeFileSync(scriptPath, file.content, { mode: 0o755 });
+    });
+
+    afterAll(async () => {
+        const pid = webhook?.child.pid;
+        await webhook?.stop("SIGTERM");
+        if (pid) expect(isAlive(pid)).toBe(false);
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function source(): Promise<Sourced> {
+        fs.mkdirSync(bin, { recursive: true });
+        const callsFile = path.join(dir, "calls");
+        fs.rmSync(callsFile, { force: true });
+        for (const helper of ["checkpath", "ebegin", "eend", "supervise-daemon"]) {
+            fs.writeFileSync(path.join(bin, helper), `#!/bin/sh\necho "${helper} $*" >>"$CALLS"\n`, { mode: 0o755 });
+        }
+        const { stdout } = await run("sh", ["-c", harness], { env: { PATH: `${bin}:/usr/bin:/bin`, SCRIPT: scriptPath, CALLS: callsFile } });
+        const vars: Record<string, string> = {};
+        const args: string[] = [];
+        for (const line of stdout.split("\n")) {
+            const v = /^var ([a-z_]+)=(.*)$/.exec(line);
+            if (v) vars[v[1]] = v[2];
+            if (line.startsWith("arg ")) args.push(line.slice(4));
+        }
+        return { vars, args, calls: fs.readFileSync(callsFile, "utf8").split("\n").filter(Boolean) };
+    }
+
+    it("starts with the openrc-run shebang and parses with sh -n (dash) and busybox sh -n (Alpine's ash)", async () => {
+        expect(file.content.split("\n")[0]).toBe("#!/sbin/openrc-run");
+        expect(file.content.endsWith("\n")).toBe(true);
+        await run("sh", ["-n", scriptPath]);
+        await run("busybox", ["sh", "-n", scriptPath]);
+    });
+
+    it("passes shellcheck", async () => {
+        // -s sh: the openrc-run shebang is unknown to shellcheck (SC1008); openrc-run is POSIX sh.
+        // -e SC2034: the service's variables (command, command_args, ...) are read by openrc-run,
+        // which sources the script, so shellcheck sees them as assigned and never used.
+        const result = await run("shellcheck", ["-s", "sh", "-e", "SC2034", scriptPath]).then(
+            ({ stdout }) => ({ code: 0 as number | string | undefined, stdout }),
+            (error: { code?: number | string; stdout?: string; message: string }) => ({ code: error.code, stdout: error.stdout || error.message }),
+        );
+        expect(result.stdout).toBe("");
+        expect(result.code).toBe(0);
+    });
+
+    it("runs webhook under supervise-daemon as the service user, respawning, with its logs", async () => {
+        const { vars } = await source();
+        expect(vars.supervisor).toBe("supervise-daemon");
+        expect(vars.command).toBe(platformFor(osFamily).webhookBinary);
+        expect(vars.command_user).toBe("selfpages:selfpages");
+        expect(vars.command_user).toBe(`${layout.serviceUser}:${layout.serviceUser}`);
+        expect(vars.directory).toBe(layout.stateDir);
+        expect(vars.output_log).toBe(layout.receiverLog);
+        expect(vars.error_log).toBe(layout.receiverLog);
+        for (const key of ["respawn_delay", "respawn_max", "respawn_period"]) expect(vars[key], key).toMatch(/^[1-9]\d*$/);
+        expect(vars.extra_started_commands.split(" ")).toContain("reload");
+        // supervise-daemon keeps the process in the foreground itself: no pidfile/background needed.
+        expect(vars.pidfile).toBe("UNSET");
+        expect(vars.command_background).toBe("UNSET");
+    });
+
+    it("listens on loopback at the configured port, with no secret and no -verbose on the command line", async () => {
+        const { vars, args } = await source();
+        expect(args).toEqual(["-hooks", layout.hooksFile, "-ip", "127.0.0.1", "-port", "9123", "-urlprefix", "hooks", "-nopanic"]);
+        expect(vars.command_args).not.toMatch(/verbose|secret|hotreload/i);
+        expect(file.content).not.toContain(secret);
+        // The hooks file, which holds the secrets, is named; its contents are not.
+        expect(file.content).not.toMatch(/payload-hmac|X-Hub-Signature/);
+    });
+
+    it("declares its dependencies, creates its log and state paths in start_pre, and reloads with USR1", async () => {
+        const { calls } = await source();
+        expect(calls).toContain("use net logger");
+        const owner = `${layout.serviceUser}:${layout.serviceUser}`;
+        expect(calls).toContain(`checkpath --directory --owner ${owner} --mode 0750 ${layout.logDir}`);
+        expect(calls).toContain(`checkpath --file --owner ${owner} --mode 0640 ${layout.receiverLog}`);
+        expect(calls).toContain(`checkpath --directory --owner ${owner} --mode 0750 ${layout.stateDir}`);
+        expect(calls).toContain("supervise-daemon selfpages-receiver --signal USR1");
+        expect(calls.indexOf("supervise-daemon selfpages-receiver --signal USR1")).toBeGreaterThan(calls.findIndex((c) => c.startsWith("ebegin")));
+        expect(calls.at(-1)).toMatch(/^eend 0$/);
+        expect(file.content).toMatch(/^start_pre\(\) \{/m);
+        expect(file.content).toMatch(/^reload\(\) \{/m);
+    });
+
+    it("has a command line the real webhook binary accepts", async () => {
+        const { vars, args } = await source();
+        expect(fs.existsSync(vars.command)).toBe(true);
+        fs.accessSync(vars.command, fs.constants.X_OK);
+        // Same flags, with this machine's hooks file and a free port in place of the host's.
+        const hooksPath = path.join(dir, "hooks.json");
+        fs.writeFileSync(hooksPath, hooksFile(settings, [secret]).content, { mode: 0o600 });
+        const port = await freePort();
+        const testArgs = [...args];
+        testArgs[testArgs.indexOf("-hooks") + 1] = hooksPath;
+        testArgs[testArgs.indexOf("-port") + 1] = String(port);
+        webhook = new Daemon(vars.command, testArgs, { cwd: dir });
+        await waitForPort(port, webhook.child, () => webhook?.output ?? "");
+        // An unsigned delivery to the hook is refused by its rule: the hook was loaded.
+        const res = await request(port, "POST", `/hooks/${hookId}`, { headers: { "content-type": "application/json" }, body: "{}" });
+        expect(res.status).toBe(403);
+        expect(webhook.output).not.toContain(secret);
+        await webhook.stop("SIGTERM");
+    });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { allHostFiles } from "../../lib/hostFiles";
+import { validConfig } from "../lib/fixtures";
+
+/** Every file a stack writes to the host, rendered at once: where each goes, its mode and owner, and clean text. */
+
+const expected = {
+    alpine: "/etc/nginx/http.d/selfpages.conf",
+    debian: "/etc/nginx/conf.d/selfpages.conf",
+} as const;
+
+describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => {
+    const { settings } = validConfig({}, osFamily);
+    const files = allHostFiles(settings, ["s1-secret-value", "s2-secret-value"]);
+    const byTemplate = Object.fromEntries(files.map((f) => [f.template, f]));
+
+    it("renders the five files in the order they reach the host, at the platform's paths", () => {
+        expect(files.map((f) => [f.template, f.path])).toEqual([
+            ["sync.sh", "/usr/local/lib/selfpages/sync"],
+            ["nginx.conf", expected[osFamily]],
+            ["hooks.json", "/etc/selfpages/hooks.json"],
+            ["receiver.initd", "/etc/init.d/selfpages-receiver"],
+            ["crontab", "crontab:selfpages"],
+        ]);
+        // Each platform's nginx path is the directory its stock nginx.conf includes, not the other's.
+        expect(byTemplate["nginx.conf"].path).not.toBe(expected[osFamily === "alpine" ? "debian" : "alpine"]);
+    });
+
+    it("gives scripts 0755 root, the nginx config 0644 root, and the secret-bearing files to the service user only", () => {
+        const modes = Object.fromEntries(files.map((f) => [f.template, `${f.mode} ${f.owner}:${f.group}`]));
+        expect(modes).toEqual({
+            "sync.sh": "0755 root:root",
+            "nginx.conf": "0644 root:root",
+            "hooks.json": "0600 selfpages:selfpages",
+            "receiver.initd": "0755 root:root",
+            crontab: "0600 selfpages:selfpages",
+        });
+        for (const f of files) expect(f.mode, f.template).toMatch(/^0[0-7]{3}$/);
+    });
+
+    it("puts the secrets in the hooks file and nowhere else", () => {
+        for (const f of files) {
+            const holds = f.content.includes("s1-secret-value") && f.content.includes("s2-secret-value");
+            expect(holds, f.template).toBe(f.template === "hooks.json");
+            if (f.template !== "hooks.json") expect(f.content, f.template).not.toMatch(/s[12]-secret-value/);
+        }
+    });
+
+    it("renders clean text: a final newline, no leftover {{, no undefined or [object Object]", () => {
+        for (const f of files) {
+            expect(f.content.length, f.template).toBeGreaterThan(0);
+            expect(f.content.endsWith("\n"), `${f.template} ends with a newline`).toBe(true);
+            expect(f.content, f.template).not.toContain("{{");
+            expect(f.content, f.template).not.toContain("}}");
+            expect(f.content, f.template).not.toMatch(/\bundefined\b/);
+            expect(f.content, f.template).not.toContain("[object Object]");
+            expect(f.content, f.template).not.toContain("\r");
+            // HTML escaping is off: a rendered '&', '<' or '"' must never come out as an entity.
+            expect(f.content, f.template).not.toMatch(/&(amp|lt|gt|quot|#x27|#x3D);/);
+        }
+    });
+
+    it("renders the production nginx config on port 80", () => {
+        expect(byTemplate["nginx.conf"].content).toMatch(/^\s*listen 80 default_server;$/m);
+        expect(byTemplate["nginx.conf"].content).toMatch(/^\s*listen \[::\]:80 default_server;$/m);
+    });
+});

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** Helpers for the tests that run rendered templates with the real tools (nginx, webhook, sh). */
+
+/**
+ * A fresh path under the temp dir, created by `createTempDir` in a beforeAll (not at collection, so
+ * a filtered run whose hooks never run leaves nothing behind) and removed in the afterAll.
+ */
+export function tempDir(prefix: string): string {
+    return path.join(os.tmpdir(), `selfpages-${prefix}-${randomBytes(6).toString("hex")}`);
+}
+
+export function createTempDir(dir: string): void {
+    fs.mkdirSync(dir, { mode: 0o700 });
+}
+
+/** True when an IPv6 socket can be bound here (the nginx config listens on [::] too). */
+export async function ipv6Available(): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen({ host: "::1", port: 0 }, () => server.close(() => resolve(true)));
+    });
+}
+
+/**
+ * A TCP port free on every address: bound on the wildcard (dual stack when IPv6 exists), since the
+ * rendered nginx config listens on 0.0.0.0 and [::].
+ */
+export async function freePort(): Promise<number> {
+    const host = (await ipv6Available()) ? "::" : "0.0.0.0";
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once("error", reject);
+        server.listen({ host, port: 0 }, () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:port, or fails after `timeoutMs`. */
+export async function waitForPort(port: number, child: ChildProcess, log: () => string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before listening on ${port}:\n${log()}`);
+        const ok = await new Promise<boolean>((resolve) => {
+            const socket = net.connect({ host: "127.0.0.1", port }, () => {
+                socket.destroy();
+                resolve(true);
+            });
+            socket.once("error", () => resolve(false));
+        });
+        if (ok) return;
+        if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms:\n${log()}`);
+        await sleep(50);
+    }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function isAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** PIDs whose parent is `ppid` (nginx workers of a master, for instance), read from /proc. */
+export function childPids(ppid: number): number[] {
+    const pids: number[] = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            // Field 4 (ppid) follows the command name, which is in parentheses and may hold spaces.
+            const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            if (Number(fields[1]) === ppid) pids.push(Number(entry));
+        } catch {
+            // The process ended while we looked.
+        }
+    }
+    return pids;
+}
+
+/** A spawned long-running tool with its output collected, stoppable by its own PID only. */
+export class Daemon {
+    readonly child: ChildProcess;
+    output = "";
+    private readonly exited: Promise<void>;
+
+    constructor(command: string, args: string[], options: { cwd?: string } = {}) {
+        this.child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+        this.child.stdout?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+        this.child.stderr?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+        this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
+    }
+
+    get pid(): number {
+        if (this.child.pid === undefined) throw new Error(`could not start: ${this.output}`);
+        return this.child.pid;
+    }
+
+    get running(): boolean {
+        return this.child.exitCode === null && this.child.signalCode === null;
+    }
+
+    /** Sends `signal` to this process only and waits for it to exit (SIGKILL after `graceMs`). */
+    async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 5_000): Promise<void> {
+        if (!this.running) return;
+        this.child.kill(signal);
+        const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+        await this.exited;
+        clearTimeout(timer);
+    }
+}
+
+export interface Reply {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    body: Buffer;
+}
+
+/**
+ * One HTTP/1.1 request with node:http, which (unlike fetch) sends no Accept-Encoding of its own and
+ * never decodes the body, so what nginx sent is what the test sees.
+ */
+export function request(port: number, method: string, urlPath: string, options: { headers?: http.OutgoingHttpHeaders; body?: Buffer | string } = {}): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+        const body = options.body === undefined ? undefined : Buffer.from(options.body);
+        const headers: http.OutgoingHttpHeaders = { ...options.headers };
+        if (body !== undefined) headers["content-length"] = body.length;
+        const req = http.request({ host: "127.0.0.1", port, method, path: urlPath, headers, agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("end", () => {
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+                req.destroy();
+            });
+            res.on("error", reject);
+        });
+        // Rejecting after the answer arrived (a 413 closes before reading the whole body) is a no-op.
+        req.on("error", reject);
+        if (body !== undefined) req.end(body);
+        else req.end();
+    });
+}
