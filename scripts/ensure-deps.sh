@@ -31,10 +31,12 @@ if ((${#missing[@]} > 0)); then
     if ((restore_policy)); then rm -f "$policy"; fi
 fi
 
-# npm packages, from the lockfile, when node_modules is missing or older than the lockfile.
+# npm packages at the lockfile's versions, when node_modules is missing or older than the lockfile.
+# (`npm install`, not `npm ci`: npm 11 writes no lock entries for rollup's optional platform
+# packages, and `npm ci` then refuses the lockfile it wrote itself.)
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
-    echo "ensure-deps: npm ci" >&2
-    npm ci --no-audit --no-fund >&2
+    echo "ensure-deps: npm install (from package-lock.json)" >&2
+    npm install --no-audit --no-fund >&2
 fi
 
 # actionlint checks .github/workflows in the unit tests; built once from its Go module.
