@@ -1,0 +1,460 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { renderTemplate } from "../../lib/templates";
+import { binary, busyboxShell, dashShell, gzipExtensions, inode, type Shell, snapshot, SyncHost, text, which } from "./sync-fixtures";
+
+// The rendered sync script, run for real on local git repositories under dash (Debian's /bin/sh)
+// and under busybox ash with nothing but busybox applets and git on PATH (Alpine).
+
+const toolsDir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-sync-tools-"));
+const shells = [dashShell(), busyboxShell(toolsDir)].filter((s): s is Shell => s !== undefined);
+for (const shell of shells) for (const note of shell.notes) console.warn(`sync tests under ${shell.name}: ${note}`);
+if (shells.length < 2) console.warn(`sync tests: only ${shells.map((s) => s.name).join(", ") || "no shell"} available (need dash and busybox)`);
+
+const hosts: SyncHost[] = [];
+afterEach(async () => {
+    while (hosts.length > 0) await hosts.pop()!.cleanup();
+});
+afterAll(() => fs.rmSync(toolsDir, { recursive: true, force: true }));
+
+const push = (delivery: string) => ["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", delivery];
+const short = (sha: string) => sha.slice(0, 7);
+const gunzip = (file: string) => zlib.gunzipSync(fs.readFileSync(file)).toString();
+const seconds = (file: string) => Math.floor(fs.statSync(file).mtimeMs / 1000);
+
+/** The site of the tests: text assets above and below the threshold, nested dirs, a binary, odd names, a symlink, a .gz the site ships. */
+function siteV1(): Record<string, string | Buffer | { symlink: string }> {
+    return {
+        "index.html": text("home v1", 3000),
+        "css/site.css": text("css v1", 1500),
+        "js/app.js": text("js v1", 5000),
+        "img/logo.png": binary(4000),
+        "docs/guide/deep/page.html": text("deep v1", 800),
+        "docs/guide/small.txt": "tiny\n",
+        "data/feed.json": text("json v1", 600),
+        "vendor/lib.js": text("vendor v1", 4000),
+        "vendor/lib.js.gz": zlib.gzipSync(text("vendor v1", 4000)),
+        "with space.css": text("spaced", 400),
+        "ünïcode/fïle.svg": text("unicode", 400),
+        'odd "quoted".js': text("quoted", 400),
+        "link.html": { symlink: "index.html" },
+        README: text("readme, no extension", 400),
+    };
+}
+
+/** The .gz files the script must generate for siteV1 (eligible extension, >= 256 bytes, no .gz in git, not a symlink, a name git does not quote). */
+const generatedV1 = ["css/site.css.gz", "data/feed.json.gz", "docs/guide/deep/page.html.gz", "index.html.gz", "js/app.js.gz", "with space.css.gz", "ünïcode/fïle.svg.gz"];
+
+function manifest(release: string): string[] {
+    return fs.readFileSync(path.join(release, ".selfpages-gz"), "utf8").split("\n").filter(Boolean);
+}
+
+/** A release holds exactly `git archive` of its commit, plus our dotfiles and its generated .gz files (each the gzip of its source, same mtime). */
+function expectReleaseEqualsArchive(host: SyncHost, release: string, sha: string): void {
+    const archive = path.join(host.root, `archive-${sha}`);
+    if (!fs.existsSync(archive)) host.origin.archive(sha, archive);
+    const generated = new Set(manifest(release));
+    const ours = (rel: string) => rel.startsWith(".selfpages-") || generated.has(rel);
+    expect(snapshot(release, ours)).toEqual(snapshot(archive));
+    expect(fs.readFileSync(path.join(release, ".selfpages-commit"), "utf8").trim()).toBe(sha);
+    expect(fs.existsSync(path.join(release, ".selfpages-complete"))).toBe(true);
+    for (const gz of generated) {
+        const source = path.join(release, gz.slice(0, -3));
+        expect(gunzip(path.join(release, gz)), gz).toBe(fs.readFileSync(source, "utf8"));
+        expect(seconds(path.join(release, gz)), `${gz} mtime`).toBe(seconds(source));
+    }
+}
+
+describe("sync.sh template", () => {
+    const ctx = {
+        repository: "it's/a repo",
+        branch: "gh-pages",
+        cloneUrl: "https://x-access-token:t0ken@github.com/do-it-ecm/do-it.git",
+        siteRoot: "/srv/self pages",
+        stateDir: "/var/lib/selfpages",
+        logFile: "/var/log/selfpages/sync.log",
+        keepReleases: 3,
+        gzipExtensions,
+        gzipMinBytes: 256,
+    };
+
+    it("renders with every config string single-quoted, and parses under dash and busybox", () => {
+        const script = renderTemplate("sync.sh", ctx);
+        expect(script.startsWith("#!/bin/sh\n")).toBe(true);
+        expect(script).toContain(`REPOSITORY='it'\\''s/a repo'`);
+        expect(script).toContain(`SITE_ROOT='/srv/self pages'`);
+        expect(script).toContain(`GZIP_EXTENSIONS='html htm css js mjs json xml svg txt map webmanifest ico wasm'`);
+        const file = path.join(toolsDir, "rendered.sh");
+        fs.writeFileSync(file, script);
+        for (const shell of shells) execFileSync(shell.command[0], [...shell.command.slice(1), "-n", file]);
+    });
+
+    it("passes shellcheck -s sh", () => {
+        if (!which("shellcheck")) {
+            console.warn("shellcheck not installed: skipping the lint of the rendered sync script");
+            return;
+        }
+        const file = path.join(toolsDir, "lint.sh");
+        fs.writeFileSync(file, renderTemplate("sync.sh", ctx));
+        execFileSync("shellcheck", ["-s", "sh", file]);
+    });
+});
+
+describe.each(shells)("sync script under $name", (shell) => {
+    const newHost = (options?: ConstructorParameters<typeof SyncHost>[1]) => {
+        const host = new SyncHost(shell, options);
+        hosts.push(host);
+        return host;
+    };
+
+    it("first deploy (manual) serves the commit: a shallow clone, a complete release, a log line", async () => {
+        const host = newHost();
+        const sha = host.origin.publish(siteV1());
+        const result = await host.run("manual");
+        expect(result.code, result.stderr).toBe(0);
+
+        expect(host.currentTarget()).toMatch(new RegExp(`^releases/\\d{8}T\\d{6}Z-${short(sha)}$`));
+        expect(host.currentCommit()).toBe(sha);
+        expectReleaseEqualsArchive(host, host.current, sha);
+        expect(manifest(host.current)).toEqual(generatedV1);
+        // The site's own .gz is served as shipped.
+        expect(gunzip(path.join(host.current, "vendor/lib.js.gz"))).toBe(text("vendor v1", 4000));
+
+        // One commit deep, nothing else fetched.
+        expect(fs.readFileSync(path.join(host.siteRoot, "repo.git/shallow"), "utf8").trim()).toBe(sha);
+        expect(host.repoGit(["rev-list", "--all", "--count"])).toBe("1");
+        expect(host.repoGit(["for-each-ref", "--format=%(refname)"])).toBe("refs/remotes/origin/gh-pages");
+
+        // The log directory was created; the line goes to the log and to stderr.
+        const line = new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ sync\\[manual\\] deployed ${short(sha)} \\(previous none\\) in \\d+s$`, "m");
+        expect(host.log()).toMatch(line);
+        expect(result.stderr).toMatch(line);
+        expect(fs.readdirSync(host.stateDir).sort()).toEqual(["sync.lock"]);
+    });
+
+    it("a second commit shares unchanged files by inode, replaces changed ones, removes deleted ones, and leaves the old release intact", async () => {
+        const host = newHost();
+        const v1 = host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        const r1 = path.join(host.siteRoot, host.currentTarget());
+        const before = snapshot(r1);
+
+        const v2 = host.origin.publish({
+            "css/site.css": text("css v2", 1500),
+            "docs/guide/deep/page.html": null,
+            "new/dir/added.js": text("added v2", 700),
+            "img/logo.png": binary(4000, 2),
+        });
+        const result = await host.run(...push("delivery-2"));
+        expect(result.code, result.stderr).toBe(0);
+        const r2 = path.join(host.siteRoot, host.currentTarget());
+        expect(r2).not.toBe(r1);
+        expect(host.currentCommit()).toBe(v2);
+
+        // (a) unchanged files, and the .gz of unchanged files, are the same inodes.
+        for (const file of ["index.html", "index.html.gz", "js/app.js", "js/app.js.gz", "vendor/lib.js.gz", "docs/guide/small.txt", "ünïcode/fïle.svg"]) {
+            expect(inode(path.join(r2, file)), file).toBe(inode(path.join(r1, file)));
+        }
+        // (b) changed files are new inodes; the old release keeps the old content.
+        for (const file of ["css/site.css", "css/site.css.gz", "img/logo.png"]) expect(inode(path.join(r2, file)), file).not.toBe(inode(path.join(r1, file)));
+        expect(fs.readFileSync(path.join(r1, "css/site.css"), "utf8")).toBe(text("css v1", 1500));
+        expect(gunzip(path.join(r1, "css/site.css.gz"))).toBe(text("css v1", 1500));
+        expect(gunzip(path.join(r2, "css/site.css.gz"))).toBe(text("css v2", 1500));
+        // (c) deleted files, their generated .gz and the emptied directory are gone.
+        expect(fs.existsSync(path.join(r2, "docs/guide/deep"))).toBe(false);
+        expect(fs.existsSync(path.join(r1, "docs/guide/deep/page.html.gz"))).toBe(true);
+        // (d) the new release is the new commit; the old one is still exactly the old commit.
+        expectReleaseEqualsArchive(host, r2, v2);
+        expect(manifest(r2)).toEqual([...generatedV1.filter((f) => !f.startsWith("docs/guide/deep")), "new/dir/added.js.gz"].sort());
+        expect(snapshot(r1)).toEqual(before);
+        expectReleaseEqualsArchive(host, r1, v1);
+
+        expect(host.log()).toMatch(new RegExp(`Z sync\\[webhook delivery=delivery-2\\] deployed ${short(v2)} \\(previous ${short(v1)}\\) in \\d+s$`, "m"));
+    });
+
+    it("precompression: same mtime as the source, regenerated on change, removed on delete or shrink, the site's own .gz untouched", async () => {
+        const host = newHost();
+        host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        const r1 = path.join(host.siteRoot, host.currentTarget());
+
+        const v2 = host.origin.publish({
+            // The site starts shipping its own index.html.gz: ours goes, theirs is served as is.
+            "index.html.gz": zlib.gzipSync("the site's own"),
+            // The site stops shipping vendor/lib.js.gz: the script generates one.
+            "vendor/lib.js.gz": null,
+            // Below the threshold now: no .gz at all.
+            "data/feed.json": "{}\n",
+            "js/app.js": null,
+            "js/app.mjs": text("module v2", 900),
+            "css/site.css": text("css v2", 2000),
+        });
+        const result = await host.run("cron");
+        expect(result.code, result.stderr).toBe(0);
+        const r2 = path.join(host.siteRoot, host.currentTarget());
+        expect(host.currentCommit()).toBe(v2);
+        expectReleaseEqualsArchive(host, r2, v2);
+
+        expect(gunzip(path.join(r2, "index.html.gz"))).toBe("the site's own");
+        expect(gunzip(path.join(r2, "vendor/lib.js.gz"))).toBe(text("vendor v1", 4000));
+        expect(fs.existsSync(path.join(r2, "data/feed.json.gz"))).toBe(false);
+        expect(fs.existsSync(path.join(r2, "js/app.js.gz"))).toBe(false);
+        expect(gunzip(path.join(r2, "js/app.mjs.gz"))).toBe(text("module v2", 900));
+        expect(gunzip(path.join(r2, "css/site.css.gz"))).toBe(text("css v2", 2000));
+        expect(manifest(r2)).toEqual(["css/site.css.gz", "docs/guide/deep/page.html.gz", "js/app.mjs.gz", "vendor/lib.js.gz", "with space.css.gz", "ünïcode/fïle.svg.gz"]);
+        // The old release still serves its own generated files.
+        expect(gunzip(path.join(r1, "index.html.gz"))).toBe(text("home v1", 3000));
+        expect(gunzip(path.join(r1, "data/feed.json.gz"))).toBe(text("json v1", 600));
+        expect(fs.existsSync(path.join(r1, "vendor/lib.js.gz"))).toBe(true);
+
+        // The site stops shipping index.html.gz again: ours comes back.
+        const v3 = host.origin.publish({ "index.html.gz": null });
+        expect((await host.run("cron")).code).toBe(0);
+        const r3 = path.join(host.siteRoot, host.currentTarget());
+        expectReleaseEqualsArchive(host, r3, v3);
+        expect(gunzip(path.join(r3, "index.html.gz"))).toBe(text("home v1", 3000));
+        expect(manifest(r3)).toContain("index.html.gz");
+    });
+
+    it("nothing new: cron logs `up to date` and builds nothing", async () => {
+        const host = newHost();
+        const sha = host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        const releases = host.releases();
+        const objects = host.repoGit(["count-objects", "-v"]);
+        const result = await host.run("cron");
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.releases()).toEqual(releases);
+        expect(host.repoGit(["count-objects", "-v"])).toBe(objects);
+        expect(host.log()).toMatch(new RegExp(`Z sync\\[cron\\] up to date ${short(sha)}$`, "m"));
+        expect(result.ms).toBeLessThan(2000);
+    });
+
+    it("ignores what is not a push to the branch of the repository (one log line, exit 0, nothing else), matches the repository case-insensitively", async () => {
+        const host = newHost();
+        host.origin.publish(siteV1());
+        const cases: [string[], RegExp][] = [
+            [["webhook", "ping", "", "do-it-ecm/do-it", "d-ping"], /sync\[webhook delivery=d-ping\] ignored: event 'ping' is not push$/m],
+            [["webhook", "push", "refs/heads/main", "do-it-ecm/do-it", "d-branch"], /sync\[webhook delivery=d-branch\] ignored: ref 'refs\/heads\/main' is not refs\/heads\/gh-pages$/m],
+            [["webhook", "push", "refs/heads/gh-pages", "someone/else", "d-repo"], /sync\[webhook delivery=d-repo\] ignored: repository 'someone\/else' is not do-it-ecm\/do-it$/m],
+            [["webhook", "push", "refs/heads/gh-pages-x", "do-it-ecm/do-it", ""], /sync\[webhook\] ignored: ref 'refs\/heads\/gh-pages-x'/m],
+            [["webhook", "push"], /sync\[webhook\] ignored: ref '' is not/m],
+            // Untrusted values reach the log as one line of plain characters.
+            [["webhook", "push", "refs/heads/x\nforged line", "do-it-ecm/do-it", "$(touch pwned)\n"], /sync\[webhook delivery=\?\?touch\?pwned\?\?\] ignored: ref 'refs\/heads\/x\?forged\?line'/m],
+        ];
+        for (const [args, line] of cases) {
+            const result = await host.run(...args);
+            expect(result.code, args.join(" ")).toBe(0);
+            expect(host.log()).toMatch(line);
+        }
+        expect(host.logLineCount()).toBe(cases.length);
+        expect(fs.existsSync(path.join(host.root, "pwned"))).toBe(false);
+        expect(fs.existsSync(path.join(host.siteRoot, "releases"))).toBe(false);
+        expect(fs.existsSync(path.join(host.siteRoot, "repo.git"))).toBe(false);
+        expect(fs.existsSync(path.join(host.stateDir, "sync.pending"))).toBe(false);
+
+        const result = await host.run("webhook", "push", "refs/heads/gh-pages", "Do-It-ECM/DO-IT", "d-case");
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.outcomes()).toHaveLength(1);
+        expect(host.outcomes()[0]).toMatch(/sync\[webhook delivery=d-case\] deployed/);
+    });
+
+    it("usage errors exit 2 and touch nothing", async () => {
+        const host = newHost();
+        for (const args of [[], ["deploy"], ["cron", "extra"], ["manual", "x"], ["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", "d", "extra"]]) {
+            const result = await host.run(...args);
+            expect(result.code, args.join(" ")).toBe(2);
+            expect(result.stderr).toMatch(/usage/);
+        }
+        expect(host.log()).toBe("");
+        expect(fs.existsSync(host.stateDir)).toBe(false);
+    });
+
+    it("a failed fetch or checkout leaves current untouched, removes the half-built release, logs the error, exits non-zero", async () => {
+        const host = newHost();
+        const v1 = host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        const served = host.currentTarget();
+        const v2 = host.origin.publish({ "index.html": text("home v2", 3000) });
+
+        // The origin is gone.
+        const moved = `${host.origin.bare}.moved`;
+        fs.renameSync(host.origin.bare, moved);
+        let result = await host.run("manual");
+        expect(result.code).toBe(1);
+        expect(host.currentTarget()).toBe(served);
+        expect(host.releases()).toEqual([path.basename(served)]);
+        expect(host.log()).toMatch(new RegExp(`sync\\[manual\\] error: ls-remote of gh-pages failed; still serving ${short(v1)}$`, "m"));
+        expect(host.log()).toMatch(/sync\[manual\] error: .*(does not appear to be a git repository|not found|No such file)/m);
+        result = await host.run(...push("d-fail"));
+        expect(result.code).toBe(1);
+        fs.renameSync(moved, host.origin.bare);
+
+        // The checkout fails half-way through the build (and a crashed sync left a release behind).
+        const crashed = host.releaseDir("20000101T000000Z-deadbee");
+        fs.mkdirSync(path.join(crashed, "css"), { recursive: true });
+        fs.writeFileSync(path.join(crashed, "css/half.css"), "half");
+        host.fail("read-tree", true);
+        result = await host.run("cron");
+        expect(result.code).toBe(1);
+        expect(host.currentTarget()).toBe(served);
+        expect(host.currentCommit()).toBe(v1);
+        expect(host.releases()).toEqual([path.basename(served)]);
+        expect(fs.existsSync(path.join(host.siteRoot, "current.new"))).toBe(false);
+        expect(host.log()).toMatch(new RegExp(`sync\\[cron\\] error: checkout of ${short(v2)} into \\d{8}T\\d{6}Z-${short(v2)} failed; still serving ${short(v1)}$`, "m"));
+        expect(host.log()).toMatch(/sync\[cron\] error: test double: git read-tree fails$/m);
+
+        // Once the cause is gone, the next sync deploys.
+        host.fail("read-tree", false);
+        result = await host.run("cron");
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.currentCommit()).toBe(v2);
+        expectReleaseEqualsArchive(host, host.current, v2);
+        expect(fs.readdirSync(host.stateDir).sort()).toEqual(["sync.lock"]);
+    });
+
+    it("a failed first deploy leaves no current link and no release", async () => {
+        const host = newHost({ cloneUrl: (origin) => `${origin.bare}-missing` });
+        host.origin.publish(siteV1());
+        const result = await host.run("manual");
+        expect(result.code).toBe(1);
+        expect(fs.existsSync(host.current)).toBe(false);
+        expect(host.releases()).toEqual([]);
+        expect(host.log()).toMatch(/sync\[manual\] error: .* failed; still serving nothing$/m);
+    });
+
+    it("switches atomically: a reader during six deploys only ever sees a complete index.html of a deployed commit", async () => {
+        const host = newHost();
+        const page = (n: number) => text(`home v${n}`, 200_000);
+        host.origin.publish({ ...siteV1(), "index.html": page(1) });
+        expect((await host.run("manual")).code).toBe(0);
+
+        const expected = new Set([1, 2, 3, 4, 5, 6, 7].map((n) => createHash("md5").update(page(n)).digest("hex")));
+        const stop = path.join(host.root, "stop-reader");
+        const reader = host.spawnShell(
+            `cur='${host.current}'; while [ ! -e '${stop}' ]; do ` +
+                `sum=$(md5sum < "$cur/index.html" 2>/dev/null) || sum=MISSING; echo "$sum"; ` +
+                `[ -f "$cur/.selfpages-complete" ] || echo INCOMPLETE; done`,
+        );
+        let out = "";
+        reader.stdout!.on("data", (d) => (out += d));
+        const readerDone = new Promise((resolve) => reader.once("close", resolve));
+
+        for (let n = 2; n <= 7; n++) {
+            host.origin.publish({ "index.html": page(n), [`page${n}.html`]: text(`page ${n}`, 500) });
+            const result = await host.run(...push(`d${n}`));
+            expect(result.code, result.stderr).toBe(0);
+        }
+        fs.writeFileSync(stop, "");
+        await readerDone;
+
+        const reads = out.split("\n").filter(Boolean).map((line) => line.split(" ")[0]);
+        expect(reads.length).toBeGreaterThan(50);
+        const unexpected = reads.filter((sum) => !expected.has(sum));
+        expect(unexpected).toEqual([]);
+        expect(new Set(reads).size).toBeGreaterThan(1);
+        expect(fs.readFileSync(path.join(host.current, "index.html"), "utf8")).toBe(page(7));
+    });
+
+    it("lock: 20 deliveries during a running sync exit at once and cause exactly one more sync; the newest commit is served", async () => {
+        const host = newHost();
+        host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        const since = host.log().split("\n").length - 1;
+
+        host.origin.publish({ "index.html": text("home v2", 3000) });
+        host.pause("fetch", true);
+        const holder = host.start(push("d-holder"));
+        await host.waitPaused("fetch");
+
+        const v3 = host.origin.publish({ "index.html": text("home v3", 3000) });
+        const burst = await Promise.all([...Array(20).keys()].map((i) => host.run(...push(`d-burst-${i}`))).concat(host.run("cron")));
+        for (const result of burst) {
+            expect(result.code, result.stderr).toBe(0);
+            expect(result.ms).toBeLessThan(3000);
+            expect(result.stderr).toMatch(/queued: a running sync will sync once more/);
+        }
+        // The holder is still in its first sync.
+        expect(holder.child.exitCode).toBeNull();
+        host.pause("fetch", false);
+        const held = await holder.done;
+        expect(held.code, held.stderr).toBe(0);
+
+        const outcomes = host.outcomes(since);
+        expect(outcomes).toHaveLength(2);
+        expect(outcomes.every((line) => line.includes("sync[webhook delivery=d-holder]"))).toBe(true);
+        expect(host.currentCommit()).toBe(v3);
+        expect(host.log().split("\n").slice(since).filter((line) => line.includes(" queued: "))).toHaveLength(21);
+        expect(fs.existsSync(path.join(host.stateDir, "sync.pending"))).toBe(false);
+    });
+
+    it("lock: manual waits for a running sync, then runs its own and reports it", async () => {
+        const host = newHost();
+        host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        const since = host.log().split("\n").length - 1;
+
+        const v2 = host.origin.publish({ "index.html": text("home v2", 3000) });
+        host.pause("fetch", true);
+        const holder = host.start(push("d-holder"));
+        await host.waitPaused("fetch");
+        const manual = host.start(["manual"]);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        expect(manual.child.exitCode).toBeNull();
+        host.pause("fetch", false);
+        const [h, m] = await Promise.all([holder.done, manual.done]);
+        expect(h.code, h.stderr).toBe(0);
+        expect(m.code, m.stderr).toBe(0);
+        expect(host.outcomes(since).map((line) => line.replace(/^\S+ /, ""))).toEqual([
+            expect.stringMatching(`^sync\\[webhook delivery=d-holder\\] deployed ${short(v2)}`),
+            `sync[manual] up to date ${short(v2)}`,
+        ]);
+    });
+
+    it("keeps keepReleases releases (current included) and removes half-built ones", async () => {
+        const host = newHost({ keepReleases: 2 });
+        const shas: string[] = [];
+        shas.push(host.origin.publish(siteV1()));
+        expect((await host.run("manual")).code).toBe(0);
+        for (let n = 2; n <= 5; n++) {
+            shas.push(host.origin.publish({ "css/site.css": text(`css v${n}`, 1500) }));
+            if (n === 4) fs.mkdirSync(host.releaseDir("20991231T235959Z-0000000"));
+            const result = await host.run("cron");
+            expect(result.code, result.stderr).toBe(0);
+        }
+        const releases = host.releases();
+        expect(releases).toHaveLength(2);
+        expect(releases.map((name) => name.slice(-7))).toEqual(shas.slice(-2).map(short));
+        expect(host.currentTarget()).toBe(`releases/${releases[1]}`);
+        // Names sort in deploy order even within one second.
+        expect(releases[0] < releases[1]).toBe(true);
+        // The previous release is complete and untouched.
+        expectReleaseEqualsArchive(host, host.releaseDir(releases[0]), shas[3]);
+    });
+
+    it("keeps the clone one commit deep and drops the objects of replaced commits", async () => {
+        const host = newHost();
+        host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        let last = "";
+        for (let n = 2; n <= 4; n++) {
+            last = host.origin.publish({ "css/site.css": text(`css v${n}`, 1500), [`n${n}.html`]: text(`n${n}`, 400) });
+            expect((await host.run("cron")).code).toBe(0);
+        }
+        expect(fs.readFileSync(path.join(host.siteRoot, "repo.git/shallow"), "utf8").trim()).toBe(last);
+        expect(host.repoGit(["rev-list", "--all", "--count"])).toBe("1");
+        // Every loose object is reachable: the fetches' garbage is pruned.
+        const reachable = new Set(host.repoGit(["rev-list", "--objects", "--all"]).split("\n").map((line) => line.split(" ")[0]));
+        const all = host.repoGit(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]).split("\n");
+        const unreachable = all.filter((o) => !reachable.has(o));
+        // What is left over sits in the first clone's pack, below the repack threshold.
+        const stats = Object.fromEntries(host.repoGit(["count-objects", "-v"]).split("\n").map((line) => line.split(": ")));
+        expect(Number(stats.count)).toBeLessThanOrEqual(reachable.size);
+        expect(unreachable.length).toBeLessThan(reachable.size / 3);
+    });
+});
