@@ -1,28 +1,99 @@
 /**
- * Extracts the repository-webhook operations from GitHub's OpenAPI description
- * (@octokit/openapi, dereferenced) into hooks-openapi.json, so the stand-in does not load a 70 MB
- * file at run time. test/sandbox/github/openapi.test.ts checks the committed file stays in sync:
+ * Extracts from GitHub's OpenAPI description (@octokit/openapi, generated/api.github.com.json) the
+ * repository-webhook operations (every path under /repos/{owner}/{repo}/hooks), the `ping` and
+ * `push` webhook descriptions (x-webhooks), and every component they reference, transitively, into
+ * openapi-subset.json: the stand-in validates against that small file instead of loading the
+ * 13-70 MB description at run time. test/sandbox/github/openapi-subset.test.ts checks that the
+ * committed file equals a fresh extraction. After upgrading @octokit/openapi, regenerate it:
  *   npx tsx sandbox/github/extract-openapi.ts
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-export const subsetFile = path.join(__dirname, "hooks-openapi.json");
-export const hooksPathPrefix = "/repos/{owner}/{repo}/hooks";
+export const subsetFile = path.join(__dirname, "openapi-subset.json");
+export const hooksPath = "/repos/{owner}/{repo}/hooks";
+/** The webhook events the stand-in sends; their payload schemas come along. */
+export const webhookEvents = ["ping", "push"] as const;
 
-interface OpenApiDocument {
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+export interface OpenApiSubset {
     openapi: string;
-    info: { version: string; title: string };
-    paths: Record<string, unknown>;
+    info: { title: string; version: string; "x-extracted-from": string };
+    paths: JsonObject;
+    "x-webhooks": JsonObject;
+    components: { [section: string]: JsonObject };
 }
 
-export function extractHooksSubset(): OpenApiDocument {
-    const full = JSON.parse(fs.readFileSync(require.resolve("@octokit/openapi/generated/api.github.com.deref.json"), "utf8")) as OpenApiDocument;
-    const paths = Object.fromEntries(Object.entries(full.paths).filter(([p]) => p === hooksPathPrefix || p.startsWith(`${hooksPathPrefix}/`)));
-    return { openapi: full.openapi, info: { version: full.info.version, title: full.info.title }, paths };
+const isObject = (value: Json | undefined): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
+
+function readDescription(): { document: JsonObject; source: string } {
+    const file = require.resolve("@octokit/openapi/generated/api.github.com.json");
+    const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(file), "..", "package.json"), "utf8")) as { name: string; version: string };
+    return { document: JSON.parse(fs.readFileSync(file, "utf8")) as JsonObject, source: `${pkg.name}@${pkg.version} generated/api.github.com.json` };
 }
+
+/** Only local references ("#/components/<section>/<name>") occur in GitHub's description. */
+function componentOf(ref: string): [string, string] {
+    const match = /^#\/components\/([^/]+)\/([^/]+)$/.exec(ref);
+    if (!match) throw new Error(`unsupported $ref ${ref}`);
+    return [match[1], match[2].replace(/~1/g, "/").replace(/~0/g, "~")];
+}
+
+export function extractSubset(description = readDescription()): OpenApiSubset {
+    const { document, source } = description;
+    const allPaths = document.paths as JsonObject;
+    const allWebhooks = document["x-webhooks"] as JsonObject;
+    const allComponents = document.components as { [section: string]: JsonObject };
+    const info = document.info as JsonObject;
+
+    const paths = Object.fromEntries(Object.entries(allPaths).filter(([p]) => p === hooksPath || p.startsWith(`${hooksPath}/`)));
+    if (Object.keys(paths).length === 0) throw new Error(`no ${hooksPath} paths in ${source}`);
+    const webhooks = Object.fromEntries(
+        webhookEvents.map((event) => {
+            if (!allWebhooks[event]) throw new Error(`no x-webhooks.${event} in ${source}`);
+            return [event, allWebhooks[event]];
+        }),
+    );
+
+    const used = new Set<string>();
+    const visit = (node: Json): void => {
+        if (Array.isArray(node)) return node.forEach(visit);
+        if (!isObject(node)) return;
+        for (const [key, value] of Object.entries(node)) {
+            if (key === "$ref" && typeof value === "string") {
+                if (used.has(value)) continue;
+                used.add(value);
+                const [section, name] = componentOf(value);
+                const target = allComponents[section]?.[name];
+                if (target === undefined) throw new Error(`dangling $ref ${value} in ${source}`);
+                visit(target);
+            } else visit(value);
+        }
+    };
+    visit(paths);
+    visit(webhooks);
+
+    // Sections and names in the description's own order, so a regenerated file diffs cleanly.
+    const components: OpenApiSubset["components"] = {};
+    for (const [section, entries] of Object.entries(allComponents)) {
+        const kept = Object.entries(entries).filter(([name]) => used.has(`#/components/${section}/${name.replace(/~/g, "~0").replace(/\//g, "~1")}`));
+        if (kept.length > 0) components[section] = Object.fromEntries(kept);
+    }
+    return {
+        openapi: String(document.openapi),
+        info: { title: String(info.title), version: String(info.version), "x-extracted-from": source },
+        paths,
+        "x-webhooks": webhooks,
+        components,
+    };
+}
+
+export const serializeSubset = (subset: OpenApiSubset): string => `${JSON.stringify(subset, null, 1)}\n`;
 
 if (require.main === module) {
-    fs.writeFileSync(subsetFile, `${JSON.stringify(extractHooksSubset(), null, 1)}\n`);
-    console.log(`wrote ${subsetFile}`);
+    const text = serializeSubset(extractSubset());
+    fs.writeFileSync(subsetFile, text);
+    console.log(`wrote ${path.relative(process.cwd(), subsetFile)} (${text.length} bytes)`);
 }

@@ -1,12 +1,17 @@
 /**
- * Runs the GitHub stand-in on its own:
- *   tsx sandbox/github/main.ts --host 127.0.0.1 --port 0 --token-file F --repo owner/name [--state-file out.json]
- * Prints {"apiUrl": ...} on stdout once listening (and writes it to --state-file); logs to stderr;
- * stops on SIGTERM. Simulate a push: POST /_standin/repos/OWNER/NAME/push {"ref", "after"}.
+ * Runs the GitHub stand-in on its own (scripts/sandbox.ts starts it this way):
+ *   tsx sandbox/github/main.ts --host 127.0.0.1 --port 0 --token-file F --repo owner/name [--repo ...] [--state-file out.json]
+ * Once listening it prints {"apiUrl": "..."} as one line on stdout (and writes {"apiUrl", "pid"}
+ * to --state-file); logs go to stderr; SIGTERM or SIGINT stops it. Simulate a push from a shell:
+ *   curl -s -X POST "$apiUrl/_standin/repos/OWNER/NAME/push" -H 'content-type: application/json' \
+ *        -d '{"ref": "refs/heads/gh-pages", "after": "<40-hex sha>"}'
+ *   curl -s "$apiUrl/_standin/deliveries"
  */
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { startGitHubStandin } from "./server";
+
+const usage = "usage: tsx sandbox/github/main.ts --token-file F --repo owner/name [--repo ...] [--host 127.0.0.1] [--port 0] [--state-file F]";
 
 async function main(): Promise<void> {
     const { values } = parseArgs({
@@ -16,25 +21,46 @@ async function main(): Promise<void> {
             "token-file": { type: "string" },
             repo: { type: "string", multiple: true },
             "state-file": { type: "string" },
+            help: { type: "boolean" },
         },
     });
-    if (!values["token-file"] || !values.repo?.length) {
-        console.error("usage: main.ts --token-file F --repo owner/name [--host H] [--port P] [--state-file F]");
+    if (values.help) {
+        console.log(usage);
+        return;
+    }
+    const port = Number(values.port);
+    if (!values["token-file"] || !values.repo?.length || !Number.isInteger(port) || port < 0 || port > 65535) {
+        console.error(usage);
         process.exit(2);
     }
+    const token = fs.readFileSync(values["token-file"], "utf8").trim();
     const standin = await startGitHubStandin({
         host: values.host,
-        port: Number(values.port),
-        token: fs.readFileSync(values["token-file"], "utf8").trim(),
+        port,
+        token,
         repositories: values.repo,
         log: (line) => console.error(`${new Date().toISOString()} ${line}`),
     });
-    const info = JSON.stringify({ apiUrl: standin.apiUrl, pid: process.pid });
-    if (values["state-file"]) fs.writeFileSync(values["state-file"], `${info}\n`);
-    console.log(info);
-    const stop = () => void standin.close().then(() => process.exit(0));
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
+    const stateFile = values["state-file"];
+    if (stateFile) {
+        // Whole or absent: a reader polling for the file never sees half of it.
+        fs.writeFileSync(`${stateFile}.tmp`, `${JSON.stringify({ apiUrl: standin.apiUrl, pid: process.pid })}\n`);
+        fs.renameSync(`${stateFile}.tmp`, stateFile);
+    }
+    console.log(JSON.stringify({ apiUrl: standin.apiUrl }));
+
+    let stopping = false;
+    const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        console.error(`${new Date().toISOString()} ${signal}: stopping`);
+        void standin.close().then(() => process.exit(0));
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
 }
 
-void main();
+main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+});

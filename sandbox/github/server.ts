@@ -1,316 +1,191 @@
+/**
+ * A local stand-in for GitHub's repository-webhooks REST API and its webhook deliveries, for the
+ * end-to-end tests and `npm run sandbox` (GitHub itself is not reachable there).
+ *
+ * Every request is checked against GitHub's OpenAPI description of the operation (openapi.ts):
+ * unparsable JSON gets 400, a body or query the schema refuses 422, a path parameter that does not
+ * fit (a non-numeric hook id) 404, as GitHub answers. Every response is checked too; one that does
+ * not fit is a bug of the stand-in, logged and kept in validationErrors() for tests to assert on.
+ * Deliveries follow GitHub's documented behaviour (deliveries.ts, dispatcher.ts).
+ */
+import * as crypto from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { deliver, type DeliveryRecord } from "./deliveries";
-import { matchOperation } from "./openapi";
-import { pingPayload, pushPayload, type RepositoryRef } from "./payloads";
+import { apiHandlers } from "./api";
+import { control, controlPrefix } from "./control";
+import type { DeliveryRecord } from "./deliveries";
+import { DeliveryLog } from "./delivery-log";
+import { Dispatcher } from "./dispatcher";
+import { ApiError, badCredentials, invalidRequest, notFound, problemsParsingJson, requiresAuthentication } from "./errors";
+import { HookStore, type StoredHook } from "./hook-store";
+import { matchOperation, validateGenericError, type Operation } from "./openapi";
+import type { PushOptions } from "./payloads";
+import { Repositories } from "./repositories";
 
 export type { DeliveryRecord } from "./deliveries";
-
-/**
- * A local stand-in for GitHub's repository-webhooks REST API and its deliveries, for the sandbox
- * and the end-to-end tests (GitHub itself is not reachable here). Every request and response is
- * checked against GitHub's OpenAPI description; a response that does not conform is a bug of the
- * stand-in and is recorded in validationErrors().
- */
-export interface StoredHook {
-    id: number;
-    repo: string;
-    name: "web";
-    active: boolean;
-    events: string[];
-    config: { url?: string; content_type?: string; insecure_ssl?: string; secret?: string };
-    created_at: string;
-    updated_at: string;
-    last_response: { code: number | null; status: string | null; message: string | null };
-}
+export type { StoredHook } from "./hook-store";
 
 export interface GitHubStandinOptions {
+    /** Default 127.0.0.1. */
     host?: string;
+    /** Default 0: any free port. */
     port?: number;
+    /** The token clients must send (Authorization: Bearer <token> or token <token>). */
     token: string;
+    /** "owner/name" of each repository served. */
     repositories: string[];
+    /** One line per API request and per delivery; never bodies or secrets. */
     log?: (line: string) => void;
+    /** How long a delivery may take; GitHub's limit, 10 s, unless a test wants it shorter. */
+    deliveryTimeoutMs?: number;
 }
 
 export interface GitHubStandin {
+    /** Base URL of the API, e.g. http://127.0.0.1:34567 (no trailing slash). */
     apiUrl: string;
     close(): Promise<void>;
+    /** The repository's hooks with their secrets in the clear (copies). */
     hooks(repo: string): StoredHook[];
+    /** Every delivery attempt, oldest first; of one repository if given. */
     deliveries(repo?: string): DeliveryRecord[];
+    /** Deletes a hook outside the API, as someone in GitHub's web UI would. */
     deleteHookBehindPulumisBack(repo: string, id: number): void;
-    sendPush(repo: string, opts: { ref: string; after: string; before?: string; headCommitMessage?: string }): Promise<DeliveryRecord[]>;
+    /** A push event to every active hook of the repository subscribed to push (or *). */
+    sendPush(repo: string, opts: PushOptions): Promise<DeliveryRecord[]>;
+    /** Exactly these bytes to a hook's URL, with GitHub's headers (opts.headers replace them). */
     sendRaw(repo: string, hookId: number, opts: { event: string; body: Buffer | string; headers?: Record<string, string>; signWith?: string | null }): Promise<DeliveryRecord>;
+    /** Responses and webhook payloads of the stand-in that did not fit GitHub's description. */
     validationErrors(): string[];
 }
 
-const documentation = "https://docs.github.com/rest/repos/webhooks";
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+interface Answer {
+    status: number;
+    body?: unknown;
+    headers?: Record<string, string>;
+}
 
-class HttpError extends Error {
-    constructor(
-        readonly status: number,
-        message: string,
-        readonly errors?: unknown[],
-    ) {
-        super(message);
+function readBody(req: http.IncomingMessage): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+        req.on("error", reject);
+    });
+}
+
+function authenticate(header: string | undefined, token: string): void {
+    if (!header) throw requiresAuthentication();
+    const match = /^(bearer|token)\s+(\S+)$/i.exec(header.trim());
+    const given = Buffer.from(match?.[2] ?? "");
+    const expected = Buffer.from(token);
+    if (!match || given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) throw badCredentials();
+}
+
+function parseJson(raw: string): unknown {
+    if (raw.trim() === "") return undefined;
+    try {
+        return JSON.parse(raw) as unknown;
+    } catch {
+        throw problemsParsingJson();
     }
 }
 
 export async function startGitHubStandin(options: GitHubStandinOptions): Promise<GitHubStandin> {
+    if (!options.token) throw new Error("the GitHub stand-in needs a token");
     const log = options.log ?? (() => undefined);
-    const repos = new Map<string, RepositoryRef>(options.repositories.map((full, i) => [full.toLowerCase(), { id: 100_000 + i, owner: full.split("/")[0], name: full.split("/")[1] }]));
-    const hooks = new Map<number, StoredHook>();
-    const deliveries: DeliveryRecord[] = [];
+    const repositories = new Repositories(options.repositories);
+    const store = new HookStore();
+    const deliveries = new DeliveryLog();
     const validationErrors: string[] = [];
-    let nextHookId = 1;
+    const invalid = (problems: string[]) => {
+        validationErrors.push(...problems);
+        for (const p of problems) log(`stand-in bug, not as GitHub's description says: ${p}`);
+    };
     let apiUrl = "";
+    const dispatcher = new Dispatcher({ repositories, store, deliveries, apiUrl: () => apiUrl, timeoutMs: options.deliveryTimeoutMs ?? 10_000, onInvalid: invalid, log });
+    const handlers = apiHandlers({ repositories, store, deliveries, dispatcher, apiUrl: () => apiUrl });
 
-    const repoOf = (owner: string, repo: string) => {
-        const found = repos.get(`${owner}/${repo}`.toLowerCase());
-        if (!found) throw new HttpError(404, "Not Found");
-        return found;
-    };
-    const repoKey = (r: RepositoryRef) => `${r.owner}/${r.name}`.toLowerCase();
-    const hookOf = (r: RepositoryRef, id: string) => {
-        const hook = hooks.get(Number(id));
-        if (!hook || hook.repo !== repoKey(r)) throw new HttpError(404, "Not Found");
-        return hook;
-    };
+    const sendPush = (repo: string, opts: PushOptions) => dispatcher.push(repo, opts);
+    const deliveriesOf = (repo?: string) => deliveries.all(repo === undefined ? undefined : repositories.get(repo).fullName).map((d) => structuredClone(d));
 
-    /** The hook as GitHub's API shows it: the secret masked. */
-    const view = (hook: StoredHook) => {
-        const base = `${apiUrl}/repos/${hook.repo}/hooks/${hook.id}`;
-        const { secret, ...config } = hook.config;
-        return {
-            type: "Repository",
-            id: hook.id,
-            name: hook.name,
-            active: hook.active,
-            events: hook.events,
-            config: secret ? { ...config, secret: "********" } : config,
-            updated_at: hook.updated_at,
-            created_at: hook.created_at,
-            url: base,
-            test_url: `${base}/test`,
-            ping_url: `${base}/pings`,
-            deliveries_url: `${base}/deliveries`,
-            last_response: hook.last_response,
-        };
-    };
-
-    const record = (hook: StoredHook, delivery: DeliveryRecord) => {
-        deliveries.push(delivery);
-        hook.last_response = { code: delivery.status_code || null, status: delivery.status_code >= 200 && delivery.status_code < 300 ? "active" : "failed", message: delivery.status };
-        log(`delivery ${delivery.guid} ${delivery.event} -> ${delivery.url}: ${delivery.status_code} in ${delivery.duration}s`);
-        return delivery;
-    };
-
-    const sendEvent = async (hook: StoredHook, event: string, payload: object, signWith?: string | null, headers?: Record<string, string>) => {
-        const r = repos.get(hook.repo);
-        const body = Buffer.from(JSON.stringify(payload));
-        const secret = signWith === undefined ? (hook.config.secret ?? null) : signWith;
-        return record(hook, await deliver({ hookId: hook.id, url: hook.config.url ?? "", contentType: hook.config.content_type ?? "form", secret, repositoryId: r?.id ?? 0 }, event, body, headers, payload));
-    };
-
-    const ping = (hook: StoredHook, r: RepositoryRef) => sendEvent(hook, "ping", pingPayload(r, view(hook)));
-
-    const validateConfig = (config: StoredHook["config"] | undefined) => {
-        if (!config?.url) throw new HttpError(422, "Validation Failed", [{ resource: "Hook", code: "custom", message: "Config must contain URL for webhooks" }]);
-        if (!/^https?:\/\//.test(config.url)) throw new HttpError(422, "Validation Failed", [{ resource: "Hook", code: "custom", field: "config.url", message: "url is not a valid URL" }]);
-    };
-
-    type Body = Record<string, unknown> | undefined;
-    const handlers: Record<string, (params: Record<string, string>, body: Body, query: URLSearchParams) => Promise<[number, unknown]>> = {
-        "repos/list-webhooks": async (p) => {
-            const r = repoOf(p.owner, p.repo);
-            return [200, [...hooks.values()].filter((h) => h.repo === repoKey(r)).map(view)];
-        },
-        "repos/create-webhook": async (p, body) => {
-            const r = repoOf(p.owner, p.repo);
-            const config = (body?.config ?? {}) as StoredHook["config"];
-            validateConfig(config);
-            if ([...hooks.values()].some((h) => h.repo === repoKey(r) && h.config.url === config.url)) {
-                throw new HttpError(422, "Validation Failed", [{ resource: "Hook", code: "custom", message: "Hook already exists on this repository" }]);
-            }
-            const hook: StoredHook = {
-                id: nextHookId++,
-                repo: repoKey(r),
-                name: "web",
-                active: (body?.active as boolean | undefined) ?? true,
-                events: (body?.events as string[] | undefined) ?? ["push"],
-                config: { content_type: "form", insecure_ssl: "0", ...config },
-                created_at: now(),
-                updated_at: now(),
-                last_response: { code: null, status: "unused", message: null },
-            };
-            hooks.set(hook.id, hook);
-            // Like GitHub: a ping right after creation, without holding the API response.
-            if (hook.active) setImmediate(() => void ping(hook, r));
-            return [201, view(hook)];
-        },
-        "repos/get-webhook": async (p) => [200, view(hookOf(repoOf(p.owner, p.repo), p.hook_id))],
-        "repos/update-webhook": async (p, body) => {
-            const hook = hookOf(repoOf(p.owner, p.repo), p.hook_id);
-            if (body?.config !== undefined) {
-                // GitHub replaces the whole config: a secret not sent again is dropped.
-                const config = body.config as StoredHook["config"];
-                validateConfig(config);
-                hook.config = { content_type: "form", insecure_ssl: "0", ...config };
-            }
-            if (body?.events) hook.events = body.events as string[];
-            if (body?.add_events) hook.events = [...new Set([...hook.events, ...(body.add_events as string[])])];
-            if (body?.remove_events) hook.events = hook.events.filter((e) => !(body.remove_events as string[]).includes(e));
-            if (body?.active !== undefined) hook.active = body.active as boolean;
-            hook.updated_at = now();
-            return [200, view(hook)];
-        },
-        "repos/delete-webhook": async (p) => {
-            const hook = hookOf(repoOf(p.owner, p.repo), p.hook_id);
-            hooks.delete(hook.id);
-            return [204, undefined];
-        },
-        "repos/get-webhook-config-for-repo": async (p) => [200, view(hookOf(repoOf(p.owner, p.repo), p.hook_id)).config],
-        "repos/update-webhook-config-for-repo": async (p, body) => {
-            const hook = hookOf(repoOf(p.owner, p.repo), p.hook_id);
-            // This endpoint merges: only the fields sent change.
-            hook.config = { ...hook.config, ...(body as StoredHook["config"]) };
-            validateConfig(hook.config);
-            hook.updated_at = now();
-            return [200, view(hook).config];
-        },
-        "repos/list-webhook-deliveries": async (p) => {
-            const hook = hookOf(repoOf(p.owner, p.repo), p.hook_id);
-            return [200, deliveries.filter((d) => d.hook_id === hook.id).reverse().map(summary)];
-        },
-        "repos/get-webhook-delivery": async (p) => {
-            const hook = hookOf(repoOf(p.owner, p.repo), p.hook_id);
-            const d = deliveries.find((x) => x.hook_id === hook.id && x.id === Number(p.delivery_id));
-            if (!d) throw new HttpError(404, "Not Found");
-            return [200, { ...summary(d), url: d.url, request: d.request, response: d.response }];
-        },
-        "repos/redeliver-webhook-delivery": async (p) => {
-            const r = repoOf(p.owner, p.repo);
-            const hook = hookOf(r, p.hook_id);
-            const d = deliveries.find((x) => x.hook_id === hook.id && x.id === Number(p.delivery_id));
-            if (!d) throw new HttpError(404, "Not Found");
-            setImmediate(() => void sendEvent(hook, d.event, d.request.payload as object).then((again) => (again.redelivery = true)));
-            return [202, {}];
-        },
-        "repos/ping-webhook": async (p) => {
-            const r = repoOf(p.owner, p.repo);
-            await ping(hookOf(r, p.hook_id), r);
-            return [204, undefined];
-        },
-        "repos/test-push-webhook": async (p) => {
-            const r = repoOf(p.owner, p.repo);
-            const hook = hookOf(r, p.hook_id);
-            if (hook.events.includes("push")) await sendEvent(hook, "push", pushPayload(r, { ref: "refs/heads/main", after: "0".repeat(40) }));
-            return [204, undefined];
-        },
-    };
-
-    const summary = (d: DeliveryRecord) => ({
-        id: d.id,
-        guid: d.guid,
-        delivered_at: d.delivered_at,
-        redelivery: d.redelivery,
-        duration: d.duration,
-        status: d.status,
-        status_code: d.status_code,
-        event: d.event,
-        action: d.action,
-        installation_id: d.installation_id,
-        repository_id: d.repository_id,
-    });
-
-    const sendPush: GitHubStandin["sendPush"] = async (repo, opts) => {
-        const r = repos.get(repo.toLowerCase());
-        if (!r) throw new Error(`unknown repository ${repo}`);
-        const targets = [...hooks.values()].filter((h) => h.repo === repoKey(r) && h.active && h.events.some((e) => e === "push" || e === "*"));
-        return Promise.all(targets.map((hook) => sendEvent(hook, "push", pushPayload(r, opts))));
+    /** A GitHub API request, from the raw request to the checked answer. */
+    const api = async (method: string, url: URL, authorization: string | undefined, rawBody: string): Promise<Answer> => {
+        const match = matchOperation(method, url.pathname);
+        const operation: Operation | undefined = match.operation;
+        try {
+            authenticate(authorization, options.token);
+            if (!match.operation) throw notFound();
+            const body = parseJson(rawBody);
+            const problems = match.operation.validateRequest(match.params, url.searchParams, body);
+            if (problems.path.length > 0) throw notFound();
+            if (problems.query.length + problems.body.length > 0) throw invalidRequest([...problems.query, ...problems.body]);
+            const result = handlers[match.operation.operationId]({ params: match.params, query: url.searchParams, body, url: new URL(url.pathname + url.search, apiUrl) });
+            invalid(match.operation.validateResponse(result.status, result.body));
+            return result;
+        } catch (error) {
+            if (!(error instanceof ApiError)) throw error;
+            const answer = { status: error.status, body: error.body(operation?.documentationUrl ?? "https://docs.github.com/rest") };
+            invalid(operation ? operation.validateResponse(answer.status, answer.body) : validateGenericError(answer.status, answer.body));
+            return answer;
+        }
     };
 
     const server = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("end", () => {
-            void (async () => {
-                const url = new URL(req.url ?? "/", "http://standin");
-                const method = req.method ?? "GET";
-                const send = (status: number, body: unknown) => {
-                    res.writeHead(status, body === undefined ? {} : { "content-type": "application/json; charset=utf-8" });
-                    res.end(body === undefined ? undefined : JSON.stringify(body));
-                };
-                try {
-                    // Control surface for shells and the sandbox (not part of GitHub's API).
-                    const control = /^\/_standin\/repos\/([^/]+)\/([^/]+)\/push$/.exec(url.pathname);
-                    if (control && method === "POST") {
-                        const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as { ref?: string; after?: string; before?: string };
-                        if (!body.ref || !body.after) throw new HttpError(400, "ref and after are required");
-                        return send(200, await sendPush(`${control[1]}/${control[2]}`, { ref: body.ref, after: body.after, before: body.before }));
-                    }
-                    if (url.pathname === "/_standin/deliveries" && method === "GET") return send(200, deliveries.map(summary));
-
-                    const auth = req.headers.authorization ?? "";
-                    if (auth !== `Bearer ${options.token}` && auth !== `token ${options.token}`) throw new HttpError(401, "Bad credentials");
-                    const operation = matchOperation(method, url.pathname);
-                    if (!operation) throw new HttpError(404, "Not Found");
-                    let body: Body;
-                    const raw = Buffer.concat(chunks).toString();
-                    if (raw) {
-                        try {
-                            body = JSON.parse(raw) as Body;
-                        } catch {
-                            throw new HttpError(400, "Problems parsing JSON");
-                        }
-                    }
-                    const problems = operation.validateRequest(url.searchParams, body);
-                    if (problems.length > 0) throw new HttpError(422, "Invalid request.", problems.map((message) => ({ code: "invalid", message })));
-                    const [status, result] = await handlers[operation.operationId](operation.params, body, url.searchParams);
-                    const responseProblems = operation.validateResponse(status, result);
-                    if (responseProblems.length > 0) {
-                        validationErrors.push(...responseProblems);
-                        log(`response does not match GitHub's description: ${responseProblems.join("; ")}`);
-                    }
-                    send(status, result);
-                } catch (error) {
-                    if (error instanceof HttpError) {
-                        send(error.status, { message: error.message, documentation_url: documentation, ...(error.errors ? { errors: error.errors } : {}), status: String(error.status) });
-                    } else {
-                        log(`stand-in bug: ${(error as Error).stack ?? String(error)}`);
-                        send(500, { message: "stand-in error", documentation_url: documentation });
-                    }
-                }
-            })();
-        });
+        void (async () => {
+            const method = req.method ?? "GET";
+            const url = new URL(req.url ?? "/", "http://stand-in");
+            let answer: Answer;
+            try {
+                const rawBody = await readBody(req);
+                answer = url.pathname.startsWith(controlPrefix)
+                    ? await control({ sendPush, deliveries: deliveriesOf, knows: (r) => repositories.find(r) !== undefined }, method, url, rawBody)
+                    : await api(method, url, req.headers.authorization, rawBody);
+            } catch (error) {
+                log(`stand-in bug: ${(error as Error).stack ?? String(error)}`);
+                answer = { status: 500, body: { message: "stand-in error", documentation_url: "https://docs.github.com/rest" } };
+            }
+            log(`${method} ${url.pathname}${url.search} -> ${answer.status}`);
+            const headers: Record<string, string> = {
+                "X-GitHub-Api-Version-Selected": "2022-11-28",
+                "X-GitHub-Media-Type": "github.v3; format=json",
+                "X-GitHub-Request-Id": crypto.randomBytes(8).toString("hex").toUpperCase(),
+                ...(answer.body === undefined ? {} : { "Content-Type": "application/json; charset=utf-8" }),
+                ...answer.headers,
+            };
+            res.writeHead(answer.status, headers);
+            res.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+        })();
     });
 
-    await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+            server.off("error", reject);
+            resolve();
+        });
+    });
     const address = server.address() as AddressInfo;
-    apiUrl = `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`;
-    log(`GitHub stand-in listening on ${apiUrl}`);
+    apiUrl = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+    log(`GitHub stand-in listening on ${apiUrl} for ${repositories.all().map((r) => r.fullName).join(", ")}`);
+
+    const hookOf = (repo: string, id: number) => {
+        const hook = store.find(id);
+        if (!hook || hook.repo !== repositories.get(repo).fullName) throw new Error(`no hook ${id} on ${repo}`);
+        return hook;
+    };
 
     return {
         apiUrl,
-        close: () =>
-            new Promise<void>((resolve) => {
-                server.closeAllConnections();
-                server.close(() => resolve());
-            }),
-        hooks: (repo) => [...hooks.values()].filter((h) => h.repo === repo.toLowerCase()).map((h) => structuredClone(h)),
-        deliveries: (repo) => deliveries.filter((d) => repo === undefined || d.repository_id === repos.get(repo.toLowerCase())?.id),
-        deleteHookBehindPulumisBack: (repo, id) => {
-            const hook = hooks.get(id);
-            if (hook?.repo === repo.toLowerCase()) hooks.delete(id);
+        async close() {
+            const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+            server.closeAllConnections();
+            await Promise.all([closed, dispatcher.close()]);
         },
+        hooks: (repo) => store.list(repositories.get(repo)).map((h) => structuredClone(h)),
+        deliveries: deliveriesOf,
+        deleteHookBehindPulumisBack: (repo, id) => store.delete(repositories.get(repo), hookOf(repo, id).id),
         sendPush,
-        sendRaw: async (repo, hookId, opts) => {
-            const hook = hooks.get(hookId);
-            if (!hook || hook.repo !== repo.toLowerCase()) throw new Error(`no hook ${hookId} on ${repo}`);
-            const r = repos.get(hook.repo);
-            const body = Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body);
-            return record(hook, await deliver({ hookId, url: hook.config.url ?? "", contentType: "json", secret: opts.signWith === undefined ? (hook.config.secret ?? null) : opts.signWith, repositoryId: r?.id ?? 0 }, opts.event, body, opts.headers));
-        },
+        sendRaw: (repo, hookId, opts) => dispatcher.raw(hookOf(repo, hookId), opts),
         validationErrors: () => [...validationErrors],
     };
 }

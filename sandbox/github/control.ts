@@ -1,0 +1,49 @@
+/**
+ * The stand-in's own HTTP surface under /_standin/ (not GitHub's API, not checked against its
+ * description, no token): lets a shell drive `npm run sandbox`.
+ *   POST /_standin/repos/OWNER/NAME/push  {"ref": "refs/heads/gh-pages", "after": "<sha>", "before"?, "headCommitMessage"?}
+ *        -> the delivery records, one per active hook subscribed to push
+ *   GET  /_standin/deliveries[?repo=OWNER/NAME]  -> every delivery record, oldest first
+ */
+import type { DeliveryRecord } from "./deliveries";
+import type { PushOptions } from "./payloads";
+
+export const controlPrefix = "/_standin/";
+
+export interface ControlTarget {
+    sendPush(repo: string, opts: PushOptions): Promise<DeliveryRecord[]>;
+    deliveries(repo?: string): DeliveryRecord[];
+    knows(repo: string): boolean;
+}
+
+export interface ControlResult {
+    status: number;
+    body: unknown;
+}
+
+const sha = /^[0-9a-f]{40}$/;
+
+export async function control(target: ControlTarget, method: string, url: URL, rawBody: string): Promise<ControlResult> {
+    const push = /^\/_standin\/repos\/([^/]+)\/([^/]+)\/push$/.exec(url.pathname);
+    if (push && method === "POST") {
+        const repo = `${decodeURIComponent(push[1])}/${decodeURIComponent(push[2])}`;
+        if (!target.knows(repo)) return { status: 404, body: { message: `no repository ${repo} here` } };
+        let body: Partial<Record<keyof PushOptions, unknown>>;
+        try {
+            body = JSON.parse(rawBody || "{}") as typeof body;
+        } catch {
+            return { status: 400, body: { message: "the body is not JSON" } };
+        }
+        const { ref, after, before, headCommitMessage } = body;
+        if (typeof ref !== "string" || !ref.startsWith("refs/")) return { status: 400, body: { message: 'ref must be a full ref, e.g. "refs/heads/gh-pages"' } };
+        if (typeof after !== "string" || !sha.test(after)) return { status: 400, body: { message: "after must be a 40-hex commit id" } };
+        if (before !== undefined && (typeof before !== "string" || !sha.test(before))) return { status: 400, body: { message: "before must be a 40-hex commit id" } };
+        if (headCommitMessage !== undefined && typeof headCommitMessage !== "string") return { status: 400, body: { message: "headCommitMessage must be a string" } };
+        return { status: 200, body: await target.sendPush(repo, { ref, after, before, headCommitMessage }) };
+    }
+    if (url.pathname === "/_standin/deliveries" && method === "GET") {
+        const repo = url.searchParams.get("repo") ?? undefined;
+        return { status: 200, body: target.deliveries(repo) };
+    }
+    return { status: 404, body: { message: `no ${method} ${url.pathname} on the stand-in's control surface` } };
+}

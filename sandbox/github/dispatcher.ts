@@ -1,0 +1,119 @@
+/**
+ * Decides which hooks get an event and delivers it: pings, pushes (to active hooks subscribed to
+ * `push` or `*`), test pushes, redeliveries and the hostile raw deliveries of sendRaw. Payloads it
+ * builds are checked against the description first; every attempt goes to the delivery log and
+ * the hook's last_response. close() aborts what is in flight and waits for it.
+ */
+import * as crypto from "node:crypto";
+import { deliver, type DeliveryRecord, type DeliveryTarget } from "./deliveries";
+import type { DeliveryLog } from "./delivery-log";
+import { hookView, type HookStore, type StoredHook } from "./hook-store";
+import { validateWebhook } from "./openapi";
+import { pingPayload, pushPayload, zeroSha, type PushOptions } from "./payloads";
+import type { Repositories, RepositoryRef } from "./repositories";
+
+export interface RawDelivery {
+    event: string;
+    body: Buffer | string;
+    headers?: Record<string, string>;
+    /** undefined: the hook's secret; null: unsigned; a string: sign with that key instead. */
+    signWith?: string | null;
+}
+
+export interface DispatcherOptions {
+    repositories: Repositories;
+    store: HookStore;
+    deliveries: DeliveryLog;
+    apiUrl: () => string;
+    timeoutMs: number;
+    /** A payload or header the stand-in built does not fit GitHub's description. */
+    onInvalid: (problems: string[]) => void;
+    log: (line: string) => void;
+}
+
+export class Dispatcher {
+    private readonly inFlight = new Set<Promise<unknown>>();
+    private readonly closing = new AbortController();
+    /** The last `after` pushed per repository and ref: the next push's default `before`. */
+    private readonly heads = new Map<string, string>();
+    /** The latest push per repository, which the test-push endpoint sends again. */
+    private readonly latestPush = new Map<number, Record<string, unknown>>();
+
+    constructor(private readonly o: DispatcherOptions) {}
+
+    ping(hook: StoredHook): Promise<DeliveryRecord> {
+        const repo = this.o.repositories.get(hook.repo);
+        return this.send(hook, repo, "ping", pingPayload(repo, hookView(hook, this.o.apiUrl())), crypto.randomUUID());
+    }
+
+    push(repository: string, opts: PushOptions): Promise<DeliveryRecord[]> {
+        const repo = this.o.repositories.get(repository);
+        const headKey = `${repo.id} ${opts.ref}`;
+        const payload = pushPayload(repo, { ...opts, before: opts.before ?? this.heads.get(headKey) ?? zeroSha });
+        this.heads.set(headKey, opts.after);
+        this.latestPush.set(repo.id, payload);
+        // One event, one GUID, whichever hooks receive it.
+        const guid = crypto.randomUUID();
+        const targets = this.o.store.list(repo).filter((h) => h.active && (h.events.includes("push") || h.events.includes("*")));
+        return Promise.all(targets.map((hook) => this.send(hook, repo, "push", payload, guid)));
+    }
+
+    /** POST .../tests: the latest push again, if the hook is subscribed to push. */
+    testPush(hook: StoredHook): Promise<DeliveryRecord> | undefined {
+        if (!hook.events.includes("push") && !hook.events.includes("*")) return undefined;
+        const repo = this.o.repositories.get(hook.repo);
+        const payload = this.latestPush.get(repo.id) ?? pushPayload(repo, { ref: "refs/heads/main", after: crypto.createHash("sha1").update(repo.fullName).digest("hex") });
+        return this.send(hook, repo, "push", payload, crypto.randomUUID());
+    }
+
+    redeliver(hook: StoredHook, original: DeliveryRecord): Promise<DeliveryRecord> {
+        const repo = this.o.repositories.get(hook.repo);
+        return this.send(hook, repo, original.event, original.request.payload ?? {}, original.guid, true);
+    }
+
+    /** Whatever a test wants sent to a hook's URL, bypassing every check: bytes as given. */
+    raw(hook: StoredHook, opts: RawDelivery): Promise<DeliveryRecord> {
+        const repo = this.o.repositories.get(hook.repo);
+        const json = Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body);
+        const secret = opts.signWith === undefined ? (hook.config.secret ?? null) : opts.signWith;
+        return this.track(hook, { ...this.target(hook, repo), contentType: "json" }, { event: opts.event, guid: crypto.randomUUID(), json, secret, headers: opts.headers });
+    }
+
+    /** Runs a delivery in the background (API calls answer before GitHub delivers). */
+    background(delivery: () => Promise<unknown> | undefined): void {
+        const started = new Promise<void>((resolve) => setImmediate(() => void Promise.resolve(delivery()).then(() => resolve(), () => resolve())));
+        this.inFlight.add(started);
+        void started.finally(() => this.inFlight.delete(started));
+    }
+
+    async close(): Promise<void> {
+        this.closing.abort();
+        while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    }
+
+    private target(hook: StoredHook, repo: RepositoryRef): DeliveryTarget {
+        return { hookId: hook.id, url: hook.config.url, contentType: hook.config.content_type, insecureSsl: hook.config.insecure_ssl, repositoryId: repo.id, repository: repo.fullName };
+    }
+
+    private send(hook: StoredHook, repo: RepositoryRef, event: string, payload: Record<string, unknown>, guid: string, redelivery = false): Promise<DeliveryRecord> {
+        const secret = hook.config.secret ?? null;
+        return this.track(hook, this.target(hook, repo), { event, guid, json: Buffer.from(JSON.stringify(payload)), secret, redelivery }, payload);
+    }
+
+    private track(hook: StoredHook, target: DeliveryTarget, request: { event: string; guid: string; json: Buffer; secret: string | null; redelivery?: boolean; headers?: Record<string, string> }, described?: Record<string, unknown>): Promise<DeliveryRecord> {
+        const attempt = (async () => {
+            const record = await deliver(target, { ...request, id: this.o.deliveries.nextId(), timeoutMs: this.o.timeoutMs, signal: this.closing.signal });
+            if (described) {
+                const problems = validateWebhook(request.event, described, record.request.headers, request.secret !== null);
+                if (problems.length > 0) this.o.onInvalid(problems);
+            }
+            this.o.deliveries.add(record);
+            this.o.store.recordResponse(hook, record.status_code, record.status);
+            this.o.log(`delivery ${record.id} ${record.event} (${record.guid}) to hook ${hook.id} ${record.url}: ${record.status_code || record.status} in ${record.duration}s`);
+            return record;
+        })();
+        this.inFlight.add(attempt);
+        void attempt.finally(() => this.inFlight.delete(attempt)).catch(() => undefined);
+        return attempt;
+    }
+}

@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startGitHubStandin, type GitHubStandin } from "../../../sandbox/github/server";
+import { webhooksMethods } from "../../../sandbox/github/webhooks-methods";
+import { apiClient, sha, startReceiver, type Receiver } from "./helpers";
+
+describe("a hook's whole life through the stand-in's API, as with GitHub", () => {
+    const token = "ghp_standinLifecycleToken0000000000000000";
+    const secret = "s3cret-for-the-hook";
+    const hooks = "/repos/do-it-ecm/do-it/hooks";
+    const logLines: string[] = [];
+    let standin: GitHubStandin;
+    let receiver: Receiver;
+    let api: ReturnType<typeof apiClient>;
+    let id: number;
+
+    beforeAll(async () => {
+        receiver = await startReceiver();
+        standin = await startGitHubStandin({ token, repositories: ["Do-It-ECM/do-it"], log: (line) => logLines.push(line) });
+        api = apiClient(standin.apiUrl, token);
+    });
+
+    afterAll(async () => {
+        await standin?.close();
+        await receiver?.close();
+    });
+
+    it("creates a hook: 201, the hook as GitHub shows it, secret masked, Location", async () => {
+        const created = await api("POST", hooks, { name: "web", active: true, events: ["push"], config: { url: receiver.url, content_type: "json", secret, insecure_ssl: "0" } });
+        expect(created.status).toBe(201);
+        id = created.json.id;
+        expect(created.json).toMatchObject({
+            type: "Repository",
+            name: "web",
+            active: true,
+            events: ["push"],
+            config: { content_type: "json", insecure_ssl: "0", secret: "********", url: receiver.url },
+            url: `${standin.apiUrl}/repos/Do-It-ECM/do-it/hooks/${id}`,
+            ping_url: `${standin.apiUrl}/repos/Do-It-ECM/do-it/hooks/${id}/pings`,
+            last_response: { code: null, status: "unused", message: null },
+        });
+        expect(created.headers.get("location")).toBe(created.json.url);
+        expect(standin.hooks("Do-It-ECM/do-it")[0].config.secret).toBe(secret);
+    });
+
+    it("pings the new hook: GitHub's headers, a valid signature, zen, hook and repository", async () => {
+        await expect.poll(() => receiver.received.length, { timeout: 5000 }).toBe(1);
+        const ping = receiver.received[0];
+        expect(ping.method).toBe("POST");
+        expect(ping.headers).toMatchObject({
+            "x-github-event": "ping",
+            "x-github-hook-id": String(id),
+            "x-github-hook-installation-target-type": "repository",
+            "content-type": "application/json",
+            accept: "*/*",
+        });
+        expect(ping.headers["user-agent"]).toMatch(/^GitHub-Hookshot\/[0-9a-f]+$/);
+        expect(ping.headers["x-github-delivery"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        const { verify } = await webhooksMethods();
+        expect(await verify(secret, ping.body.toString(), String(ping.headers["x-hub-signature-256"]))).toBe(true);
+        expect(await verify("another secret", ping.body.toString(), String(ping.headers["x-hub-signature-256"]))).toBe(false);
+        expect(ping.headers["x-hub-signature"]).toMatch(/^sha1=[0-9a-f]{40}$/);
+        const payload = JSON.parse(ping.body.toString());
+        expect(payload).toMatchObject({ hook_id: id, hook: { id, config: { secret: "********" } }, repository: { full_name: "Do-It-ECM/do-it" } });
+        expect(payload.zen).toEqual(expect.any(String));
+        expect(payload).not.toHaveProperty("ref");
+        expect(ping.headers["x-github-hook-installation-target-id"]).toBe(String(payload.repository.id));
+    });
+
+    it("lists and gets the hook with the secret masked, and records the ping as its last response", async () => {
+        const list = await api("GET", hooks);
+        expect(list.status).toBe(200);
+        expect(list.json.map((h: { id: number }) => h.id)).toEqual([id]);
+        const one = await api("GET", `${hooks}/${id}`);
+        expect(one.json.config.secret).toBe("********");
+        expect(one.json.last_response).toEqual({ code: 202, status: "active", message: "OK" });
+        expect(one.text).not.toContain(secret);
+        expect((await api("GET", `${hooks}/${id}/config`)).json).toEqual({ content_type: "json", insecure_ssl: "0", secret: "********", url: receiver.url });
+    });
+
+    it("a PATCH of the hook's config drops the secret unless it is sent again", async () => {
+        const patched = await api("PATCH", `${hooks}/${id}`, { config: { url: receiver.url, content_type: "json" } });
+        expect(patched.status).toBe(200);
+        expect(patched.json.config).toEqual({ content_type: "json", insecure_ssl: "0", url: receiver.url });
+        expect(standin.hooks("Do-It-ECM/do-it")[0].config.secret).toBeUndefined();
+
+        const resent = await api("PATCH", `${hooks}/${id}`, { config: { url: receiver.url, content_type: "json", secret }, add_events: ["release"], active: true });
+        expect(resent.json).toMatchObject({ events: ["push", "release"], config: { secret: "********" } });
+        expect((await api("PATCH", `${hooks}/${id}`, { remove_events: ["release"] })).json.events).toEqual(["push"]);
+        expect(standin.hooks("Do-It-ECM/do-it")[0].config.secret).toBe(secret);
+    });
+
+    it("a PATCH of .../config changes only the fields sent and keeps the secret", async () => {
+        const patched = await api("PATCH", `${hooks}/${id}/config`, { insecure_ssl: "1" });
+        expect(patched.status).toBe(200);
+        expect(patched.json).toEqual({ content_type: "json", insecure_ssl: "1", secret: "********", url: receiver.url });
+        await api("PATCH", `${hooks}/${id}/config`, { insecure_ssl: "0" });
+        expect(standin.hooks("Do-It-ECM/do-it")[0].config).toEqual({ url: receiver.url, content_type: "json", insecure_ssl: "0", secret });
+    });
+
+    it("delivers a push, signed, shaped like GitHub's, and records it", async () => {
+        const before = receiver.received.length;
+        const [delivery] = await standin.sendPush("do-it-ecm/do-it", { ref: "refs/heads/gh-pages", after: sha("a"), headCommitMessage: "Publish" });
+        expect(delivery).toMatchObject({ event: "push", status_code: 202, status: "OK", hook_id: id, redelivery: false, action: null, response: { payload: "accepted" } });
+        expect(delivery.duration).toBeLessThan(2);
+        const pushed = receiver.received[before];
+        expect(pushed.headers["x-github-event"]).toBe("push");
+        expect(pushed.headers["x-github-delivery"]).toBe(delivery.guid);
+        const { verify } = await webhooksMethods();
+        expect(await verify(secret, pushed.body.toString(), String(pushed.headers["x-hub-signature-256"]))).toBe(true);
+        const payload = JSON.parse(pushed.body.toString());
+        expect(payload).toMatchObject({ ref: "refs/heads/gh-pages", before: sha("0"), after: sha("a"), created: true, repository: { full_name: "Do-It-ECM/do-it", name: "do-it", owner: { login: "Do-It-ECM" } }, head_commit: { id: sha("a"), message: "Publish" }, pusher: { name: "Do-It-ECM" }, sender: { login: "Do-It-ECM" } });
+
+        // The next push to the same ref starts where the last one ended.
+        await standin.sendPush("Do-It-ECM/do-it", { ref: "refs/heads/gh-pages", after: sha("b") });
+        expect(JSON.parse(receiver.received[receiver.received.length - 1].body.toString())).toMatchObject({ before: sha("a"), after: sha("b"), created: false });
+    });
+
+    it("shows the delivery log: list newest first, one delivery in full, status filter", async () => {
+        const list = await api("GET", `${hooks}/${id}/deliveries`);
+        expect(list.status).toBe(200);
+        expect(list.json.map((d: { event: string }) => d.event)).toEqual(["push", "push", "ping"]);
+        expect(Object.keys(list.json[0]).sort()).toEqual(["action", "delivered_at", "duration", "event", "guid", "id", "installation_id", "redelivery", "repository_id", "status", "status_code", "throttled_at"]);
+        const one = await api("GET", `${hooks}/${id}/deliveries/${list.json[1].id}`);
+        expect(one.json).toMatchObject({ event: "push", status_code: 202, url: receiver.url, request: { payload: { ref: "refs/heads/gh-pages", after: sha("a") } }, response: { payload: "accepted" } });
+        expect(one.json.request.headers["X-GitHub-Event"]).toBe("push");
+        expect((await api("GET", `${hooks}/${id}/deliveries?status=failure`)).json).toEqual([]);
+
+        const paged = await api("GET", `${hooks}/${id}/deliveries?per_page=2`);
+        expect(paged.json).toHaveLength(2);
+        const next = /<([^>]+)>; rel="next"/.exec(paged.headers.get("link") ?? "")?.[1];
+        expect(next).toBeDefined();
+        const rest = await api("GET", new URL(next as string).pathname + new URL(next as string).search);
+        expect(rest.json.map((d: { event: string }) => d.event)).toEqual(["ping"]);
+        expect((await api("GET", `${hooks}/${id}/deliveries/1`)).status).toBe(404);
+    });
+
+    it("pings, test-pushes and redelivers on request, in the background like GitHub", async () => {
+        const before = receiver.received.length;
+        expect((await api("POST", `${hooks}/${id}/pings`)).status).toBe(204);
+        expect((await api("POST", `${hooks}/${id}/tests`)).status).toBe(204);
+        await expect.poll(() => receiver.received.length, { timeout: 5000 }).toBe(before + 2);
+        const events = receiver.received.slice(before).map((r) => String(r.headers["x-github-event"])).sort();
+        expect(events).toEqual(["ping", "push"]);
+        const testPush = receiver.received.slice(before).find((r) => r.headers["x-github-event"] === "push");
+        expect(JSON.parse(String(testPush?.body))).toMatchObject({ after: sha("b") });
+
+        const [latest] = (await api("GET", `${hooks}/${id}/deliveries?per_page=1`)).json;
+        const redelivered = await api("POST", `${hooks}/${id}/deliveries/${latest.id}/attempts`);
+        expect(redelivered.status).toBe(202);
+        await expect.poll(() => receiver.received.length, { timeout: 5000 }).toBe(before + 3);
+        expect(receiver.received[before + 2].headers["x-github-delivery"]).toBe(latest.guid);
+        await expect.poll(async () => (await api("GET", `${hooks}/${id}/deliveries?per_page=1`)).json[0].redelivery, { timeout: 5000 }).toBe(true);
+    });
+
+    it("deletes the hook: 204, then 404, and nothing is pushed to it any more", async () => {
+        expect((await api("DELETE", `${hooks}/${id}`)).status).toBe(204);
+        const gone = await api("GET", `${hooks}/${id}`);
+        expect(gone.status).toBe(404);
+        expect(gone.json).toEqual({ message: "Not Found", documentation_url: "https://docs.github.com/rest/repos/webhooks#get-a-repository-webhook", status: "404" });
+        expect((await api("DELETE", `${hooks}/${id}`)).status).toBe(404);
+        expect(await standin.sendPush("Do-It-ECM/do-it", { ref: "refs/heads/gh-pages", after: sha("c") })).toEqual([]);
+        expect((await api("GET", hooks)).json).toEqual([]);
+    });
+
+    it("answered everything as GitHub's description says, and logged no secret", () => {
+        expect(standin.validationErrors()).toEqual([]);
+        expect(logLines.some((l) => l.includes("POST /repos/do-it-ecm/do-it/hooks -> 201"))).toBe(true);
+        expect(logLines.join("\n")).not.toContain(secret);
+        expect(logLines.join("\n")).not.toContain(token);
+    });
+});

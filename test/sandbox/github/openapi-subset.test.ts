@@ -1,0 +1,42 @@
+import * as fs from "node:fs";
+import { describe, expect, it } from "vitest";
+import { extractSubset, serializeSubset, subsetFile } from "../../../sandbox/github/extract-openapi";
+import { describedWebhookEvents, operations, subset } from "../../../sandbox/github/openapi";
+
+describe("the committed subset of GitHub's OpenAPI description", () => {
+    it("equals a fresh extraction from the installed @octokit/openapi (else: npx tsx sandbox/github/extract-openapi.ts)", () => {
+        const fresh = serializeSubset(extractSubset());
+        expect(fs.readFileSync(subsetFile, "utf8") === fresh).toBe(true);
+    });
+
+    it("holds every repository-hook operation and the ping and push webhooks", () => {
+        expect(operations.map((o) => `${o.method} ${o.template} ${o.operationId}`).sort()).toEqual(
+            [
+                "DELETE /repos/{owner}/{repo}/hooks/{hook_id} repos/delete-webhook",
+                "GET /repos/{owner}/{repo}/hooks repos/list-webhooks",
+                "GET /repos/{owner}/{repo}/hooks/{hook_id} repos/get-webhook",
+                "GET /repos/{owner}/{repo}/hooks/{hook_id}/config repos/get-webhook-config-for-repo",
+                "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries repos/list-webhook-deliveries",
+                "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id} repos/get-webhook-delivery",
+                "PATCH /repos/{owner}/{repo}/hooks/{hook_id} repos/update-webhook",
+                "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config repos/update-webhook-config-for-repo",
+                "POST /repos/{owner}/{repo}/hooks repos/create-webhook",
+                "POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts repos/redeliver-webhook-delivery",
+                "POST /repos/{owner}/{repo}/hooks/{hook_id}/pings repos/ping-webhook",
+                "POST /repos/{owner}/{repo}/hooks/{hook_id}/tests repos/test-push-webhook",
+            ].sort(),
+        );
+        expect(describedWebhookEvents.sort()).toEqual(["ping", "push"]);
+    });
+
+    it("is self-contained: every $ref resolves inside it", () => {
+        const refs = [...JSON.stringify(subset).matchAll(/"\$ref":"#\/components\/([^/"]+)\/([^"]+)"/g)];
+        expect(refs.length).toBeGreaterThan(20);
+        const components = subset.components as unknown as Record<string, Record<string, unknown>>;
+        expect(refs.filter(([, section, name]) => components[section]?.[name] === undefined).map(([ref]) => ref)).toEqual([]);
+    });
+
+    it("is small enough to load at run time", () => {
+        expect(fs.statSync(subsetFile).size).toBeLessThan(400_000);
+    });
+});
