@@ -179,6 +179,7 @@ export class SyncHost {
     readonly control: string;
     readonly origin: Origin;
     private readonly children = new Set<ChildProcess>();
+    private readonly groups = new Set<ChildProcess>();
 
     constructor(
         readonly shell: Shell,
@@ -220,11 +221,12 @@ export class SyncHost {
     }
 
     /** Starts the script; resolves when it exits. */
-    start(args: string[]): { child: ChildProcess; done: Promise<RunResult> } {
+    start(args: string[], options: { detached?: boolean } = {}): { child: ChildProcess; done: Promise<RunResult> } {
         const started = Date.now();
         const [command, ...leading] = this.shell.command;
-        const child = spawn(command, [...leading, this.script, ...args], { env: this.env(), cwd: this.stateDirOrRoot(), stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(command, [...leading, this.script, ...args], { env: this.env(), cwd: this.root, stdio: ["ignore", "pipe", "pipe"], detached: options.detached });
         this.children.add(child);
+        if (options.detached) this.groups.add(child);
         let stdout = "";
         let stderr = "";
         child.stdout!.on("data", (d) => (stdout += d));
@@ -241,10 +243,6 @@ export class SyncHost {
 
     run(...args: string[]): Promise<RunResult> {
         return this.start(args).done;
-    }
-
-    private stateDirOrRoot(): string {
-        return this.root;
     }
 
     /** Runs a shell command line (under the same shell and PATH), e.g. a reader loop. */
@@ -294,14 +292,14 @@ export class SyncHost {
         return this.log().split("\n").filter(Boolean).length;
     }
 
-    control_(name: string, on: boolean): void {
+    private setControl(name: string, on: boolean): void {
         const file = path.join(this.control, name);
         if (on) fs.writeFileSync(file, "");
         else fs.rmSync(file, { force: true });
     }
 
     pause(subcommand: string, on: boolean): void {
-        this.control_(`pause-${subcommand}`, on);
+        this.setControl(`pause-${subcommand}`, on);
         if (on) fs.rmSync(path.join(this.control, `paused-${subcommand}`), { force: true });
     }
 
@@ -314,7 +312,7 @@ export class SyncHost {
     }
 
     fail(subcommand: string, on: boolean): void {
-        this.control_(`fail-${subcommand}`, on);
+        this.setControl(`fail-${subcommand}`, on);
     }
 
     repoGit(args: string[]): string {
@@ -322,7 +320,15 @@ export class SyncHost {
     }
 
     async cleanup(): Promise<void> {
-        for (const child of this.children) child.kill("SIGKILL");
+        for (const child of this.children) {
+            if (child.pid === undefined) continue;
+            try {
+                // A detached child leads its own process group: end the group (its git too).
+                process.kill(this.groups.has(child) ? -child.pid : child.pid, "SIGKILL");
+            } catch {
+                // already gone
+            }
+        }
         fs.rmSync(this.root, { recursive: true, force: true });
     }
 }

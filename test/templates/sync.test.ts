@@ -318,14 +318,56 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(fs.readdirSync(host.stateDir).sort()).toEqual(["sync.lock"]);
     });
 
-    it("a failed first deploy leaves no current link and no release", async () => {
-        const host = newHost({ cloneUrl: (origin) => `${origin.bare}-missing` });
+    it("a failed first deploy leaves no current link and no release, and no credential of the clone URL reaches the log", async () => {
+        // Nothing listens on port 9 of the loopback: the connection is refused at once.
+        const host = newHost({ cloneUrl: () => "http://x-access-token:s3cr3t-t0ken@127.0.0.1:9/do-it-ecm/do-it.git" });
         host.origin.publish(siteV1());
         const result = await host.run("manual");
         expect(result.code).toBe(1);
         expect(fs.existsSync(host.current)).toBe(false);
         expect(host.releases()).toEqual([]);
-        expect(host.log()).toMatch(/sync\[manual\] error: .* failed; still serving nothing$/m);
+        expect(host.log()).toMatch(/sync\[manual\] error: ls-remote of gh-pages failed; still serving nothing$/m);
+        expect(host.log()).toMatch(/sync\[manual\] error: .*127\.0\.0\.1/m);
+        expect(host.log() + result.stderr).not.toContain("s3cr3t");
+    });
+
+    it("recovers from a killed sync: the half-built release and stale git locks go, the next sync deploys", async () => {
+        const host = newHost();
+        const v1 = host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        const served = host.currentTarget();
+        const v2 = host.origin.publish({ "index.html": text("home v2", 3000) });
+
+        host.pause("read-tree", true);
+        const killed = host.start(["cron"], { detached: true });
+        await host.waitPaused("read-tree");
+        // The half-built release exists; kill the whole sync (the shell and the git it runs).
+        expect(host.releases()).toHaveLength(2);
+        process.kill(-killed.child.pid!, "SIGKILL");
+        await killed.done;
+        host.pause("read-tree", false);
+        // What a git killed mid-fetch leaves behind.
+        fs.writeFileSync(path.join(host.siteRoot, "repo.git/shallow.lock"), "");
+        expect(host.currentTarget()).toBe(served);
+        expect(host.currentCommit()).toBe(v1);
+
+        const result = await host.run("cron");
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.log()).toMatch(/sync\[cron\] recovering from a sync interrupted during checkout of/m);
+        expect(host.currentCommit()).toBe(v2);
+        expect(host.releases()).toHaveLength(2);
+        expect(fs.existsSync(path.join(host.siteRoot, "repo.git/shallow.lock"))).toBe(false);
+        expectReleaseEqualsArchive(host, host.current, v2);
+    });
+
+    it("moves the log aside past 1 MiB", async () => {
+        const host = newHost();
+        const sha = host.origin.publish(siteV1());
+        fs.mkdirSync(path.dirname(host.logFile), { recursive: true });
+        fs.writeFileSync(host.logFile, "old line\n".repeat(120_000));
+        expect((await host.run("cron")).code).toBe(0);
+        expect(fs.readFileSync(`${host.logFile}.1`, "utf8").startsWith("old line\n")).toBe(true);
+        expect(host.log()).toMatch(new RegExp(`^\\S+ sync\\[cron\\] deployed ${short(sha)} \\(previous none\\) in \\d+s\n$`));
     });
 
     it("switches atomically: a reader during six deploys only ever sees a complete index.html of a deployed commit", async () => {
