@@ -1,0 +1,54 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { startGitHubStandin, type GitHubStandin } from "./github/server";
+import { hostDown, hostUp, type SandboxHost } from "./hostInstance";
+import { SitePublisher } from "./origin";
+import { sandboxStack } from "./stack";
+import { repoRoot } from "./toolchain";
+
+/** A sandbox host, its git origin and a GitHub stand-in, with this program's stack pointed at them. */
+export interface SandboxEnvironment {
+    host: SandboxHost;
+    standin: GitHubStandin;
+    publisher: SitePublisher;
+    stack: Stack;
+    stateDir: string;
+    repository: string;
+    siteUrl: string;
+    /** Destroys the stack and removes everything the environment made. */
+    close(): Promise<void>;
+}
+
+export async function startSandboxEnvironment(name: string, config: Record<string, string> = {}): Promise<SandboxEnvironment> {
+    const repository = "selfpages/site";
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `selfpages-${name}-`));
+    const githubToken = `ghp_${crypto.randomBytes(18).toString("hex")}`;
+    const host = hostUp(name);
+    const standin = await startGitHubStandin({ host: "127.0.0.1", port: 0, token: githubToken, repositories: [repository] });
+    const publisher = new SitePublisher(host.originPath);
+    const stack = await sandboxStack({ stackName: name, host, stateDir, githubApiUrl: standin.apiUrl, githubToken, repository, config });
+    return {
+        host,
+        standin,
+        publisher,
+        stack,
+        stateDir,
+        repository,
+        siteUrl: `http://${host.address}`,
+        async close() {
+            try {
+                await stack.destroy().catch(() => undefined);
+                await stack.workspace.removeStack(name).catch(() => undefined);
+            } finally {
+                fs.rmSync(path.join(repoRoot, `Pulumi.${name}.yaml`), { force: true });
+                await standin.close();
+                publisher.remove();
+                hostDown(name);
+                fs.rmSync(stateDir, { recursive: true, force: true });
+            }
+        },
+    };
+}
