@@ -360,6 +360,35 @@ describe.each(shells)("sync script under $name", (shell) => {
         expectReleaseEqualsArchive(host, host.current, v2);
     });
 
+    it("an unusable index in the current release costs one full checkout, not a stuck site", async () => {
+        const host = newHost();
+        const v1 = host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        const r1 = fs.realpathSync(host.current);
+        fs.rmSync(path.join(r1, ".selfpages-index"));
+        fs.writeFileSync(path.join(r1, ".selfpages-index"), "not an index");
+        const v2 = host.origin.publish({ "css/site.css": text("css v2", 1500), "docs/guide/small.txt": null });
+        const result = await host.run("cron");
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.log()).toMatch(/sync\[cron\] warning: the index of releases\/\S+ is unusable: full checkout$/m);
+        expectReleaseEqualsArchive(host, host.current, v2);
+        expectReleaseEqualsArchive(host, r1, v1);
+        // The next one is incremental again.
+        host.origin.publish({ "css/site.css": text("css v3", 1500) });
+        const r2 = fs.realpathSync(host.current);
+        expect((await host.run("cron")).code).toBe(0);
+        expect(inode(path.join(host.current, "index.html"))).toBe(inode(path.join(r2, "index.html")));
+    });
+
+    it("refuses a commit whose top-level files use the script's own .selfpages- names", async () => {
+        const host = newHost();
+        host.origin.publish({ ...siteV1(), ".selfpages-index": "mine" });
+        const result = await host.run("manual");
+        expect(result.code).toBe(1);
+        expect(host.log()).toMatch(/error: the commit has top-level files named \.selfpages-\*/m);
+        expect(host.releases()).toEqual([]);
+    });
+
     it("moves the log aside past 1 MiB", async () => {
         const host = newHost();
         const sha = host.origin.publish(siteV1());
@@ -479,24 +508,69 @@ describe.each(shells)("sync script under $name", (shell) => {
         expectReleaseEqualsArchive(host, host.releaseDir(releases[0]), shas[3]);
     });
 
-    it("keeps the clone one commit deep and drops the objects of replaced commits", async () => {
+    it("costs what changed: a 1-file change on a 2000-file site adds a few hundred KB, not a copy of the site", async () => {
         const host = newHost();
-        host.origin.publish(siteV1());
+        const files: Record<string, string | Buffer> = {};
+        for (let i = 0; i < 1900; i++) files[`media/${Math.floor(i / 100)}/m${i}.png`] = binary(10_000, i + 1);
+        for (let i = 0; i < 100; i++) files[`pages/p${i}.html`] = text(`page ${i}`, 4000);
+        host.origin.publish(files);
+        const du = (dir: string) => Number(execFileSync("du", ["-sk", dir], { encoding: "utf8" }).split("\t")[0]);
+
+        const first = await host.run("manual");
+        expect(first.code, first.stderr).toBe(0);
+        const release = du(fs.realpathSync(host.current));
+        const before = du(host.siteRoot);
+        host.origin.publish({ "pages/p7.html": text("page 7 v2", 4000) });
+        const second = await host.run("cron");
+        expect(second.code, second.stderr).toBe(0);
+        const grown = du(host.siteRoot) - before;
+        const upToDate = await host.run("cron");
+        console.log(
+            `sync under ${shell.name}, 2000 files (${release} KB a release): first deploy ${first.ms} ms; ` +
+                `1-file change ${second.ms} ms, +${grown} KB on disk (a full copy: +${release} KB); up to date ${upToDate.ms} ms`,
+        );
+        // Directories, the index and the manifest are new; file contents are not.
+        expect(grown).toBeLessThan(release / 20);
+        expect(host.releases()).toHaveLength(2);
+    });
+
+    it("keeps the clone one commit deep: garbage of replaced commits is pruned, and repacked away once it is a third of the store", async () => {
+        const host = newHost();
+        // Over git's unpack limit (100 objects): the first fetch stays a pack, as a real site's would.
+        const pages = (v: number) => Object.fromEntries([...Array(150).keys()].map((i) => [`p/${i}.png`, binary(3000, i * 10 + v)]));
+        host.origin.publish(pages(1));
         expect((await host.run("manual")).code).toBe(0);
+        const objects = () => {
+            const reachable = new Set(host.repoGit(["rev-list", "--objects", "--all"]).split("\n").map((line) => line.split(" ")[0]));
+            const all = host.repoGit(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]).split("\n");
+            const objectsDir = path.join(host.siteRoot, "repo.git/objects");
+            const loose = fs.readdirSync(objectsDir).filter((d) => /^[0-9a-f]{2}$/.test(d)).flatMap((d) => fs.readdirSync(path.join(objectsDir, d)).map((f) => d + f));
+            const packs = fs.readdirSync(path.join(objectsDir, "pack")).filter((f) => f.endsWith(".pack")).length;
+            return { reachable, unreachable: all.filter((o) => !reachable.has(o)), loose, packs };
+        };
+
         let last = "";
         for (let n = 2; n <= 4; n++) {
-            last = host.origin.publish({ "css/site.css": text(`css v${n}`, 1500), [`n${n}.html`]: text(`n${n}`, 400) });
+            last = host.origin.publish({ [`p/${n}.png`]: binary(3000, 1000 + n), [`n${n}.html`]: text(`n${n}`, 400) });
             expect((await host.run("cron")).code).toBe(0);
         }
         expect(fs.readFileSync(path.join(host.siteRoot, "repo.git/shallow"), "utf8").trim()).toBe(last);
         expect(host.repoGit(["rev-list", "--all", "--count"])).toBe("1");
-        // Every loose object is reachable: the fetches' garbage is pruned.
-        const reachable = new Set(host.repoGit(["rev-list", "--objects", "--all"]).split("\n").map((line) => line.split(" ")[0]));
-        const all = host.repoGit(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]).split("\n");
-        const unreachable = all.filter((o) => !reachable.has(o));
-        // What is left over sits in the first clone's pack, below the repack threshold.
-        const stats = Object.fromEntries(host.repoGit(["count-objects", "-v"]).split("\n").map((line) => line.split(": ")));
-        expect(Number(stats.count)).toBeLessThanOrEqual(reachable.size);
-        expect(unreachable.length).toBeLessThan(reachable.size / 3);
+        let now = objects();
+        // Small fetches arrive loose, and their garbage is pruned at once; what is left over sits
+        // in the first clone's pack, below the repack threshold.
+        expect(now.loose.length).toBeGreaterThan(0);
+        expect(now.loose.filter((o) => !now.reachable.has(o))).toEqual([]);
+        expect(now.unreachable.length).toBeGreaterThan(0);
+        expect(now.unreachable.length).toBeLessThan(now.reachable.size / 3);
+        expect(now.packs).toBe(1);
+
+        // A rebuild that changes every page: the first pack is now mostly garbage and is repacked away.
+        last = host.origin.publish(pages(5));
+        expect((await host.run("cron")).code).toBe(0);
+        now = objects();
+        expect(now.unreachable).toEqual([]);
+        expect(now.packs).toBe(1);
+        expect(host.currentCommit()).toBe(last);
     });
 });
