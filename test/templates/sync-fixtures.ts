@@ -335,7 +335,7 @@ export class SyncHost {
 
 export interface Entry {
     type: "file" | "symlink" | "dir";
-    /** File content (sha-free comparison: the bytes), or the link target. */
+    /** File content (base64 of the bytes), or the link target. */
     content?: string;
     executable?: boolean;
 }
