@@ -1,0 +1,219 @@
+/**
+ * `npm run reliability`: hostile inputs against the deployed receiver, and invalid stack configs
+ * against the real engine. Writes bench/reliability.json and prints one row per class.
+ *
+ * Hostile inputs: at least 200 requests through nginx, by class; for each class the status codes,
+ * the 5xx answers, and the syncs they caused (read from the host's sync log), then proof that the
+ * receiver still deploys a valid push.
+ * Invalid configs: each is set on a stack whose host is a TCP sink on loopback; `pulumi up` must
+ * fail naming the key, and the sink must see no connection (a valid config does connect).
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as path from "node:path";
+import { startSandboxEnvironment, type SandboxEnvironment } from "../sandbox/environment";
+import { repoRoot } from "../sandbox/toolchain";
+
+const resultsFile = path.join(repoRoot, "bench", "reliability.json");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sign = (secret: string, body: Buffer, algorithm: "sha256" | "sha1" = "sha256") => `${algorithm}=${crypto.createHmac(algorithm, secret).update(body).digest("hex")}`;
+
+interface Probe {
+    method?: string;
+    path?: string;
+    headers: Record<string, string>;
+    body?: Buffer;
+    /** Bytes actually sent (truncation), or a slow client's pace. */
+    sendBytes?: number;
+    slowMs?: number;
+}
+
+function send(host: string, probe: Probe): Promise<number> {
+    return new Promise((resolve) => {
+        const body = probe.body ?? Buffer.alloc(0);
+        const request = http.request({ host, port: 80, method: probe.method ?? "POST", path: probe.path ?? "/webhook", headers: { "content-length": String(body.length), ...probe.headers }, timeout: 30_000 }, (response) => {
+            response.resume();
+            response.on("end", () => resolve(response.statusCode ?? 0));
+        });
+        request.on("error", () => resolve(0));
+        request.on("timeout", () => request.destroy());
+        if (probe.slowMs) {
+            // One byte now, the rest never: nginx must give up on the body (client_body_timeout).
+            request.write(body.subarray(0, 1));
+            setTimeout(() => request.destroy(), probe.slowMs);
+            return;
+        }
+        request.end(probe.sendBytes === undefined ? body : body.subarray(0, probe.sendBytes));
+    });
+}
+
+const syncRuns = (env: SandboxEnvironment) =>
+    fs
+        .readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8")
+        .split("\n")
+        .filter((l) => / (deployed|up to date) /.test(l)).length;
+
+function pushBody(env: SandboxEnvironment, overrides: Record<string, unknown> = {}): Buffer {
+    return Buffer.from(JSON.stringify({ ref: "refs/heads/gh-pages", after: env.publisher.head(), repository: { full_name: env.repository, name: "site", owner: { login: "selfpages" } }, ...overrides }));
+}
+
+function githubHeaders(event = "push"): Record<string, string> {
+    return { "content-type": "application/json", "x-github-event": event, "x-github-delivery": crypto.randomUUID(), "user-agent": "GitHub-Hookshot/bench" };
+}
+
+function corpus(env: SandboxEnvironment, secret: string): Record<string, { probes: Probe[]; valid: boolean }> {
+    const n = 20;
+    const many = (make: (i: number) => Probe, count = n) => Array.from({ length: count }, (_, i) => make(i));
+    const signed = (body: Buffer, headers = githubHeaders()) => ({ ...headers, "x-hub-signature-256": sign(secret, body) });
+    const big = Buffer.alloc(26 * 1024 * 1024, 0x20);
+    const replayBody = pushBody(env);
+    const replayHeaders = signed(replayBody);
+    return {
+        "missing signature": { valid: false, probes: many(() => ({ headers: githubHeaders(), body: pushBody(env) })) },
+        "malformed signature": {
+            valid: false,
+            probes: many((i) => ({ headers: { ...githubHeaders(), "x-hub-signature-256": ["sha256=", "sha256=zz", "md5=abc", "garbage", `sha256=${"0".repeat(63)}`][i % 5] }, body: pushBody(env) })),
+        },
+        "SHA-1 signature only": { valid: false, probes: many(() => { const body = pushBody(env); return { headers: { ...githubHeaders(), "x-hub-signature": sign(secret, body, "sha1") }, body }; }) },
+        "wrong secret": { valid: false, probes: many(() => { const body = pushBody(env); return { headers: { ...githubHeaders(), "x-hub-signature-256": sign("not-the-secret", body) }, body }; }) },
+        "truncated body": { valid: false, probes: many(() => { const body = pushBody(env); return { headers: { ...signed(body), "content-length": String(body.length - 10) }, body, sendBytes: body.length - 10 }; }) },
+        "oversized body (26 MB)": { valid: false, probes: many(() => ({ headers: { ...githubHeaders(), "x-hub-signature-256": sign(secret, big) }, body: big }), 5) },
+        "wrong repository": { valid: false, probes: many(() => { const body = pushBody(env, { repository: { full_name: "someone/else" } }); return { headers: signed(body), body }; }) },
+        "wrong ref": { valid: false, probes: many((i) => { const body = pushBody(env, { ref: ["refs/heads/main", "refs/tags/v1", "refs/heads/gh-pages-old", ""][i % 4] }); return { headers: signed(body), body }; }) },
+        "malformed JSON": { valid: false, probes: many((i) => { const body = Buffer.from(['{"ref": "refs/heads/gh-pages"', "[1,2", "null", "\u0000\u0001"][i % 4]); return { headers: signed(body), body }; }) },
+        "form-encoded payload": {
+            valid: false,
+            probes: many(() => { const body = Buffer.from(`payload=${encodeURIComponent(pushBody(env).toString())}`); return { headers: { ...signed(body), "content-type": "application/x-www-form-urlencoded" }, body }; }),
+        },
+        "wrong method": { valid: false, probes: many((i) => ({ method: ["GET", "PUT", "DELETE", "PATCH", "HEAD"][i % 5], headers: githubHeaders(), body: i % 5 === 0 || i % 5 === 4 ? undefined : pushBody(env) })) },
+        "wrong path": { valid: false, probes: many((i) => { const body = pushBody(env); return { path: ["/", "/index.html", "/webhook/", "/webhook2", "/hooks/selfpages"][i % 5], headers: signed(body), body }; }) },
+        "slow-body client": { valid: false, probes: many(() => ({ headers: signed(pushBody(env)), body: pushBody(env), slowMs: 15_000 }), 5) },
+        "replayed valid delivery": { valid: true, probes: many(() => ({ headers: replayHeaders, body: replayBody }), 10) },
+    };
+}
+
+async function hostileInputs(env: SandboxEnvironment) {
+    const secret = env.standin.hooks(env.repository)[0].config.secret as string;
+    const report: Record<string, unknown> = {};
+    let total = 0;
+    for (const [name, { probes, valid }] of Object.entries(corpus(env, secret))) {
+        const before = syncRuns(env);
+        const statuses = name === "slow-body client" ? await Promise.all(probes.map((p) => send(env.host.address, p))) : [];
+        if (statuses.length === 0) for (const probe of probes) statuses.push(await send(env.host.address, probe));
+        await sleep(1500);
+        const counts: Record<string, number> = {};
+        for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
+        total += probes.length;
+        report[name] = { requests: probes.length, statuses: counts, fiveXx: statuses.filter((s) => s >= 500).length, syncRuns: syncRuns(env) - before, expectSyncRuns: valid ? "up-to-date runs only" : 0 };
+    }
+    // Still serving and still deploying afterwards.
+    const token = crypto.randomBytes(6).toString("hex");
+    const sha = env.publisher.publish({ "version.txt": token }, "after the hostile corpus");
+    const [delivery] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
+    let servedAfter = false;
+    for (let i = 0; i < 100 && !servedAfter; i++) {
+        await sleep(100);
+        servedAfter = (await (await fetch(`${env.siteUrl}/version.txt`)).text()) === token;
+    }
+    return { totalRequests: total, classes: report, afterwards: { deliveryStatus: delivery.status_code, deployed: servedAfter } };
+}
+
+const invalidConfigs: Array<[string, string]> = [
+    ["hostAddress", "not a host!"], ["hostAddress", "999.1.1.1"], ["hostPort", "0"], ["hostPort", "70000"], ["hostUser", "Root User"],
+    ["hostPrivateKey", "not a key"], ["hostKey", "AAAAC3NzaC1lZDI1NTE5"], ["hostKey", "ssh-dss AAAA"], ["os", "ubuntu"], ["siteRepository", "do-it"],
+    ["siteRepository", "a/b/c"], ["siteBranch", "gh pages"], ["siteBranch", "a..b"], ["siteBranch", "/x"], ["siteCloneUrl", "github.com/x/y"],
+    ["siteServerNames", "do-it.example.org"], ["siteServerNames", "[]"], ["siteServerNames", "[\"bad name\"]"], ["siteRoot", "srv/site"], ["siteRoot", "/srv/../etc"],
+    ["siteRoot", "/"], ["siteKeepReleases", "1"], ["siteKeepReleases", "50"], ["receiverPort", "80"], ["receiverPath", "webhook"],
+    ["receiverPath", "/web hook"], ["receiverPublicUrl", "ftp://x/webhook"], ["syncSchedule", "every 15 minutes"], ["syncSchedule", "61 * * * *"], ["syncSchedule", "*/0 * * * *"],
+    ["githubApiUrl", "api.github.com"], ["webhookSecretVersion", "0"], ["siteBrnach", "main"],
+];
+
+/** A TCP listener that only counts connections: the "host" of the invalid-config runs. */
+async function connectionSink(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+    let count = 0;
+    const server = net.createServer((socket) => {
+        count++;
+        socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { port: (server.address() as net.AddressInfo).port, connections: () => count, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+async function invalidConfigRuns(env: SandboxEnvironment) {
+    const sink = await connectionSink();
+    const results: Array<{ key: string; value: string; rejected: boolean; namesKey: boolean; message: string; connections: number }> = [];
+    const stack = env.stack;
+    const base: Record<string, string> = { hostAddress: "127.0.0.1", hostPort: String(sink.port) };
+    try {
+        for (const [key, value] of invalidConfigs) {
+            for (const [k, v] of Object.entries(base)) await stack.setConfig(`selfpages:${k}`, { value: v });
+            await stack.setConfig(`selfpages:${key}`, { value, secret: key === "hostPrivateKey" });
+            const before = sink.connections();
+            let message = "";
+            try {
+                await stack.up();
+            } catch (error) {
+                message = String((error as Error).message);
+            }
+            // Our validation says `selfpages:<key>: <reason>`; the engine's own type check of
+            // Pulumi.yaml (a list given as a string) names the key without the namespace.
+            const line = message.split("\n").find((l) => l.includes(key)) ?? "";
+            results.push({ key, value, rejected: message !== "", namesKey: line !== "", message: line.trim().slice(0, 200), connections: sink.connections() - before });
+            await stack.removeConfig(`selfpages:${key}`);
+            if (!["siteBrnach"].includes(key)) await restoreKey(env, key);
+        }
+        // Control: the same stack with a valid config does open a connection (and fails on it).
+        const before = sink.connections();
+        await stack.up().catch(() => undefined);
+        return { configs: results.length, allRejected: results.every((r) => r.rejected), allNameTheKey: results.every((r) => r.namesKey), connectionsMade: results.reduce((s, r) => s + r.connections, 0), controlConnections: sink.connections() - before, details: results };
+    } finally {
+        await sink.close();
+    }
+}
+
+/** Puts back the sandbox's own value of a key the invalid-config run replaced. */
+async function restoreKey(env: SandboxEnvironment, key: string): Promise<void> {
+    const sandboxValues: Record<string, string | undefined> = {
+        hostAddress: "127.0.0.1",
+        hostKey: env.host.hostKey,
+        hostPrivateKey: fs.readFileSync(env.host.privateKeyPath, "utf8"),
+        os: "debian",
+        siteRepository: env.repository,
+        siteCloneUrl: env.host.originUrl,
+        githubApiUrl: env.standin.apiUrl,
+    };
+    const value = sandboxValues[key];
+    if (key === "siteServerNames") await env.stack.setConfig("selfpages:siteServerNames[0]", { value: env.host.address }, true);
+    else if (value !== undefined) await env.stack.setConfig(`selfpages:${key}`, { value, secret: key === "hostPrivateKey" });
+}
+
+async function main(): Promise<void> {
+    const env = await startSandboxEnvironment("reliab");
+    try {
+        await env.stack.up();
+        const hostile = await hostileInputs(env);
+        const configs = await invalidConfigRuns(env);
+        const results = { date: new Date().toISOString(), hostile, configs };
+        fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+        fs.writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+        console.log("| class | requests | statuses | 5xx | sync runs |\n|---|---|---|---|---|");
+        for (const [name, c] of Object.entries(hostile.classes) as Array<[string, { requests: number; statuses: object; fiveXx: number; syncRuns: number }]>) {
+            console.log(`| ${name} | ${c.requests} | ${JSON.stringify(c.statuses)} | ${c.fiveXx} | ${c.syncRuns} |`);
+        }
+        console.log(`\n${hostile.totalRequests} requests; afterwards a valid push answered ${hostile.afterwards.deliveryStatus} and deployed: ${hostile.afterwards.deployed}`);
+        console.log(`${configs.configs} invalid configs: all rejected ${configs.allRejected}, all name the key ${configs.allNameTheKey}, connections made ${configs.connectionsMade} (valid control: ${configs.controlConnections})`);
+        console.log(`written to ${resultsFile}`);
+    } finally {
+        // Destroy needs the real host back.
+        await env.stack.setConfig("selfpages:hostAddress", { value: env.host.address });
+        await env.stack.setConfig("selfpages:hostPort", { value: "22" });
+        await env.close();
+    }
+}
+
+main().catch((error: unknown) => {
+    console.error(`reliability: ${error instanceof Error ? error.stack : String(error)}`);
+    process.exit(1);
+});
