@@ -39,3 +39,13 @@ export function hostExec(name: string, command: string): string {
 export function privateKeyOf(host: SandboxHost): string {
     return fs.readFileSync(host.privateKeyPath, "utf8");
 }
+
+/** Makes the host's git origin unreachable (stop) or reachable again (start). */
+export function originDaemon(name: string, action: "start" | "stop"): void {
+    execFileSync("bash", [script("origin-daemon.sh"), name, action], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** A reboot: every service stops, every process but PID 1 dies, the default runlevel starts again. */
+export function hostRestart(name: string): void {
+    execFileSync("bash", [script("restart.sh"), name], { stdio: ["ignore", "inherit", "inherit"] });
+}

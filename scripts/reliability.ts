@@ -8,12 +8,14 @@
  * Invalid configs: each is set on a stack whose host is a TCP sink on loopback; `pulumi up` must
  * fail naming the key, and the sink must see no connection (a valid config does connect).
  */
+import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { startSandboxEnvironment, type SandboxEnvironment } from "../sandbox/environment";
+import { hostExec, hostRestart, originDaemon } from "../sandbox/hostInstance";
 import { repoRoot } from "../sandbox/toolchain";
 
 const resultsFile = path.join(repoRoot, "bench", "reliability.json");
@@ -189,13 +191,146 @@ async function restoreKey(env: SandboxEnvironment, key: string): Promise<void> {
     else if (value !== undefined) await env.stack.setConfig(`selfpages:${key}`, { value, secret: key === "hostPrivateKey" });
 }
 
+
+const version = async (env: SandboxEnvironment) => {
+    const response = await fetch(`${env.siteUrl}/version.txt`, { signal: AbortSignal.timeout(5000) });
+    return { status: response.status, text: await response.text() };
+};
+
+async function deploysWithin(env: SandboxEnvironment, token: string, ms: number): Promise<boolean> {
+    for (const end = Date.now() + ms; Date.now() < end; await sleep(200)) if ((await version(env).catch(() => ({ text: "" }))).text === token) return true;
+    return false;
+}
+
+const lastSyncLine = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").trim().split("\n").pop() ?? "";
+
+/** A push while something is wrong: the previous release must stay served, and deploys resume after. */
+async function pushDuringFault(env: SandboxEnvironment, breakIt: () => void, repairIt: () => void) {
+    const before = await version(env);
+    const token = crypto.randomBytes(6).toString("hex");
+    const sha = env.publisher.publish({ "version.txt": token }, "during a fault");
+    breakIt();
+    let during;
+    let logLine;
+    try {
+        const [delivery] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
+        await sleep(4000);
+        during = await version(env);
+        logLine = lastSyncLine(env);
+        return { deliveryStatus: delivery.status_code, servedDuringFault: during.status, previousReleaseKept: during.text === before.text, syncLog: logLine.replace(/^\S+ /, ""), ...(await afterRepair(env, repairIt, sha, token)) };
+    } catch (error) {
+        repairIt();
+        throw error;
+    }
+}
+
+async function afterRepair(env: SandboxEnvironment, repairIt: () => void, sha: string, token: string) {
+    repairIt();
+    await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
+    return { deployedAfterRepair: await deploysWithin(env, token, 30_000) };
+}
+
+async function faults(env: SandboxEnvironment) {
+    const report: Record<string, unknown> = {};
+    report.originUnreachable = await pushDuringFault(env, () => originDaemon(env.host.name, "stop"), () => originDaemon(env.host.name, "start"));
+
+    const origin = env.host.originPath;
+    const git = (...args: string[]) => execFileSync("git", ["--git-dir", origin, ...args], { encoding: "utf8" }).trim();
+    let saved = "";
+    report.badRef = await pushDuringFault(
+        env,
+        () => {
+            saved = git("rev-parse", "refs/heads/gh-pages");
+            git("update-ref", "-d", "refs/heads/gh-pages");
+        },
+        () => git("update-ref", "refs/heads/gh-pages", saved),
+    );
+
+    // Disk nearly full: the site root moved onto a tmpfs with 2 MB to spare, then a 30 MB change.
+    const used = Number(hostExec(env.host.name, "du -sk /srv/selfpages | cut -f1").trim());
+    const fill = () =>
+        hostExec(env.host.name, `mkdir -p /mnt/small && mount -t tmpfs -o size=${used + 2048}k tmpfs /mnt/small && cp -a /srv/selfpages/. /mnt/small/ && mount --bind /mnt/small /srv/selfpages`);
+    const unfill = () => hostExec(env.host.name, "umount /srv/selfpages; umount /mnt/small; rmdir /mnt/small");
+    const before = await version(env);
+    const token = crypto.randomBytes(6).toString("hex");
+    const big: Record<string, string> = { "version.txt": token };
+    for (let i = 0; i < 1500; i++) big[`bulk/${i}.html`] = `<p>${crypto.randomBytes(10_000).toString("base64")}</p>\n`;
+    const sha = env.publisher.publish(big, "a change that does not fit");
+    fill();
+    try {
+        const [delivery] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
+        let line = "";
+        for (let i = 0; i < 60 && !/error|deployed/.test(line); i++) {
+            await sleep(1000);
+            line = lastSyncLine(env);
+        }
+        const during = await version(env);
+        const free = hostExec(env.host.name, "df -k /srv/selfpages | awk 'NR==2 {print $4}'").trim();
+        report.diskNearlyFull = { deliveryStatus: delivery.status_code, syncLog: line.replace(/^\S+ /, ""), servedDuringFault: during.status, previousReleaseKept: during.text === before.text, freeKiBAfterFailedSync: Number(free) };
+    } finally {
+        unfill();
+    }
+    await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
+    (report.diskNearlyFull as Record<string, unknown>).deployedAfterRepair = await deploysWithin(env, token, 60_000);
+
+    // SSH cut in the middle of `up`: every SSH session is killed while the update runs.
+    await env.stack.setConfig("selfpages:siteKeepReleases", { value: "4" });
+    await env.stack.setConfig("selfpages:syncSchedule", { value: "*/10 * * * *" });
+    let cutting = true;
+    const cutter = (async () => {
+        await sleep(1500);
+        while (cutting) {
+            // ^: not the shell that runs pkill, whose command line holds the pattern too.
+            try {
+                hostExec(env.host.name, "pkill -KILL -f '^sshd: root@' || true");
+            } catch {
+                // the host may be busy; try again on the next tick
+            }
+            await sleep(150);
+        }
+    })();
+    let firstUp = "succeeded";
+    try {
+        await env.stack.up();
+    } catch (error) {
+        firstUp = `failed: ${String((error as Error).message).split("\n").find((l) => /error/i.test(l))?.trim().slice(0, 160) ?? "error"}`;
+    } finally {
+        cutting = false;
+        await cutter;
+    }
+    const second = await env.stack.up();
+    const preview = await env.stack.preview();
+    report.sshCutDuringUp = {
+        firstUp,
+        secondUp: second.summary.result,
+        previewChangesAfter: Object.entries(preview.changeSummary).filter(([op]) => op !== "same").length,
+        crontab: hostExec(env.host.name, "crontab -u selfpages -l | grep -v '^#'").trim(),
+    };
+
+    // Host restart: all services stopped, every process killed, the default runlevel started.
+    hostRestart(env.host.name);
+    const tokenAfterRestart = crypto.randomBytes(6).toString("hex");
+    const shaAfterRestart = env.publisher.publish({ "version.txt": tokenAfterRestart }, "after a restart");
+    const [delivery] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: shaAfterRestart });
+    report.hostRestart = {
+        services: hostExec(env.host.name, "rc-status default | grep -E 'nginx|selfpages|cron|ssh'").trim().split("\n").map((l) => l.replace(/\s+/g, " ").trim()),
+        siteStatus: (await version(env)).status,
+        deliveryStatus: delivery.status_code,
+        deployed: await deploysWithin(env, tokenAfterRestart, 30_000),
+    };
+    return report;
+}
+
 async function main(): Promise<void> {
     const env = await startSandboxEnvironment("reliab");
     try {
         await env.stack.up();
         const hostile = await hostileInputs(env);
+        console.error(`hostile inputs done: ${hostile.totalRequests} requests`);
+        const faultReport = await faults(env);
+        console.error("faults done");
         const configs = await invalidConfigRuns(env);
-        const results = { date: new Date().toISOString(), hostile, configs };
+        const results = { date: new Date().toISOString(), hostile, faults: faultReport, configs };
         fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
         fs.writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
         console.log("| class | requests | statuses | 5xx | sync runs |\n|---|---|---|---|---|");
@@ -204,6 +339,7 @@ async function main(): Promise<void> {
         }
         console.log(`\n${hostile.totalRequests} requests; afterwards a valid push answered ${hostile.afterwards.deliveryStatus} and deployed: ${hostile.afterwards.deployed}`);
         console.log(`${configs.configs} invalid configs: all rejected ${configs.allRejected}, all name the key ${configs.allNameTheKey}, connections made ${configs.connectionsMade} (valid control: ${configs.controlConnections})`);
+        console.log(`faults: ${JSON.stringify(faultReport, null, 2)}`);
         console.log(`written to ${resultsFile}`);
     } finally {
         // Destroy needs the real host back.

@@ -4,7 +4,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/common.sh"
 
-if [[ -f $state/git-daemon.pid ]]; then kill "$(<"$state/git-daemon.pid")" 2>/dev/null; fi
+bash "$here/origin-daemon.sh" "$instance_name" stop
 if pid=$(instance_pid); then
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -64,8 +64,7 @@ echo $! >"$state/init.pid"
 
 # The site's git origin, on the gateway address, as GitHub would serve it.
 bash "$here/origin.sh" "$state/origin/site.git" >/dev/null
-git daemon --reuseaddr --listen="$gateway" --port=9418 --export-all --base-path="$state/origin" \
-    --detach --pid-file="$state/git-daemon.pid" "$state/origin"
+bash "$here/origin-daemon.sh" "$instance_name" start
 
 # Wait for sshd.
 host_key=""
