@@ -32,19 +32,30 @@ interface Probe {
     slowMs?: number;
 }
 
+/** The status, or CLOSED_BY_SERVER when the server dropped the connection before answering. */
+const CLOSED_BY_SERVER = 0;
+/** A slow client that was still connected when it gave up itself: the server never timed it out. */
+const CLIENT_GAVE_UP = -1;
+
 function send(host: string, probe: Probe): Promise<number> {
     return new Promise((resolve) => {
+        let clientGaveUp = false;
         const body = probe.body ?? Buffer.alloc(0);
         const request = http.request({ host, port: 80, method: probe.method ?? "POST", path: probe.path ?? "/webhook", headers: { "content-length": String(body.length), ...probe.headers }, timeout: 30_000 }, (response) => {
             response.resume();
             response.on("end", () => resolve(response.statusCode ?? 0));
         });
-        request.on("error", () => resolve(0));
+        request.on("error", () => resolve(clientGaveUp ? CLIENT_GAVE_UP : CLOSED_BY_SERVER));
         request.on("timeout", () => request.destroy());
         if (probe.slowMs) {
-            // One byte now, the rest never: nginx must give up on the body (client_body_timeout).
+            // One byte now, the rest never: nginx must drop the connection (client_body_timeout)
+            // before this client gives up on its own.
             request.write(body.subarray(0, 1));
-            setTimeout(() => request.destroy(), probe.slowMs);
+            const giveUp = setTimeout(() => {
+                clientGaveUp = true;
+                request.destroy();
+            }, probe.slowMs);
+            request.on("close", () => clearTimeout(giveUp));
             return;
         }
         request.end(probe.sendBytes === undefined ? body : body.subarray(0, probe.sendBytes));
@@ -91,7 +102,7 @@ function corpus(env: SandboxEnvironment, secret: string): Record<string, { probe
         },
         "wrong method": { valid: false, probes: many((i) => ({ method: ["GET", "PUT", "DELETE", "PATCH", "HEAD"][i % 5], headers: githubHeaders(), body: i % 5 === 0 || i % 5 === 4 ? undefined : pushBody(env) })) },
         "wrong path": { valid: false, probes: many((i) => { const body = pushBody(env); return { path: ["/", "/index.html", "/webhook/", "/webhook2", "/hooks/selfpages"][i % 5], headers: signed(body), body }; }) },
-        "slow-body client": { valid: false, probes: many(() => ({ headers: signed(pushBody(env)), body: pushBody(env), slowMs: 15_000 }), 5) },
+        "slow-body client": { valid: false, probes: many(() => ({ headers: signed(pushBody(env)), body: pushBody(env), slowMs: 25_000 }), 5) },
         "replayed valid delivery": { valid: true, probes: many(() => ({ headers: replayHeaders, body: replayBody }), 10) },
     };
 }
@@ -106,7 +117,10 @@ async function hostileInputs(env: SandboxEnvironment) {
         if (statuses.length === 0) for (const probe of probes) statuses.push(await send(env.host.address, probe));
         await sleep(1500);
         const counts: Record<string, number> = {};
-        for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
+        for (const s of statuses) {
+            const label = s === CLOSED_BY_SERVER ? "closed by server" : s === CLIENT_GAVE_UP ? "client gave up" : String(s);
+            counts[label] = (counts[label] ?? 0) + 1;
+        }
         total += probes.length;
         report[name] = { requests: probes.length, statuses: counts, fiveXx: statuses.filter((s) => s >= 500).length, syncRuns: syncRuns(env) - before, expectSyncRuns: valid ? "up-to-date runs only" : 0 };
     }
