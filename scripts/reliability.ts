@@ -287,20 +287,28 @@ async function faults(env: SandboxEnvironment) {
     await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
     (report.diskNearlyFull as Record<string, unknown>).deployedAfterRepair = await deploysWithin(env, token, 60_000);
 
-    // SSH cut in the middle of `up`: every SSH session is killed while the update runs.
+    // SSH cut in the middle of `up`: every authenticated SSH session is killed as soon as it
+    // appears, for as long as the update runs, so each remote step dies half-way.
     await env.stack.setConfig("selfpages:siteKeepReleases", { value: "4" });
     await env.stack.setConfig("selfpages:syncSchedule", { value: "*/10 * * * *" });
     let cutting = true;
+    let sessionsKilled = 0;
+    const servedDuringCut: number[] = [];
     const cutter = (async () => {
-        await sleep(1500);
         while (cutting) {
-            // ^: not the shell that runs pkill, whose command line holds the pattern too.
             try {
-                hostExec(env.host.name, "pkill -KILL -f '^sshd: root@' || true");
+                // ^: not the shell that runs pkill, whose command line holds the pattern too.
+                sessionsKilled += hostExec(env.host.name, "pkill -e -KILL -f '^sshd: root@' || true").split("\n").filter((l) => /killed/.test(l)).length;
             } catch {
                 // the host may be busy; try again on the next tick
             }
-            await sleep(150);
+            await sleep(100);
+        }
+    })();
+    const prober = (async () => {
+        while (cutting) {
+            servedDuringCut.push((await version(env).catch(() => ({ status: 0 }))).status);
+            await sleep(250);
         }
     })();
     let firstUp = "succeeded";
@@ -311,11 +319,14 @@ async function faults(env: SandboxEnvironment) {
     } finally {
         cutting = false;
         await cutter;
+        await prober;
     }
     const second = await env.stack.up();
     const preview = await env.stack.preview();
     report.sshCutDuringUp = {
+        sessionsKilled,
         firstUp,
+        siteAnswersDuringCut: Object.fromEntries([...new Set(servedDuringCut)].map((status) => [status, servedDuringCut.filter((s) => s === status).length])),
         secondUp: second.summary.result,
         previewChangesAfter: Object.entries(preview.changeSummary).filter(([op]) => op !== "same").length,
         crontab: hostExec(env.host.name, "crontab -u selfpages -l | grep -v '^#'").trim(),

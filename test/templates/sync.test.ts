@@ -290,10 +290,20 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(host.currentTarget()).toBe(served);
         expect(host.releases()).toEqual([path.basename(served)]);
         expect(host.log()).toMatch(new RegExp(`sync\\[manual\\] error: ls-remote of gh-pages failed; still serving ${short(v1)}$`, "m"));
-        expect(host.log()).toMatch(/sync\[manual\] error: .*(does not appear to be a git repository|not found|No such file)/m);
+        // git's own reason, not a missing branch (a pipe used to hide ls-remote's failure).
+        expect(host.log()).toMatch(/sync\[manual\] error: .*(does not appear to be a git repository|No such file)/m);
+        expect(host.log()).not.toMatch(/branch gh-pages not found/);
         result = await host.run(...push("d-fail"));
         expect(result.code).toBe(1);
         fs.renameSync(moved, host.origin.bare);
+
+        // The origin answers but the branch is gone (deleted, or a typo in the config).
+        execFileSync("git", ["--git-dir", host.origin.bare, "update-ref", "-d", "refs/heads/gh-pages"]);
+        result = await host.run("manual");
+        expect(result.code).toBe(1);
+        expect(host.currentTarget()).toBe(served);
+        expect(host.log()).toMatch(/sync\[manual\] error: branch gh-pages not found at the origin$/m);
+        execFileSync("git", ["--git-dir", host.origin.bare, "update-ref", "refs/heads/gh-pages", v2]);
 
         // The checkout fails half-way through the build (and a crashed sync left a release behind).
         const crashed = host.releaseDir("20000101T000000Z-deadbee");
