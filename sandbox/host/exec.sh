@@ -5,4 +5,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/common.sh"
 shift
 pid=$(guest_init_pid) || { echo "sandbox: $instance_name is not running" >&2; exit 1; }
-exec nsenter --target "$pid" --net --pid --mount --uts --ipc --root env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root sh -c 'cd / && exec "$@"' sh "$@"
+exec nsenter --target "$pid" --net --pid --mount --uts --ipc --root --wdns=/ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
