@@ -6,7 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scope=${1:-all}
 
-if [[ $scope == unit ]]; then bash scripts/ensure-deps.sh --unit; else bash scripts/ensure-deps.sh; fi
+if [[ $scope == unit ]]; then
+    bash scripts/ensure-deps.sh --unit
+else
+    bash scripts/ensure-deps.sh
+    # The sandbox host's rootfs (debootstrap, minutes when cold) is built before any test starts:
+    # built from inside a vitest worker, its synchronous run blocks the worker's event loop past
+    # vitest's RPC timeout ("Timeout calling onTaskUpdate").
+    bash sandbox/host/rootfs.sh >/dev/null
+fi
 npx tsc --noEmit -p .
 
 report=$(mktemp -t selfpages-vitest.XXXXXX.json)
