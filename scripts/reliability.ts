@@ -216,7 +216,14 @@ async function deploysWithin(env: SandboxEnvironment, token: string, ms: number)
     return false;
 }
 
-const lastSyncLine = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").trim().split("\n").pop() ?? "";
+/** The error lines the sync log holds for one delivery, without their timestamps. */
+const syncErrors = (env: SandboxEnvironment, deliveryId: string) =>
+    fs
+        .readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8")
+        .split("\n")
+        .filter((line) => line.includes(`delivery=${deliveryId}]`) && line.includes(" error: "))
+        .map((line) => line.replace(/^.*? error: /, ""))
+        .join(" | ");
 
 /** A push while something is wrong: the previous release must stay served, and deploys resume after. */
 async function pushDuringFault(env: SandboxEnvironment, breakIt: () => void, repairIt: () => void) {
@@ -224,14 +231,12 @@ async function pushDuringFault(env: SandboxEnvironment, breakIt: () => void, rep
     const token = crypto.randomBytes(6).toString("hex");
     const sha = env.publisher.publish({ "version.txt": token }, "during a fault");
     breakIt();
-    let during;
-    let logLine;
     try {
         const [delivery] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
         await sleep(4000);
-        during = await version(env);
-        logLine = lastSyncLine(env);
-        return { deliveryStatus: delivery.status_code, servedDuringFault: during.status, previousReleaseKept: during.text === before.text, syncLog: logLine.replace(/^\S+ /, ""), ...(await afterRepair(env, repairIt, sha, token)) };
+        const during = await version(env);
+        const syncLog = syncErrors(env, delivery.guid);
+        return { deliveryStatus: delivery.status_code, servedDuringFault: during.status, previousReleaseKept: during.text === before.text, syncLog, ...(await afterRepair(env, repairIt, sha, token)) };
     } catch (error) {
         repairIt();
         throw error;
@@ -273,14 +278,16 @@ async function faults(env: SandboxEnvironment) {
     fill();
     try {
         const [delivery] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
-        let line = "";
-        for (let i = 0; i < 60 && !/error|deployed/.test(line); i++) {
+        let syncLog = "";
+        for (let i = 0; i < 60 && !syncLog && (await version(env)).text !== token; i++) {
             await sleep(1000);
-            line = lastSyncLine(env);
+            syncLog = syncErrors(env, delivery.guid);
         }
+        await sleep(500); // the error lines are logged one by one
+        syncLog = syncErrors(env, delivery.guid);
         const during = await version(env);
         const free = hostExec(env.host.name, "df -k /srv/selfpages | awk 'NR==2 {print $4}'").trim();
-        report.diskNearlyFull = { deliveryStatus: delivery.status_code, syncLog: line.replace(/^\S+ /, ""), servedDuringFault: during.status, previousReleaseKept: during.text === before.text, freeKiBAfterFailedSync: Number(free) };
+        report.diskNearlyFull = { deliveryStatus: delivery.status_code, syncLog, servedDuringFault: during.status, previousReleaseKept: during.text === before.text, freeKiBAfterFailedSync: Number(free) };
     } finally {
         unfill();
     }

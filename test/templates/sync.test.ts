@@ -293,6 +293,7 @@ describe.each(shells)("sync script under $name", (shell) => {
         // git's own reason, not a missing branch (a pipe used to hide ls-remote's failure).
         expect(host.log()).toMatch(/sync\[manual\] error: .*(does not appear to be a git repository|No such file)/m);
         expect(host.log()).not.toMatch(/branch gh-pages not found/);
+        expect(host.log(), "no empty error line (git ends some messages with a blank line)").not.toMatch(/ error: *$/m);
         result = await host.run(...push("d-fail"));
         expect(result.code).toBe(1);
         fs.renameSync(moved, host.origin.bare);
