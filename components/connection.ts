@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteCommand } from "../lib/providers/remoteCommand";
+import * as command from "@pulumi/command";
 import type { Settings } from "../lib/config";
-import type { Connection } from "../lib/remoteFile";
+import { hostCommand, type Connection } from "../lib/hostCommand";
 import { platformFor } from "../lib/platform";
 import { shellQuote } from "../lib/templates";
 
@@ -19,7 +19,7 @@ export interface HostConnectionArgs {
 export class HostConnection extends pulumi.ComponentResource {
     public readonly connection: pulumi.Output<Connection>;
     /** Everything that touches the host depends on this. */
-    public readonly ready: RemoteCommand;
+    public readonly ready: command.remote.Command;
 
     constructor(name: string, args: HostConnectionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:connection:HostConnection", name, {}, opts);
@@ -35,7 +35,7 @@ export class HostConnection extends pulumi.ComponentResource {
             perDialTimeout: 10,
         }));
         const expected = shellQuote(platform.osReleaseId);
-        this.ready = new RemoteCommand(
+        this.ready = hostCommand(
             `${name}-ready`,
             {
                 connection: this.connection,

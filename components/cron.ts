@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteCommand } from "../lib/providers/remoteCommand";
+import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { crontabFile } from "../lib/hostFiles";
 import { hostLayout } from "../lib/layout";
 import { platformFor } from "../lib/platform";
-import type { Connection } from "../lib/remoteFile";
+import { hostCommand, type Connection } from "../lib/hostCommand";
 
 export interface FallbackCronArgs {
     connection: pulumi.Input<Connection>;
@@ -17,14 +17,14 @@ export interface FallbackCronArgs {
  * re-running `up` can never add a second line (seed 000 appended one per run).
  */
 export class FallbackCron extends pulumi.ComponentResource {
-    public readonly crontab: RemoteCommand;
+    public readonly crontab: command.remote.Command;
 
     constructor(name: string, args: FallbackCronArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:cron:FallbackCron", name, {}, opts);
         const user = hostLayout(args.settings).serviceUser;
         const cronService = platformFor(args.settings.os).cronService;
 
-        const daemon = new RemoteCommand(
+        const daemon = hostCommand(
             `${name}-daemon`,
             {
                 connection: args.connection,
@@ -35,7 +35,7 @@ export class FallbackCron extends pulumi.ComponentResource {
         );
 
         const install = `crontab -u ${user} -`;
-        this.crontab = new RemoteCommand(
+        this.crontab = hostCommand(
             `${name}-crontab`,
             {
                 connection: args.connection,

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteCommand } from "../lib/providers/remoteCommand";
+import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
 import { platformFor } from "../lib/platform";
-import { remoteFile, sha256, type Connection } from "../lib/remoteFile";
+import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
 import { shellQuote } from "../lib/templates";
 
 export interface NginxArgs {
@@ -21,8 +21,8 @@ const parkedDefaultSite = "/etc/nginx/.selfpages-parked-default-site";
  * and applied with a reload, never a restart.
  */
 export class Nginx extends pulumi.ComponentResource {
-    public readonly siteConfig: RemoteCommand;
-    public readonly reloaded: RemoteCommand;
+    public readonly siteConfig: command.remote.Command;
+    public readonly reloaded: command.remote.Command;
 
     constructor(name: string, args: NginxArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:nginx:Nginx", name, {}, opts);
@@ -30,7 +30,7 @@ export class Nginx extends pulumi.ComponentResource {
         const parked = shellQuote(parkedDefaultSite);
         const reloadIfRunning = "if rc-service nginx status >/dev/null 2>&1; then nginx -t -q && rc-service nginx reload; fi";
 
-        const defaultSiteParked = new RemoteCommand(
+        const defaultSiteParked = hostCommand(
             `${name}-park-default-site`,
             {
                 connection: args.connection,
@@ -42,13 +42,13 @@ export class Nginx extends pulumi.ComponentResource {
         );
 
         const file = nginxSiteFile(args.settings);
-        this.siteConfig = remoteFile(
+        this.siteConfig = hostFile(
             `${name}-site-config`,
             { connection: args.connection, ...file, validate: "nginx -t -q" },
             childOptions(this, opts, [defaultSiteParked]),
         );
 
-        const service = new RemoteCommand(
+        const service = hostCommand(
             `${name}-service`,
             {
                 connection: args.connection,
@@ -57,7 +57,7 @@ export class Nginx extends pulumi.ComponentResource {
             childOptions(this, opts, [this.siteConfig]),
         );
 
-        this.reloaded = new RemoteCommand(
+        this.reloaded = hostCommand(
             `${name}-reload`,
             {
                 connection: args.connection,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteCommand } from "../lib/providers/remoteCommand";
+import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
-import type { Connection } from "../lib/remoteFile";
+import { hostCommand, type Connection } from "../lib/hostCommand";
 import type { Platform } from "../lib/platform";
 
 export interface PackagesArgs {
@@ -14,12 +14,12 @@ export interface PackagesArgs {
  * is missing, so a re-run is cheap and works without a mirror. `pulumi destroy` leaves them.
  */
 export class Packages extends pulumi.ComponentResource {
-    public readonly installed: RemoteCommand;
+    public readonly installed: command.remote.Command;
 
     constructor(name: string, args: PackagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:packages:Packages", name, {}, opts);
         const { platform } = args;
-        this.installed = new RemoteCommand(
+        this.installed = hostCommand(
             `${name}-install`,
             {
                 connection: args.connection,

@@ -1,41 +1,48 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteCommand } from "../lib/providers/remoteCommand";
+import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
-import { hooksFile, receiverServiceFile } from "../lib/hostFiles";
+import { hooksFile, receiverServiceFile, secretPlaceholder } from "../lib/hostFiles";
+import { shellQuote } from "../lib/templates";
 import { hostLayout } from "../lib/layout";
-import { contentHash, installFileScript, remoteFile, sha256, type Connection } from "../lib/remoteFile";
+import { hostCommand, contentHash, installFileScript, hostFile, sha256, type Connection } from "../lib/hostCommand";
 
 export interface ReceiverArgs {
     connection: pulumi.Input<Connection>;
     settings: Settings;
     /** The secret GitHub signs with once this `up` is done. */
-    currentSecret: pulumi.Input<string>;
-    /** During a rotation, the secret GitHub signed with until now. */
-    previousSecret?: pulumi.Input<string>;
+    secret: pulumi.Input<string>;
 }
 
 /** GitHub gives up on a delivery after 10 s: once the hook has the new secret, waiting this long
  *  means no delivery signed with the previous secret can still arrive. */
 export const rotationGraceSeconds = 11;
 
+/** Prints the secrets the receiver on the host accepts now, one a line (none on a fresh host). */
+const acceptedSecretsScript = (hooksPath: string) =>
+    `if [ -f ${shellQuote(hooksPath)} ]; then grep -o '"secret": "[A-Za-z0-9]*"' ${shellQuote(hooksPath)} | cut -d'"' -f4; fi`;
+
 /**
  * adnanh/webhook under OpenRC's supervise-daemon, as the service account, on loopback. It checks
  * X-Hub-Signature-256, answers 202 at once and runs the sync script in the background. A new hooks
  * file is applied with a reload (SIGUSR1), so the port never closes.
  *
- * A secret rotation is three steps in one `up`: the receiver accepts the new and the previous
- * secret (hooksApplied), the GitHub hook switches to the new one (it depends on hooksApplied), then
- * retirePrevious() waits out GitHub's delivery timeout and drops the previous secret.
+ * A secret change (a rotation, or the first `up` of a new release that generates the secret
+ * differently) is three steps in one `up`: the receiver accepts the new secret and every secret it
+ * accepted before, read from the host (hooksApplied); the GitHub hook switches to the new one (it
+ * depends on hooksApplied); then retirePrevious() waits out GitHub's delivery timeout and drops
+ * the others. No delivery is refused at any point.
  */
 export class Receiver extends pulumi.ComponentResource {
-    public readonly hooksFile: RemoteCommand;
-    public readonly service: RemoteCommand;
+    public readonly hooksFile: command.remote.Command;
+    public readonly service: command.remote.Command;
     /** Applied after every hooks-file change: the GitHub hook may switch secrets only after this. */
-    public readonly hooksApplied: RemoteCommand;
+    public readonly hooksApplied: command.remote.Command;
 
     private readonly args: ReceiverArgs;
     private readonly name: string;
+    private readonly finalHooks: pulumi.Output<string>;
+    private readonly transitionalHooks: pulumi.Output<string>;
 
     constructor(name: string, args: ReceiverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:receiver:Receiver", name, {}, opts);
@@ -44,37 +51,48 @@ export class Receiver extends pulumi.ComponentResource {
         const { settings } = args;
         const layout = hostLayout(settings);
         const service = layout.receiverService;
+        const hooksSpec = hooksFile(settings, [secretPlaceholder("webhook")]);
 
-        const accepted = args.previousSecret === undefined ? [args.currentSecret] : [args.currentSecret, args.previousSecret];
-        const hooksContent = pulumi.secret(pulumi.all(accepted).apply((secrets) => hooksFile(settings, secrets).content));
-        const hooksSpec = hooksFile(settings, ["placeholder"]);
-        this.hooksFile = remoteFile(
+        this.finalHooks = pulumi.secret(pulumi.output(args.secret).apply((secret) => hooksFile(settings, [secret]).content));
+        // Read again whenever the final file would change (new secret, new receiver settings), so a
+        // secret retired by an earlier rotation is not carried forward.
+        const acceptedNow = hostCommand(
+            `${name}-accepted-secrets`,
+            { connection: args.connection, create: acceptedSecretsScript(hooksSpec.path), triggers: [contentHash(this.finalHooks)], secretStdout: true },
+            childOptions(this, opts),
+        );
+        this.transitionalHooks = pulumi.secret(
+            pulumi.all([args.secret, acceptedNow.stdout]).apply(([secret, accepted]) => hooksFile(settings, [secret, ...accepted.split("\n").filter((s) => s !== "")]).content),
+        );
+        this.hooksFile = hostFile(
             `${name}-hooks`,
-            { connection: args.connection, path: hooksSpec.path, mode: hooksSpec.mode, owner: hooksSpec.owner, group: hooksSpec.group, content: hooksContent },
+            { connection: args.connection, path: hooksSpec.path, mode: hooksSpec.mode, owner: hooksSpec.owner, group: hooksSpec.group, content: this.transitionalHooks },
             childOptions(this, opts),
         );
 
         const initScript = receiverServiceFile(settings);
-        const initFile = remoteFile(`${name}-openrc-service`, { connection: args.connection, ...initScript }, childOptions(this, opts));
+        const initFile = hostFile(`${name}-openrc-service`, { connection: args.connection, ...initScript }, childOptions(this, opts));
 
-        this.service = new RemoteCommand(
+        this.service = hostCommand(
             `${name}-service`,
             {
                 connection: args.connection,
-                create: `set -eu\nrc-update add ${service} default >/dev/null\nrc-service ${service} restart`,
-                delete: `rc-service ${service} stop || true\nrc-update del ${service} default >/dev/null 2>&1 || true`,
                 // A new service definition needs a restart; a new hooks file only a reload (below).
+                create: `set -eu\nrc-update add ${service} default >/dev/null\nrc-service ${service} restart`,
+                // Anything else (a new connection, a new release's provider) must not interrupt it.
+                update: `set -eu\nrc-update add ${service} default >/dev/null\nrc-service ${service} status >/dev/null 2>&1 || rc-service ${service} start`,
+                delete: `rc-service ${service} stop || true\nrc-update del ${service} default >/dev/null 2>&1 || true`,
                 triggers: [sha256(initScript.content)],
             },
             { ...childOptions(this, opts, [initFile, this.hooksFile]), deleteBeforeReplace: true },
         );
 
-        this.hooksApplied = new RemoteCommand(
+        this.hooksApplied = hostCommand(
             `${name}-reload`,
             {
                 connection: args.connection,
                 create: `set -eu\nrc-service ${service} reload\nsleep 1\nrc-service ${service} status >/dev/null`,
-                triggers: [contentHash(hooksContent)],
+                triggers: [contentHash(this.transitionalHooks)],
             },
             childOptions(this, opts, [this.service]),
         );
@@ -82,23 +100,22 @@ export class Receiver extends pulumi.ComponentResource {
     }
 
     /**
-     * The last step of a rotation: after `githubHook` has the new secret, accept only that one.
-     * Without a rotation in progress it rewrites the same single-secret file and returns at once.
+     * The last step of a secret change: after `githubHook` has the new secret, accept only that
+     * one. When the receiver accepted nothing else it rewrites the same file and returns at once.
      */
-    public retirePrevious(githubHook: pulumi.Resource): RemoteCommand {
-        const { settings, currentSecret, previousSecret } = this.args;
+    public retirePrevious(githubHook: pulumi.Resource): command.remote.Command {
+        const { settings } = this.args;
         const layout = hostLayout(settings);
-        const spec = hooksFile(settings, ["placeholder"]);
-        const currentOnly = pulumi.secret(pulumi.output(currentSecret).apply((secret) => hooksFile(settings, [secret]).content));
-        const wait = previousSecret === undefined ? "" : `sleep ${rotationGraceSeconds}\n`;
-        const install = installFileScript(spec);
-        return new RemoteCommand(
+        const install = installFileScript(hooksFile(settings, [secretPlaceholder("webhook")]));
+        // Whether a secret is being retired is the one fact about the secrets this script reveals.
+        const wait = pulumi.unsecret(pulumi.all([this.transitionalHooks, this.finalHooks]).apply(([transitional, final]) => (transitional === final ? "" : `sleep ${rotationGraceSeconds}\n`)));
+        return hostCommand(
             `${this.name}-retire-previous-secret`,
             {
                 connection: this.args.connection,
-                create: `${wait}${install}\nrc-service ${layout.receiverService} reload`,
-                stdin: currentOnly,
-                triggers: [contentHash(currentOnly)],
+                create: pulumi.interpolate`${wait}${install}\nrc-service ${layout.receiverService} reload`,
+                stdin: this.finalHooks,
+                triggers: [contentHash(this.transitionalHooks), contentHash(this.finalHooks)],
             },
             { parent: this, dependsOn: [githubHook, this.hooksApplied] },
         );

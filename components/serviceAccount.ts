@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteCommand } from "../lib/providers/remoteCommand";
+import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
-import type { Connection } from "../lib/remoteFile";
+import { hostCommand, type Connection } from "../lib/hostCommand";
 import type { Platform } from "../lib/platform";
 
 export interface ServiceAccountArgs {
@@ -13,12 +13,12 @@ export interface ServiceAccountArgs {
 /** The unprivileged account that runs the receiver, the syncs and owns the site's files. */
 export class ServiceAccount extends pulumi.ComponentResource {
     public readonly user: string;
-    public readonly account: RemoteCommand;
+    public readonly account: command.remote.Command;
 
     constructor(name: string, args: ServiceAccountArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:account:ServiceAccount", name, {}, opts);
         this.user = args.user;
-        this.account = new RemoteCommand(
+        this.account = hostCommand(
             `${name}-user`,
             {
                 connection: args.connection,

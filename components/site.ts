@@ -1,11 +1,11 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteCommand } from "../lib/providers/remoteCommand";
+import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { syncScriptFile } from "../lib/hostFiles";
 import { hostLayout } from "../lib/layout";
-import { remoteFile, sha256, type Connection } from "../lib/remoteFile";
+import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
 import { shellQuote } from "../lib/templates";
 
 export interface SiteArgs {
@@ -19,9 +19,9 @@ export interface SiteArgs {
  * fallback, under one lock.
  */
 export class Site extends pulumi.ComponentResource {
-    public readonly syncScript: RemoteCommand;
+    public readonly syncScript: command.remote.Command;
     /** The first (and, when the script or source changes, a fresh) synchronous deploy. */
-    public readonly deployed: RemoteCommand;
+    public readonly deployed: command.remote.Command;
     /** Commit served after the last deploy run by `pulumi up`. */
     public readonly deployOutput: pulumi.Output<string>;
 
@@ -32,7 +32,7 @@ export class Site extends pulumi.ComponentResource {
         const owner = `${layout.serviceUser}:${layout.serviceUser}`;
         const q = shellQuote;
 
-        const directories = new RemoteCommand(
+        const directories = hostCommand(
             `${name}-directories`,
             {
                 connection: args.connection,
@@ -51,9 +51,9 @@ export class Site extends pulumi.ComponentResource {
         );
 
         const script = syncScriptFile(settings);
-        this.syncScript = remoteFile(`${name}-sync-script`, { connection: args.connection, ...script }, childOptions(this, opts, [directories]));
+        this.syncScript = hostFile(`${name}-sync-script`, { connection: args.connection, ...script }, childOptions(this, opts, [directories]));
 
-        this.deployed = new RemoteCommand(
+        this.deployed = hostCommand(
             `${name}-first-deploy`,
             {
                 connection: args.connection,

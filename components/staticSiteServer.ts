@@ -47,7 +47,7 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         const secrets = new WebhookSecrets(`${name}-webhook-secret`, { version: settings.webhookSecretVersion }, child);
         const receiver = new Receiver(
             `${name}-receiver`,
-            { connection, settings, currentSecret: secrets.current, previousSecret: secrets.previous },
+            { connection, settings, secret: secrets.current },
             { parent: this, dependsOn: [site] },
         );
         const nginx = new Nginx(`${name}-nginx`, { connection, settings }, { parent: this, dependsOn: [site] });

@@ -1,26 +1,29 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RandomSecret } from "../lib/providers/randomSecret";
+import * as random from "@pulumi/random";
 
 export interface WebhookSecretsArgs {
-    /** The rotation keeper: bumping it by one generates a new secret and keeps the old one valid. */
+    /** The rotation keeper: changing it generates a new secret (see Receiver for the switch-over). */
     version: number;
 }
 
 /**
- * The webhook secret, generated in the stack. Each version is its own RandomSecret, so the
- * previous version's value is still in state while GitHub switches to the new one.
+ * The webhook secret, generated in the stack: a RandomPassword per version, so bumping
+ * `webhookSecretVersion` makes a new one. The receiver keeps accepting the secret it had until
+ * GitHub has switched, reading it from the host, not from here.
  */
 export class WebhookSecrets extends pulumi.ComponentResource {
     public readonly current: pulumi.Output<string>;
-    public readonly previous: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: WebhookSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:webhook:WebhookSecrets", name, {}, opts);
-        const generate = (version: number) =>
-            new RandomSecret(`${name}-v${version}`, { length: 48, keepers: { version: String(version) } }, { parent: this }).result;
-        // Secret whatever the provider reports: the value must never reach state or logs in clear.
-        this.current = pulumi.secret(generate(args.version));
-        this.previous = args.version > 1 ? pulumi.secret(generate(args.version - 1)) : undefined;
+        // Letters and digits only: the value goes into a JSON hooks file and GitHub's hook config.
+        const password = new random.RandomPassword(
+            `${name}-v${args.version}`,
+            { length: 48, special: false, keepers: { version: String(args.version) } },
+            { parent: this },
+        );
+        // RandomPassword's result is a secret output already; say so where it is used as well.
+        this.current = pulumi.secret(password.result);
         this.registerOutputs({});
     }
 }

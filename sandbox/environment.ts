@@ -7,7 +7,7 @@ import { startGitHubStandin, type GitHubStandin } from "./github/server";
 import { hostDown, hostUp, type SandboxHost } from "./hostInstance";
 import { SitePublisher } from "./origin";
 import { sandboxStack } from "./stack";
-import { repoRoot } from "./toolchain";
+import { repoRoot } from "../toolchain/env";
 
 /** A sandbox host, its git origin and a GitHub stand-in, with this program's stack pointed at them. */
 export interface SandboxEnvironment {

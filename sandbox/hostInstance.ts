@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { repoRoot } from "./toolchain";
+import { repoRoot } from "../toolchain/env";
 
 /** What sandbox/host/up.sh records about a running sandbox host. */
 export interface SandboxHost {

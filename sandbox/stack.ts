@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { LocalWorkspace, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
 import type { SandboxHost } from "./hostInstance";
 import { privateKeyOf } from "./hostInstance";
-import { repoRoot, toolchainEnv } from "./toolchain";
+import { cacheDir, repoRoot, toolchainEnv } from "../toolchain/env";
 
 export interface SandboxStackOptions {
     stackName: string;
@@ -32,7 +32,7 @@ function passphrase(stateDir: string): string {
 export function sandboxEnv(stateDir: string): Record<string, string> {
     const backend = path.join(stateDir, "backend");
     fs.mkdirSync(backend, { recursive: true });
-    return { ...toolchainEnv(), PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: passphrase(stateDir) };
+    return { ...toolchainEnv(path.join(cacheDir, "pulumi-home")), PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: passphrase(stateDir) };
 }
 
 /**

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { startSandboxEnvironment, type SandboxEnvironment } from "../sandbox/environment";
 import { hostExec } from "../sandbox/hostInstance";
-import { repoRoot } from "../sandbox/toolchain";
+import { repoRoot } from "../toolchain/env";
 
 const resultsFile = path.join(repoRoot, "bench", "results.json");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { ConfigError, validateConfig } from "../lib/config";
 import { preflight } from "../lib/preflight";
-import { repoRoot, toolchainEnv } from "../sandbox/toolchain";
+import { repoRoot, toolchainEnv } from "../toolchain/env";
 
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: { stack: { type: "string" } } });

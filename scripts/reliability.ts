@@ -16,7 +16,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { startSandboxEnvironment, type SandboxEnvironment } from "../sandbox/environment";
 import { hostExec, hostRestart, originDaemon } from "../sandbox/hostInstance";
-import { repoRoot } from "../sandbox/toolchain";
+import { repoRoot } from "../toolchain/env";
 
 const resultsFile = path.join(repoRoot, "bench", "reliability.json");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

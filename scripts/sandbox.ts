@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { hostDown, hostUp } from "../sandbox/hostInstance";
 import { sandboxEnv, sandboxStack } from "../sandbox/stack";
-import { cacheDir, repoRoot } from "../sandbox/toolchain";
+import { cacheDir, repoRoot } from "../toolchain/env";
 
 const name = "sandbox";
 const repository = "selfpages/site";

@@ -119,17 +119,18 @@ random_plugin=$(cached pulumi-resource-random "$RANDOM_VERSION" recipe_random)
 
 # The bin directory the engine runs from: the CLI with its bundled parts beside it. The engine
 # looks for the language host and the dynamic-provider shim (a script of @pulumi/pulumi that runs
-# the project's own copy of the SDK) next to `pulumi` before PATH, without a warning. The plugins
+# the project's own copy of the SDK) next to its own executable, symlinks resolved, before PATH
+# (where it warns): hence hard links, not symbolic ones. The plugins
 # are linked under plugins/ for install-plugins.sh, not put on PATH.
 shim="$here/../node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
 [[ -f $shim ]] || { echo "toolchain: $shim is missing: run npm install first" >&2; exit 1; }
-key=$( (echo "$cli $language_host $command_plugin $random_plugin"; cat "$shim") | sha256sum | cut -c1-16)
+key=$( (echo "hard links: $cli $language_host $command_plugin $random_plugin"; cat "$shim") | sha256sum | cut -c1-16)
 bin="$cache/bin-$key"
 if [[ ! -x $bin/plugins/pulumi-resource-random ]]; then
     rm -rf "$bin.tmp"
     mkdir -p "$bin.tmp/plugins"
-    ln -s "$cli" "$bin.tmp/pulumi"
-    ln -s "$language_host" "$bin.tmp/pulumi-language-nodejs"
+    ln "$cli" "$bin.tmp/pulumi"
+    ln "$language_host" "$bin.tmp/pulumi-language-nodejs"
     install -m 0755 "$shim" "$bin.tmp/pulumi-resource-pulumi-nodejs"
     ln -s "$command_plugin" "$bin.tmp/plugins/pulumi-resource-command"
     ln -s "$random_plugin" "$bin.tmp/plugins/pulumi-resource-random"

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 
-export const remoteCommandType = "pulumi-nodejs:dynamic/selfpages:RemoteCommand";
-export const randomSecretType = "pulumi-nodejs:dynamic/selfpages:RandomSecret";
+export const remoteCommandType = "command:remote:Command";
+export const randomPasswordType = "random:index/randomPassword:RandomPassword";
 export const githubWebhookType = "pulumi-nodejs:dynamic/selfpages:GitHubWebhook";
 
 /** Pulumi's wire marker for a secret value. */
@@ -29,14 +29,15 @@ function unwrap(value: unknown): unknown {
     return value;
 }
 
-/** The value a mocked RandomSecret generates: tests search for it to prove it never leaks. */
+/** The value a mocked RandomPassword generates: tests search for it to prove it never leaks. */
 export const mockSecret = (name: string) => `mocksecret${name.replace(/[^A-Za-z0-9]/g, "")}`;
 
 /**
  * Runs `declare` under Pulumi's mocks and records every resource registration with its parent,
- * its dependencies and its inputs as they would reach the engine.
+ * its dependencies and its inputs as they would reach the engine. A command named in
+ * `commandStdout` prints that (what the host would answer).
  */
-export async function registerUnderMocks(declare: () => void): Promise<Registered[]> {
+export async function registerUnderMocks(declare: () => void, commandStdout: Record<string, string> = {}): Promise<Registered[]> {
     const registered: Registered[] = [];
     // The mock monitor hides the request's dependencies from Mocks.newResource; wrap it to see them.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -62,9 +63,9 @@ export async function registerUnderMocks(declare: () => void): Promise<Registere
             {
                 newResource(args) {
                     const state = { ...args.inputs };
-                    if (args.type === randomSecretType) state.result = mockSecret(args.name);
+                    if (args.type === randomPasswordType) state.result = mockSecret(args.name);
                     if (args.type === githubWebhookType) state.hookId = 4242;
-                    if (args.type === remoteCommandType) Object.assign(state, { stdout: "", stderr: "" });
+                    if (args.type === remoteCommandType) Object.assign(state, { stdout: commandStdout[args.name] ?? "", stderr: "" });
                     return { id: `${args.name}-id`, state };
                 },
                 call: (args) => args.inputs,

@@ -2,9 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { StaticSiteServer } from "../../components";
 import { testPrivateKey, testToken, validConfig } from "../lib/fixtures";
-import { githubWebhookType, isSecretValue, mockSecret, randomSecretType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
+import { githubWebhookType, isSecretValue, mockSecret, randomPasswordType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
-async function declare(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine"): Promise<Registered[]> {
+async function declare(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine", commandStdout: Record<string, string> = {}): Promise<Registered[]> {
     const { settings, secrets } = validConfig(overrides, os);
     return registerUnderMocks(() => {
         new StaticSiteServer("selfpages", {
@@ -12,7 +12,7 @@ async function declare(overrides: Record<string, string> = {}, os: "alpine" | "d
             hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
             githubToken: pulumi.secret(secrets.githubToken),
         });
-    });
+    }, commandStdout);
 }
 
 const byName = (resources: Registered[], name: string): Registered => {
@@ -65,6 +65,7 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-site-directories",
                 "selfpages-site-sync-script",
                 "selfpages-site-first-deploy",
+                "selfpages-receiver-accepted-secrets",
                 "selfpages-receiver-hooks",
                 "selfpages-receiver-openrc-service",
                 "selfpages-receiver-service",
@@ -78,7 +79,7 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-cron-crontab",
             ].sort(),
         );
-        expect(resources.filter((r) => r.type === randomSecretType).map((r) => r.name)).toEqual(["selfpages-webhook-secret-v1"]);
+        expect(resources.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["selfpages-webhook-secret-v1"]);
         expect(resources.filter((r) => r.type === githubWebhookType).map((r) => r.name)).toEqual(["selfpages-github-webhook"]);
     });
 
@@ -128,29 +129,40 @@ describe("StaticSiteServer under mocks", () => {
 
         const rotated = await declare({ webhookSecretVersion: "2" });
         const rotatedTriggers = triggers(rotated);
-        expect(Object.keys(first).filter((name) => first[name] !== rotatedTriggers[name]).sort()).toEqual(["selfpages-receiver-reload", "selfpages-receiver-retire-previous-secret"]);
+        expect(Object.keys(first).filter((name) => first[name] !== rotatedTriggers[name]).sort()).toEqual(["selfpages-receiver-accepted-secrets", "selfpages-receiver-reload", "selfpages-receiver-retire-previous-secret"]);
     });
 
-    it("keeps the previous secret during a rotation and names each version", async () => {
-        const resources = await declare({ webhookSecretVersion: "3" });
-        const passwords = resources.filter((r) => r.type === randomSecretType);
-        expect(passwords.map((p) => [p.name, p.inputs.keepers])).toEqual([
-            ["selfpages-webhook-secret-v3", { version: "3" }],
-            ["selfpages-webhook-secret-v2", { version: "2" }],
-        ]);
+    it("accepts the new secret and the ones the host accepted until GitHub switched, then only the new one", async () => {
+        const hostSecret = "secretreadfromthehost0123456789";
+        const resources = await declare({ webhookSecretVersion: "3" }, "alpine", { "selfpages-receiver-accepted-secrets": `${hostSecret}\n` });
+        const passwords = resources.filter((r) => r.type === randomPasswordType);
+        expect(passwords.map((p) => [p.name, p.inputs.keepers, p.inputs.length, p.inputs.special])).toEqual([["selfpages-webhook-secret-v3", { version: "3" }, 48, false]]);
+        const accepted = byName(resources, "selfpages-receiver-accepted-secrets");
+        expect(accepted.inputs.create).toMatch(/grep -o '"secret": /);
+        expect(accepted.inputs.logging).toBe("none");
         const hooks = String(byName(resources, "selfpages-receiver-hooks").inputs.stdin);
         expect(hooks).toContain(mockSecret("selfpages-webhook-secret-v3"));
-        expect(hooks).toContain(mockSecret("selfpages-webhook-secret-v2"));
-        const retired = String(byName(resources, "selfpages-receiver-retire-previous-secret").inputs.stdin);
-        expect(retired).toContain(mockSecret("selfpages-webhook-secret-v3"));
-        expect(retired).not.toContain(mockSecret("selfpages-webhook-secret-v2"));
-        expect(byName(resources, "selfpages-receiver-retire-previous-secret").inputs.create).toMatch(/^sleep 11/);
+        expect(hooks).toContain(hostSecret);
+        const retire = byName(resources, "selfpages-receiver-retire-previous-secret").inputs;
+        expect(String(retire.stdin)).toContain(mockSecret("selfpages-webhook-secret-v3"));
+        expect(String(retire.stdin)).not.toContain(hostSecret);
+        expect(retire.create).toMatch(/^sleep 11/);
         expect(byName(resources, "selfpages-github-webhook").inputs.secret).toBe(mockSecret("selfpages-webhook-secret-v3"));
+        // The host read comes before the hooks file that carries its result.
+        expect(dependsOnTransitively(resources, "selfpages-receiver-hooks")).toContain("selfpages-receiver-accepted-secrets");
+    });
+
+    it("waits for nothing when the host accepts only the current secret", async () => {
+        const resources = await declare({}, "alpine", { "selfpages-receiver-accepted-secrets": `${mockSecret("selfpages-webhook-secret-v1")}\n` });
+        const retire = byName(resources, "selfpages-receiver-retire-previous-secret").inputs;
+        expect(retire.create).not.toMatch(/sleep/);
+        expect(byName(resources, "selfpages-receiver-hooks").inputs.stdin).toBe(retire.stdin);
     });
 
     it("marks every secret as secret and never puts one in a command line or a plain input", async () => {
-        const resources = await declare({ webhookSecretVersion: "2" });
-        const secrets = [testPrivateKey.split("\n")[1], testToken, mockSecret("selfpages-webhook-secret-v2"), mockSecret("selfpages-webhook-secret-v1")];
+        const hostSecret = "secretreadfromthehost0123456789";
+        const resources = await declare({ webhookSecretVersion: "2" }, "alpine", { "selfpages-receiver-accepted-secrets": hostSecret });
+        const secrets = [testPrivateKey.split("\n")[1], testToken, mockSecret("selfpages-webhook-secret-v2"), hostSecret];
         for (const resource of resources) {
             for (const [key, value] of Object.entries(resource.wire)) {
                 // The serialized provider code is checked too: it must not have captured a secret.

@@ -14,7 +14,7 @@ import { startGitHubStandin, type GitHubStandin } from "../../sandbox/github/ser
 import { hostDown, hostExec, hostUp, privateKeyOf, type SandboxHost } from "../../sandbox/hostInstance";
 import { SitePublisher } from "../../sandbox/origin";
 import { sandboxEnv, sandboxStack } from "../../sandbox/stack";
-import { repoRoot } from "../../sandbox/toolchain";
+import { repoRoot } from "../../toolchain/env";
 import { exportStack, get, recordFigure, waitFor, worldReadableFiles } from "./support";
 
 const isRoot = process.getuid?.() === 0;

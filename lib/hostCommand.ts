@@ -1,0 +1,110 @@
+import * as crypto from "node:crypto";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { shellQuote } from "./templates";
+
+/** How every step reaches the host: @pulumi/command's SSH connection, with the host key pinned. */
+export type Connection = command.types.input.remote.ConnectionArgs;
+
+/**
+ * Stacks made by selfpages 0.1 recorded each host step as a dynamic-provider resource of this
+ * type. The alias makes the engine update those in place with the command provider instead of
+ * creating new ones and deleting the old, which would run the old delete scripts (rm -rf of the
+ * site, `crontab -r`, stopping the receiver) right after the new steps.
+ */
+const legacyCommandType = "pulumi-nodejs:dynamic/selfpages:RemoteCommand";
+
+export interface HostCommandArgs {
+    connection: pulumi.Input<Connection>;
+    create: pulumi.Input<string>;
+    /** Run when an input other than `triggers` changes; defaults to `create`. */
+    update?: pulumi.Input<string>;
+    delete?: pulumi.Input<string>;
+    /** Content and secrets travel here: never on a command line, where `ps` on the host shows them. */
+    stdin?: pulumi.Input<string>;
+    /** Any change replaces the resource: the delete script, then (or before) the create script. */
+    triggers?: pulumi.Input<unknown>[];
+    /** The command prints a secret: its stdout is a secret output and is never logged. */
+    secretStdout?: boolean;
+}
+
+/** One step on the host: a `command.remote.Command` whose stdin (and connection) stay secret. */
+export function hostCommand(name: string, args: HostCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    const { secretStdout, ...commandArgs } = args;
+    return new command.remote.Command(
+        name,
+        secretStdout ? { ...commandArgs, logging: "none" } : commandArgs,
+        {
+            ...opts,
+            additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "connection", "stdin", ...(secretStdout ? ["stdout"] : [])],
+            aliases: [...(opts.aliases ?? []), { type: legacyCommandType }],
+        },
+    );
+}
+
+export interface HostFileArgs {
+    connection: pulumi.Input<Connection>;
+    path: string;
+    content: pulumi.Input<string>;
+    mode: string;
+    owner: string;
+    group: string;
+    /**
+     * A command that checks the file once it is in place (`nginx -t`): on failure the previous
+     * content is restored and the update fails, so a bad render never stays on the host.
+     */
+    validate?: string;
+}
+
+export function sha256(content: string): string {
+    return crypto.createHash("sha256").update(content).digest("hex");
+}
+
+/** Hash of content that may be secret: the hash itself stays secret in state. */
+export function contentHash(content: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.output(content).apply(sha256);
+}
+
+/**
+ * The script that installs a file whose content arrives on stdin: content never appears on a
+ * command line, and the file appears atomically with its final mode and owner (rename(2) of a
+ * temporary file created 0600 in the same directory).
+ */
+export function installFileScript(args: Pick<HostFileArgs, "path" | "mode" | "owner" | "group" | "validate">): string {
+    const lines = [
+        "set -eu",
+        `target=${shellQuote(args.path)}`,
+        'mkdir -p "$(dirname "$target")"',
+        'tmp=$(mktemp "$target.XXXXXX")',
+        "trap 'rm -f \"$tmp\"' EXIT",
+        'cat > "$tmp"',
+        `chown ${shellQuote(`${args.owner}:${args.group}`)} "$tmp"`,
+        `chmod ${args.mode} "$tmp"`,
+    ];
+    if (args.validate) {
+        lines.push(
+            'backup=""',
+            'if [ -e "$target" ]; then backup=$(mktemp "$target.XXXXXX"); cp -p "$target" "$backup"; fi',
+            'mv -f "$tmp" "$target"',
+            `if ! ${args.validate}; then`,
+            '  if [ -n "$backup" ]; then mv -f "$backup" "$target"; else rm -f "$target"; fi',
+            `  echo "selfpages: ${args.path} rejected by: ${args.validate.replace(/"/g, "'")}; previous content restored" >&2`,
+            "  exit 1",
+            "fi",
+            'if [ -n "$backup" ]; then rm -f "$backup"; fi',
+        );
+    } else {
+        lines.push('mv -f "$tmp" "$target"');
+    }
+    return lines.join("\n");
+}
+
+/**
+ * A file on the host, installed by a command that reads it from stdin (CopyToRemote has neither
+ * mode, owner, atomic replacement nor a delete). A content change is an in-place update, never a
+ * delete-then-create, so the file is never missing; `pulumi destroy` removes it.
+ */
+export function hostFile(name: string, args: HostFileArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    const script = installFileScript(args);
+    return hostCommand(name, { connection: args.connection, create: script, update: script, delete: `rm -f ${shellQuote(args.path)}`, stdin: args.content }, opts);
+}
