@@ -99,7 +99,7 @@ export const configSchema = z
             .describe("Cron schedule of the fallback sync."),
         githubToken: z.string().min(1, "must not be empty").describe("GitHub token allowed to manage the repository's webhooks (secret: set it with --secret)."),
         githubApiUrl: httpUrl.default("https://api.github.com").describe("GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)."),
-        webhookSecretVersion: z.number().int("must be an integer").min(1, "must be at least 1").default(1).describe("Bump by one to rotate the webhook secret: during that `up` the receiver accepts both, then only the new one."),
+        webhookSecretVersion: z.number().int("must be an integer").min(1, "must be at least 1").default(1).describe("Change it (bump it by one) to rotate the webhook secret: during that `up` the receiver accepts the new and the old secret until GitHub has switched, then only the new one."),
     })
     .strict();
 

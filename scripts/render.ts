@@ -29,8 +29,9 @@ export function stackValues(stackFile: string): Record<string, string> {
 
 export function renderStack(stackFile: string, outDir: string): string[] {
     const { settings } = validateConfig("selfpages", stackValues(stackFile), () => true);
+    // The hooks file as it stands after `up`: during the `up` of a rotation it briefly holds the
+    // secrets the host accepted before as well (components/receiver.ts).
     const secrets = [secretPlaceholder(`webhook-v${settings.webhookSecretVersion}`)];
-    if (settings.webhookSecretVersion > 1) secrets.push(secretPlaceholder(`webhook-v${settings.webhookSecretVersion - 1}`));
     const written: string[] = [];
     const manifest = [];
     for (const file of allHostFiles(settings, secrets)) {

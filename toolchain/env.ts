@@ -11,10 +11,11 @@ export const cacheDir = process.env.SELFPAGES_CACHE ?? path.join(os.homedir(), "
  * The environment the Pulumi CLI needs here: the CLI built from source (toolchain/build.sh) first
  * on PATH with its language host and dynamic-provider shim beside it, the provider plugins
  * installed into PULUMI_HOME, no update checks and no plugin downloads.
- * `pulumiHome` defaults to the user's own (PULUMI_HOME or ~/.pulumi).
+ * `pulumiHome` defaults to the user's own (PULUMI_HOME, or .pulumi in the home directory that
+ * Pulumi itself uses: the user database's, not $HOME).
  */
 export function toolchainEnv(pulumiHome?: string): Record<string, string> {
-    const home = pulumiHome ?? process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi");
+    const home = pulumiHome ?? process.env.PULUMI_HOME ?? path.join(os.userInfo().homedir, ".pulumi");
     const binDir = execFileSync("bash", [path.join(repoRoot, "toolchain", "install-plugins.sh")], {
         encoding: "utf8",
         env: { ...process.env, PULUMI_HOME: home },

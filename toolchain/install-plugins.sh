@@ -10,7 +10,8 @@ if [[ ${SELFPAGES_USE_SYSTEM_PULUMI:-} == 1 ]]; then echo "$bin"; exit 0; fi # t
 
 # shellcheck source=versions.env
 source "$here/versions.env"
-home=${PULUMI_HOME:-$HOME/.pulumi}
+# Pulumi takes the home directory from the user database, not from $HOME.
+home=${PULUMI_HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)/.pulumi}
 for plugin in "command $COMMAND_VERSION" "random $RANDOM_VERSION"; do
     read -r name version <<<"$plugin"
     dir="$home/plugins/resource-$name-v$version"
