@@ -9,10 +9,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { hostDown, hostUp } from "../sandbox/hostInstance";
-import { sandboxEnv, sandboxStack } from "../sandbox/stack";
+import { sandboxStack } from "../sandbox/stack";
 import { cacheDir, repoRoot } from "../toolchain/env";
 
-const name = "sandbox";
+// Another name (and SELFPAGES_SANDBOX_STATE) runs a second sandbox beside the usual one: the tests do.
+const name = process.env.SELFPAGES_SANDBOX_NAME ?? "sandbox";
 const repository = "selfpages/site";
 const stateDir = process.env.SELFPAGES_SANDBOX_STATE ?? path.join(cacheDir, "sandbox-stack");
 const standinPidFile = path.join(stateDir, "github-standin.pid");
@@ -30,8 +31,24 @@ function stopStandin(): void {
     fs.rmSync(standinInfoFile, { force: true });
 }
 
-/** Starts the GitHub stand-in as a daemon that outlives this script; returns its API URL. */
+function runningStandin(): string | undefined {
+    if (!fs.existsSync(standinPidFile) || !fs.existsSync(standinInfoFile)) return undefined;
+    try {
+        process.kill(Number(fs.readFileSync(standinPidFile, "utf8")), 0);
+    } catch {
+        return undefined;
+    }
+    return (JSON.parse(fs.readFileSync(standinInfoFile, "utf8")) as { apiUrl: string }).apiUrl;
+}
+
+/**
+ * Starts the GitHub stand-in as a daemon that outlives this script; returns its API URL. A second
+ * `npm run sandbox` keeps the running one: its hooks live in its memory, and the stack's hook
+ * points at its URL.
+ */
 async function startStandin(token: string): Promise<string> {
+    const running = runningStandin();
+    if (running) return running;
     stopStandin();
     const tokenFile = path.join(stateDir, "github-token");
     fs.writeFileSync(tokenFile, token, { mode: 0o600 });
@@ -68,25 +85,41 @@ async function up(): Promise<void> {
     const stack = await sandboxStack({ stackName: name, host, stateDir, githubApiUrl: apiUrl, githubToken: token, repository });
     const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
     const outputs = await stack.outputs();
-    const env = sandboxEnv(stateDir);
+    const siteUrl = String(outputs.siteUrl?.value);
     console.log(`
 sandbox is up (${result.summary.result}).
-  site:            ${String(outputs.siteUrl?.value)}
+  site:            ${siteUrl}
   webhook:         ${String(outputs.webhookUrl?.value)}
   GitHub stand-in: ${apiUrl}  (token in ${tokenFile})
-
-Publish a change, as GitHub Pages would receive it:
-  git clone -b gh-pages ${host.originPath} /tmp/site && cd /tmp/site
-  echo "<p>hello</p>" > hello.html && git add . && git commit -m hello && git push
-  curl -s -X POST ${apiUrl}/_standin/repos/${repository}/push -H 'content-type: application/json' \\
-       -d "{\\"ref\\": \\"refs/heads/gh-pages\\", \\"after\\": \\"$(git rev-parse HEAD)\\"}"
-  curl ${String(outputs.siteUrl?.value)}hello.html
-
+${publishHints(host.originPath, apiUrl, siteUrl)}
 Run pulumi on the sandbox stack yourself:
-  export PATH="${env.PATH.split(":").slice(0, 2).join(":")}:$PATH" PULUMI_BACKEND_URL=${env.PULUMI_BACKEND_URL} PULUMI_CONFIG_PASSPHRASE_FILE=${path.join(stateDir, "passphrase")}
-  pulumi preview --stack ${name}
+${pulumiHints()}
 
 Remove everything: npm run sandbox -- --down`);
+}
+
+/**
+ * What to type to publish a change as GitHub would deliver it. Runs as printed on a fresh machine
+ * (a test runs it): a new directory each time, a git identity for the commit only, and a wait for
+ * the deploy, which lands a few hundred milliseconds after the delivery is answered.
+ */
+function publishHints(originPath: string, apiUrl: string, siteUrl: string): string {
+    return `
+Publish a change, as GitHub Pages would receive it:
+  site=$(mktemp -d) && git clone -q -b gh-pages ${originPath} "$site" && cd "$site"
+  echo "<p>hello</p>" > hello.html && git add hello.html
+  git -c user.name=you -c user.email=you@example.org commit -q -m hello && git push -q
+  curl -s -X POST '${apiUrl}/_standin/repos/${repository}/push?format=line' -d "{\\"ref\\": \\"refs/heads/gh-pages\\", \\"after\\": \\"$(git rev-parse HEAD)\\"}"
+  # The receiver answers at once and deploys in the background: wait for the page (10 s at most).
+  for i in $(seq 50); do curl -sf ${siteUrl}hello.html && break; sleep 0.2; done
+`;
+}
+
+/** The project's own Pulumi (npm run pulumi), pointed at the sandbox stack's backend and passphrase. */
+function pulumiHints(): string {
+    return `  cd ${repoRoot}
+  export PULUMI_BACKEND_URL=file://${path.join(stateDir, "backend")} PULUMI_CONFIG_PASSPHRASE_FILE=${path.join(stateDir, "passphrase")}
+  npm run -s pulumi -- preview --stack ${name}`;
 }
 
 const { values } = parseArgs({ options: { down: { type: "boolean", default: false } } });

@@ -2,7 +2,8 @@
  * The stand-in's own HTTP surface under /_standin/ (not GitHub's API, not checked against its
  * description, no token): lets a shell drive `npm run sandbox`.
  *   POST /_standin/repos/OWNER/NAME/push  {"ref": "refs/heads/gh-pages", "after": "<sha>", "before"?, "headCommitMessage"?}
- *        -> the delivery records, one per active hook subscribed to push
+ *        -> the delivery records, one per active hook subscribed to push; with ?format=line, one
+ *           text line per delivery instead: "delivery GUID to URL: STATUS_CODE STATUS"
  *   GET  /_standin/deliveries[?repo=OWNER/NAME]  -> every delivery record, oldest first
  */
 import type { DeliveryRecord } from "./deliveries";
@@ -18,8 +19,12 @@ export interface ControlTarget {
 
 export interface ControlResult {
     status: number;
-    body: unknown;
+    body?: unknown;
+    /** A plain-text answer, for a person at a shell. */
+    text?: string;
 }
+
+const deliveryLine = (record: DeliveryRecord) => `delivery ${record.guid} to ${record.url}: ${record.status_code} ${record.status}\n`;
 
 const sha = /^[0-9a-f]{40}$/;
 
@@ -39,7 +44,9 @@ export async function control(target: ControlTarget, method: string, url: URL, r
         if (typeof after !== "string" || !sha.test(after)) return { status: 400, body: { message: "after must be a 40-hex commit id" } };
         if (before !== undefined && (typeof before !== "string" || !sha.test(before))) return { status: 400, body: { message: "before must be a 40-hex commit id" } };
         if (headCommitMessage !== undefined && typeof headCommitMessage !== "string") return { status: 400, body: { message: "headCommitMessage must be a string" } };
-        return { status: 200, body: await target.sendPush(repo, { ref, after, before, headCommitMessage }) };
+        const records = await target.sendPush(repo, { ref, after, before, headCommitMessage });
+        if (url.searchParams.get("format") === "line") return { status: 200, text: records.length ? records.map(deliveryLine).join("") : "no hook subscribed to push\n" };
+        return { status: 200, body: records };
     }
     if (url.pathname === "/_standin/deliveries" && method === "GET") {
         const repo = url.searchParams.get("repo") ?? undefined;

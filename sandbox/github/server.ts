@@ -61,6 +61,7 @@ export interface GitHubStandin {
 interface Answer {
     status: number;
     body?: unknown;
+    text?: string;
     headers?: Record<string, string>;
 }
 
@@ -149,11 +150,11 @@ export async function startGitHubStandin(options: GitHubStandinOptions): Promise
                 "X-GitHub-Api-Version-Selected": "2022-11-28",
                 "X-GitHub-Media-Type": "github.v3; format=json",
                 "X-GitHub-Request-Id": crypto.randomBytes(8).toString("hex").toUpperCase(),
-                ...(answer.body === undefined ? {} : { "Content-Type": "application/json; charset=utf-8" }),
+                ...(answer.text !== undefined ? { "Content-Type": "text/plain; charset=utf-8" } : answer.body === undefined ? {} : { "Content-Type": "application/json; charset=utf-8" }),
                 ...answer.headers,
             };
             res.writeHead(answer.status, headers);
-            res.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+            res.end(answer.text ?? (answer.body === undefined ? undefined : JSON.stringify(answer.body)));
         })();
     });
 

@@ -75,6 +75,12 @@ describe("sandbox/github/main.ts: the stand-in as a process, driven from a shell
         expect((await fetch(`${apiUrl}/_standin/nothing`)).status).toBe(404);
     });
 
+    it("answers a push with one text line per delivery when asked for ?format=line", async () => {
+        const response = await fetch(`${apiUrl}/_standin/repos/Do-It-ECM/do-it/push?format=line`, { method: "POST", body: JSON.stringify({ ref: "refs/heads/gh-pages", after: sha("d") }) });
+        expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
+        expect(await response.text()).toMatch(/^delivery [0-9a-f-]{36} to http:\/\/127\.0\.0\.1:\d+\/\S*: 202 OK\n$/);
+    });
+
     it("logs to stderr without secrets, and stops on SIGTERM with status 0", async () => {
         child.kill("SIGTERM");
         expect(await exited).toBe(0);
