@@ -16,19 +16,24 @@ for pkg in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]} > 0)); then
+    as_root=()
     if [[ $(id -u) != 0 ]]; then
-        echo "ensure-deps: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
-        exit 1
+        # A CI runner or a workstation: passwordless sudo, or the user is told what to install.
+        if sudo -n true 2>/dev/null; then
+            as_root=(sudo -n)
+        else
+            echo "ensure-deps: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+            exit 1
+        fi
     fi
     echo "ensure-deps: installing ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
     # The nginx package must not start a server on port 80 of this machine: the tests run their own.
     policy=/usr/sbin/policy-rc.d
     restore_policy=0
-    if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; restore_policy=1; fi
-    apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
-    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >&2
-    if ((restore_policy)); then rm -f "$policy"; fi
+    if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null; "${as_root[@]}" chmod +x "$policy"; restore_policy=1; fi
+    "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >&2
+    if ((restore_policy)); then "${as_root[@]}" rm -f "$policy"; fi
 fi
 
 # npm packages at the lockfile's versions, when node_modules is missing or older than the lockfile.

@@ -22,20 +22,28 @@ describe("GitHub workflows", () => {
         execFileSync(actionlint, ["-color=false", ...files], { encoding: "utf8" });
     });
 
-    it("preview posts the plan on pull requests; up runs on pushes to main, one at a time", () => {
+    it("preview posts the plan on pull requests; up runs on pushes to main, one at a time; both through npm run pulumi", () => {
+        type Step = { uses?: string; run?: string; with?: Record<string, unknown> };
+        const steps = (file: string) => Object.values(workflow(file).jobs)[0].steps as Step[];
+        const runs = (file: string) => steps(file).flatMap((s) => (s.run ? [s.run] : []));
+
         const preview = workflow("preview.yml");
         expect(Object.keys(preview.on)).toEqual(["pull_request"]);
-        const previewStep = Object.values(preview.jobs)[0].steps.find((s) => s.uses?.startsWith("pulumi/actions@"));
-        expect(previewStep?.with).toMatchObject({ command: "preview", "comment-on-pr": true, "stack-name": "prod" });
+        expect(runs("preview.yml").some((r) => /^npm run -s pulumi -- preview --stack prod\b/.test(r))).toBe(true);
+        expect(runs("preview.yml").some((r) => r.includes("gh pr comment"))).toBe(true);
 
         const deploy = workflow("deploy.yml") as ReturnType<typeof workflow> & { concurrency: { "cancel-in-progress": boolean } };
         expect(deploy.on).toMatchObject({ push: { branches: ["main"] } });
         expect(deploy.concurrency["cancel-in-progress"]).toBe(false);
-        const upStep = Object.values(deploy.jobs)[0].steps.find((s) => s.uses?.startsWith("pulumi/actions@"));
-        expect(upStep?.with).toMatchObject({ command: "up", "stack-name": "prod" });
-        // The CLI in CI matches the SDK pinned in package.json.
+        expect(runs("deploy.yml")).toContain("npm run -s pulumi -- up --yes --stack prod");
+
+        // The CLI installed in CI matches the SDK pinned in package.json, and is the one npm run pulumi runs.
         const sdk = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"];
-        expect(previewStep?.with?.["pulumi-version"]).toBe(sdk);
-        expect(upStep?.with?.["pulumi-version"]).toBe(sdk);
+        for (const file of ["preview.yml", "deploy.yml"]) {
+            const install = steps(file).find((s) => s.uses?.startsWith("pulumi/actions@"));
+            expect(install?.with, file).toEqual({ "pulumi-version": sdk });
+            const env = Object.values(workflow(file).jobs)[0] as unknown as { env: Record<string, string> };
+            expect(env.env.SELFPAGES_USE_SYSTEM_PULUMI, file).toBe("1");
+        }
     });
 });
