@@ -3,8 +3,7 @@ import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { crontabFile } from "../lib/hostFiles";
-import { hostLayout } from "../lib/layout";
-import { platformFor } from "../lib/platform";
+import { enableAndStart } from "../lib/openrc";
 import { hostCommand, type Connection } from "../lib/hostCommand";
 
 export interface FallbackCronArgs {
@@ -21,14 +20,14 @@ export class FallbackCron extends pulumi.ComponentResource {
 
     constructor(name: string, args: FallbackCronArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:cron:FallbackCron", name, {}, opts);
-        const user = hostLayout(args.settings).serviceUser;
-        const cronService = platformFor(args.settings.os).cronService;
+        const user = args.settings.layout.serviceUser;
+        const cronService = args.settings.platform.cronService;
 
         const daemon = hostCommand(
             `${name}-daemon`,
             {
                 connection: args.connection,
-                create: `set -eu\nrc-update add ${cronService} default >/dev/null\nrc-service ${cronService} status >/dev/null 2>&1 || rc-service ${cronService} start`,
+                create: `set -eu\n${enableAndStart(cronService)}`,
                 triggers: [cronService],
             },
             childOptions(this, opts),

@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
-import { platformFor } from "../lib/platform";
+import { enableAndStart } from "../lib/openrc";
 import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
 import { shellQuote } from "../lib/templates";
 
@@ -26,7 +26,7 @@ export class Nginx extends pulumi.ComponentResource {
 
     constructor(name: string, args: NginxArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:nginx:Nginx", name, {}, opts);
-        const defaultSite = shellQuote(platformFor(args.settings.os).nginxDefaultSitePath);
+        const defaultSite = shellQuote(args.settings.platform.nginxDefaultSitePath);
         const parked = shellQuote(parkedDefaultSite);
         const reloadIfRunning = "if rc-service nginx status >/dev/null 2>&1; then nginx -t -q && rc-service nginx reload; fi";
 
@@ -52,7 +52,7 @@ export class Nginx extends pulumi.ComponentResource {
             `${name}-service`,
             {
                 connection: args.connection,
-                create: "set -eu\nrc-update add nginx default >/dev/null\nrc-service nginx status >/dev/null 2>&1 || rc-service nginx start",
+                create: `set -eu\n${enableAndStart("nginx")}`,
             },
             childOptions(this, opts, [this.siteConfig]),
         );

@@ -1,12 +1,12 @@
-import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import * as pulumi from "@pulumi/pulumi";
+import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
-import type { Platform } from "../lib/platform";
+import { childOptions } from "../lib/options";
 
 export interface PackagesArgs {
     connection: pulumi.Input<Connection>;
-    platform: Platform;
+    settings: Settings;
 }
 
 /**
@@ -18,7 +18,7 @@ export class Packages extends pulumi.ComponentResource {
 
     constructor(name: string, args: PackagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:packages:Packages", name, {}, opts);
-        const { platform } = args;
+        const { platform } = args.settings;
         this.installed = hostCommand(
             `${name}-install`,
             {

@@ -1,17 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import * as random from "@pulumi/random";
 import type { Settings } from "../lib/config";
-import { hooksFile, receiverServiceFile, secretPlaceholder } from "../lib/hostFiles";
+import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
+import { hooksFile, hooksFileSpec, receiverServiceFile } from "../lib/hostFiles";
+import { enableAndRestart, enableAndStart, stopAndDisable } from "../lib/openrc";
+import { childOptions } from "../lib/options";
+import { GitHubWebhook } from "../lib/providers/githubWebhook";
 import { shellQuote } from "../lib/templates";
-import { hostLayout } from "../lib/layout";
-import { hostCommand, contentHash, installFileScript, hostFile, sha256, type Connection } from "../lib/hostCommand";
 
 export interface ReceiverArgs {
     connection: pulumi.Input<Connection>;
     settings: Settings;
-    /** The secret GitHub signs with once this `up` is done. */
-    secret: pulumi.Input<string>;
+    githubToken: pulumi.Input<string>;
+    /** What must be in place before GitHub delivers to the receiver (nginx routing to it). */
+    reachableAfter: pulumi.Resource[];
 }
 
 /** GitHub gives up on a delivery after 10 s: once the hook has the new secret, waiting this long
@@ -19,105 +21,103 @@ export interface ReceiverArgs {
 export const rotationGraceSeconds = 11;
 
 /** Prints the secrets the receiver on the host accepts now, one a line (none on a fresh host). */
-const acceptedSecretsScript = (hooksPath: string) =>
-    `if [ -f ${shellQuote(hooksPath)} ]; then grep -o '"secret": "[A-Za-z0-9]*"' ${shellQuote(hooksPath)} | cut -d'"' -f4; fi`;
+const acceptedSecretsScript = (hooksPath: string) => `if [ -f ${shellQuote(hooksPath)} ]; then grep -o '"secret": "[A-Za-z0-9]*"' ${shellQuote(hooksPath)} | cut -d'"' -f4; fi`;
 
 /**
- * adnanh/webhook under OpenRC's supervise-daemon, as the service account, on loopback. It checks
- * X-Hub-Signature-256, answers 202 at once and runs the sync script in the background. A new hooks
- * file is applied with a reload (SIGUSR1), so the port never closes.
+ * The webhook, both ends: adnanh/webhook under OpenRC's supervise-daemon on the host (as the
+ * service account, on loopback; it checks X-Hub-Signature-256, answers 202 at once and runs the
+ * sync script in the background), the repository's hook on GitHub, and the secret they share,
+ * generated in the stack. A new hooks file is applied with a reload (SIGUSR1): the port never closes.
  *
- * A secret change (a rotation, or the first `up` of a new release that generates the secret
- * differently) is three steps in one `up`: the receiver accepts the new secret and every secret it
- * accepted before, read from the host (hooksApplied); the GitHub hook switches to the new one (it
- * depends on hooksApplied); then retirePrevious() waits out GitHub's delivery timeout and drops
- * the others. No delivery is refused at any point.
+ * The secret changes when `webhookSecretVersion` changes (or on the first `up` of a release that
+ * generates it differently), in three steps of one `up`: the receiver accepts the new secret and
+ * every secret it accepted before, read from the host; GitHub's hook switches to the new one; then,
+ * after GitHub's delivery timeout, the receiver accepts only the new one. No delivery is refused.
  */
 export class Receiver extends pulumi.ComponentResource {
-    public readonly hooksFile: command.remote.Command;
-    public readonly service: command.remote.Command;
-    /** Applied after every hooks-file change: the GitHub hook may switch secrets only after this. */
-    public readonly hooksApplied: command.remote.Command;
-
-    private readonly args: ReceiverArgs;
-    private readonly name: string;
-    private readonly finalHooks: pulumi.Output<string>;
-    private readonly transitionalHooks: pulumi.Output<string>;
+    public readonly hookId: pulumi.Output<number>;
 
     constructor(name: string, args: ReceiverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:receiver:Receiver", name, {}, opts);
-        this.args = args;
-        this.name = name;
-        const { settings } = args;
-        const layout = hostLayout(settings);
-        const service = layout.receiverService;
-        const hooksSpec = hooksFile(settings, [secretPlaceholder("webhook")]);
+        const { settings, connection } = args;
+        const service = settings.layout.receiverService;
+        const hooksSpec = hooksFileSpec(settings);
 
-        this.finalHooks = pulumi.secret(pulumi.output(args.secret).apply((secret) => hooksFile(settings, [secret]).content));
+        // Letters and digits only: the value goes into a JSON hooks file and GitHub's hook config.
+        // RandomPassword marks its result secret; wrapping it says so here too, whatever the provider.
+        const password = new random.RandomPassword(
+            `${name}-secret-v${settings.webhookSecretVersion}`,
+            { length: 48, special: false, keepers: { version: String(settings.webhookSecretVersion) } },
+            { parent: this },
+        );
+        const secret = pulumi.secret(password.result);
+        const hooksWith = (secrets: pulumi.Input<string[]>) => pulumi.secret(pulumi.output(secrets).apply((values) => hooksFile(settings, values).content));
+
+        const finalHooks = hooksWith(secret.apply((current) => [current]));
         // Read again whenever the final file would change (new secret, new receiver settings), so a
-        // secret retired by an earlier rotation is not carried forward.
+        // secret retired by an earlier change is not carried forward.
         const acceptedNow = hostCommand(
             `${name}-accepted-secrets`,
-            { connection: args.connection, create: acceptedSecretsScript(hooksSpec.path), triggers: [contentHash(this.finalHooks)], secretStdout: true },
+            { connection, create: acceptedSecretsScript(hooksSpec.path), triggers: [contentHash(finalHooks)], secretStdout: true },
             childOptions(this, opts),
         );
-        this.transitionalHooks = pulumi.secret(
-            pulumi.all([args.secret, acceptedNow.stdout]).apply(([secret, accepted]) => hooksFile(settings, [secret, ...accepted.split("\n").filter((s) => s !== "")]).content),
-        );
-        this.hooksFile = hostFile(
-            `${name}-hooks`,
-            { connection: args.connection, path: hooksSpec.path, mode: hooksSpec.mode, owner: hooksSpec.owner, group: hooksSpec.group, content: this.transitionalHooks },
-            childOptions(this, opts),
-        );
+        const transitionalHooks = hooksWith(pulumi.all([secret, acceptedNow.stdout]).apply(([current, accepted]) => [current, ...accepted.split("\n").filter((s) => s !== "")]));
 
+        const hooks = hostFile(`${name}-hooks`, { connection, ...hooksSpec, content: transitionalHooks }, childOptions(this, opts));
         const initScript = receiverServiceFile(settings);
-        const initFile = hostFile(`${name}-openrc-service`, { connection: args.connection, ...initScript }, childOptions(this, opts));
-
-        this.service = hostCommand(
+        const initFile = hostFile(`${name}-openrc-service`, { connection, ...initScript }, childOptions(this, opts));
+        const running = hostCommand(
             `${name}-service`,
             {
-                connection: args.connection,
+                connection,
                 // A new service definition needs a restart; a new hooks file only a reload (below).
-                create: `set -eu\nrc-update add ${service} default >/dev/null\nrc-service ${service} restart`,
+                create: `set -eu\n${enableAndRestart(service)}`,
                 // Anything else (a new connection, a new release's provider) must not interrupt it.
-                update: `set -eu\nrc-update add ${service} default >/dev/null\nrc-service ${service} status >/dev/null 2>&1 || rc-service ${service} start`,
-                delete: `rc-service ${service} stop || true\nrc-update del ${service} default >/dev/null 2>&1 || true`,
+                update: `set -eu\n${enableAndStart(service)}`,
+                delete: stopAndDisable(service),
                 triggers: [sha256(initScript.content)],
             },
-            { ...childOptions(this, opts, [initFile, this.hooksFile]), deleteBeforeReplace: true },
+            { ...childOptions(this, opts, [initFile, hooks]), deleteBeforeReplace: true },
         );
-
-        this.hooksApplied = hostCommand(
+        const hooksApplied = hostCommand(
             `${name}-reload`,
-            {
-                connection: args.connection,
-                create: `set -eu\nrc-service ${service} reload\nsleep 1\nrc-service ${service} status >/dev/null`,
-                triggers: [contentHash(this.transitionalHooks)],
-            },
-            childOptions(this, opts, [this.service]),
+            { connection, create: `set -eu\nrc-service ${service} reload\nsleep 1\nrc-service ${service} status >/dev/null`, triggers: [contentHash(transitionalHooks)] },
+            childOptions(this, opts, [running]),
         );
-        this.registerOutputs({ hooksFile: this.hooksFile, service: this.service, hooksApplied: this.hooksApplied });
-    }
 
-    /**
-     * The last step of a secret change: after `githubHook` has the new secret, accept only that
-     * one. When the receiver accepted nothing else it rewrites the same file and returns at once.
-     */
-    public retirePrevious(githubHook: pulumi.Resource): command.remote.Command {
-        const { settings } = this.args;
-        const layout = hostLayout(settings);
-        const install = installFileScript(hooksFile(settings, [secretPlaceholder("webhook")]));
-        // Whether a secret is being retired is the one fact about the secrets this script reveals.
-        const wait = pulumi.unsecret(pulumi.all([this.transitionalHooks, this.finalHooks]).apply(([transitional, final]) => (transitional === final ? "" : `sleep ${rotationGraceSeconds}\n`)));
-        return hostCommand(
-            `${this.name}-retire-previous-secret`,
+        // GitHub switches to a new secret only once the receiver accepts it and nginx routes to it.
+        const hook = new GitHubWebhook(
+            "selfpages-github-webhook",
             {
-                connection: this.args.connection,
-                create: pulumi.interpolate`${wait}${install}\nrc-service ${layout.receiverService} reload`,
-                stdin: this.finalHooks,
-                triggers: [contentHash(this.transitionalHooks), contentHash(this.finalHooks)],
+                apiUrl: settings.github.apiUrl,
+                token: args.githubToken,
+                owner: settings.github.owner,
+                repo: settings.github.repo,
+                url: settings.receiver.publicUrl,
+                secret,
+                events: ["push"],
+                contentType: "json",
+                active: true,
             },
-            { parent: this, dependsOn: [githubHook, this.hooksApplied] },
+            // Stacks made by selfpages 0.1 have the hook directly under the server component.
+            { parent: this, dependsOn: [hooksApplied, ...args.reachableAfter], aliases: opts?.parent ? [{ parent: opts.parent }] : [] },
         );
+
+        // The receiver drops the other secrets only after GitHub switched.
+        // Whether a secret is being retired is the one fact about the secrets this script reveals.
+        const wait = pulumi.unsecret(pulumi.all([transitionalHooks, finalHooks]).apply(([transitional, final]) => (transitional === final ? "" : `sleep ${rotationGraceSeconds}\n`)));
+        hostCommand(
+            `${name}-retire-previous-secret`,
+            {
+                connection,
+                create: pulumi.interpolate`${wait}${installFileScript(hooksSpec)}\nrc-service ${service} reload`,
+                stdin: finalHooks,
+                triggers: [contentHash(transitionalHooks), contentHash(finalHooks)],
+            },
+            { parent: this, dependsOn: [hook, hooksApplied] },
+        );
+
+        this.hookId = hook.hookId;
+        this.registerOutputs({ hookId: this.hookId });
     }
 }

@@ -4,7 +4,6 @@ import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { syncScriptFile } from "../lib/hostFiles";
-import { hostLayout } from "../lib/layout";
 import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
 import { shellQuote } from "../lib/templates";
 
@@ -22,13 +21,11 @@ export class Site extends pulumi.ComponentResource {
     public readonly syncScript: command.remote.Command;
     /** The first (and, when the script or source changes, a fresh) synchronous deploy. */
     public readonly deployed: command.remote.Command;
-    /** Commit served after the last deploy run by `pulumi up`. */
-    public readonly deployOutput: pulumi.Output<string>;
 
     constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:site:Site", name, {}, opts);
         const { settings } = args;
-        const layout = hostLayout(settings);
+        const { layout } = settings;
         const owner = `${layout.serviceUser}:${layout.serviceUser}`;
         const q = shellQuote;
 
@@ -63,7 +60,6 @@ export class Site extends pulumi.ComponentResource {
             },
             childOptions(this, opts, [this.syncScript]),
         );
-        this.deployOutput = this.deployed.stdout;
         this.registerOutputs({ syncScript: this.syncScript, deployed: this.deployed });
     }
 }

@@ -1,16 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
-import { hostLayout } from "../lib/layout";
-import { platformFor } from "../lib/platform";
 import { HostConnection } from "./connection";
 import { FallbackCron } from "./cron";
-import { GitHubWebhook } from "./githubWebhook";
 import { Nginx } from "./nginx";
 import { Packages } from "./packages";
 import { Receiver } from "./receiver";
 import { ServiceAccount } from "./serviceAccount";
 import { Site } from "./site";
-import { WebhookSecrets } from "./webhookSecrets";
 
 export interface StaticSiteServerArgs {
     settings: Settings;
@@ -20,63 +16,31 @@ export interface StaticSiteServerArgs {
 
 /**
  * A bare Alpine (or Debian + OpenRC) host turned into the server of a static site published on a
- * git branch: packages, service account, site and sync script, nginx, receiver, fallback cron,
- * and the GitHub webhook that points at it.
+ * git branch: packages, service account, site and sync script, nginx, the webhook (receiver,
+ * secret and GitHub hook), and the fallback cron.
  */
 export class StaticSiteServer extends pulumi.ComponentResource {
     public readonly siteUrl: string;
     public readonly webhookUrl: string;
     public readonly hookId: pulumi.Output<number>;
-    public readonly firstDeploy: pulumi.Output<string>;
 
     constructor(name: string, args: StaticSiteServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:index:StaticSiteServer", name, {}, opts);
         const { settings } = args;
-        const platform = platformFor(settings.os);
-        const child = { parent: this };
 
-        const host = new HostConnection(`${name}-host`, { host: settings.host, os: settings.os, privateKey: args.hostPrivateKey }, child);
-        const connection = host.connection;
-        const afterReady = { parent: this, dependsOn: [host.ready] };
+        const host = new HostConnection(`${name}-host`, { settings, privateKey: args.hostPrivateKey }, { parent: this });
+        const { connection } = host;
+        const packages = new Packages(`${name}-packages`, { connection, settings }, { parent: this, dependsOn: [host.ready] });
+        const account = new ServiceAccount(`${name}-account`, { connection, settings }, { parent: this, dependsOn: [packages] });
+        const site = new Site(`${name}-site`, { connection, settings }, { parent: this, dependsOn: [account] });
+        const afterSite = { parent: this, dependsOn: [site] };
+        const nginx = new Nginx(`${name}-nginx`, { connection, settings }, afterSite);
+        const receiver = new Receiver(`${name}-receiver`, { connection, settings, githubToken: args.githubToken, reachableAfter: [nginx.reloaded] }, afterSite);
+        new FallbackCron(`${name}-cron`, { connection, settings }, afterSite);
 
-        const packages = new Packages(`${name}-packages`, { connection, platform }, afterReady);
-        const account = new ServiceAccount(`${name}-account`, { connection, platform, user: hostLayout(settings).serviceUser }, { parent: this, dependsOn: [packages] });
-        const afterAccount = { parent: this, dependsOn: [account] };
-
-        const site = new Site(`${name}-site`, { connection, settings }, afterAccount);
-        const secrets = new WebhookSecrets(`${name}-webhook-secret`, { version: settings.webhookSecretVersion }, child);
-        const receiver = new Receiver(
-            `${name}-receiver`,
-            { connection, settings, secret: secrets.current },
-            { parent: this, dependsOn: [site] },
-        );
-        const nginx = new Nginx(`${name}-nginx`, { connection, settings }, { parent: this, dependsOn: [site] });
-        new FallbackCron(`${name}-cron`, { connection, settings }, { parent: this, dependsOn: [site] });
-
-        // GitHub switches to a new secret only once the receiver accepts it, and the receiver drops
-        // the previous one only after GitHub switched: no delivery is refused during a rotation.
-        const hook = new GitHubWebhook(
-            `${name}-github-webhook`,
-            {
-                apiUrl: settings.github.apiUrl,
-                token: args.githubToken,
-                owner: settings.github.owner,
-                repo: settings.github.repo,
-                url: settings.receiver.publicUrl,
-                secret: secrets.current,
-                events: ["push"],
-                contentType: "json",
-                active: true,
-            },
-            { parent: this, dependsOn: [receiver.hooksApplied, nginx.reloaded] },
-        );
-        receiver.retirePrevious(hook);
-
-        const firstName = settings.site.serverNames[0] === "_" ? settings.host.address : settings.site.serverNames[0];
-        this.siteUrl = `http://${firstName}/`;
+        this.siteUrl = settings.siteUrl;
         this.webhookUrl = settings.receiver.publicUrl;
-        this.hookId = hook.hookId;
-        this.firstDeploy = site.deployOutput;
+        this.hookId = receiver.hookId;
         this.registerOutputs({ siteUrl: this.siteUrl, webhookUrl: this.webhookUrl, hookId: this.hookId });
     }
 }

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { hostLayout, type HostLayout } from "./layout";
+import { platforms, type Platform } from "./platform";
 
 /**
  * The stack's configuration, one flat key per setting so that every key can be typed and
@@ -55,7 +57,7 @@ export const configSchema = z
             .string()
             .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name")
             .default("root")
-            .describe("SSH user; must be root or able to run the setup as root."),
+            .describe("SSH user; must be root: the host check refuses any other."),
         hostPrivateKey: z
             .string()
             .refine((k) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(k) && /-----END [A-Z ]*PRIVATE KEY-----/.test(k), "must be a PEM or OpenSSH private key")
@@ -110,7 +112,10 @@ type ParsedConfig = z.output<typeof configSchema>;
 export const secretKeys = ["hostPrivateKey", "githubToken"] as const;
 export type SecretKey = (typeof secretKeys)[number];
 
-/** Everything except the secrets, in plain values: what templates are rendered from. */
+/**
+ * Everything except the secrets, in plain values, with what is derived from them decided here
+ * once: the host layout, the platform's differences, the site's and the webhook's URLs.
+ */
 export interface Settings {
     host: { address: string; port: number; user: string; hostKey: string };
     os: "alpine" | "debian";
@@ -126,6 +131,10 @@ export interface Settings {
     sync: { schedule: string };
     github: { apiUrl: string; owner: string; repo: string };
     webhookSecretVersion: number;
+    /** The site's URL: the first server name, or the host's address when that is the catch-all `_`. */
+    siteUrl: string;
+    layout: HostLayout;
+    platform: Platform;
 }
 
 export interface ValidatedConfig {
@@ -206,6 +215,8 @@ export function validateConfig(namespace: string, values: Record<string, string>
 
 function toSettings(c: ParsedConfig): Settings {
     const [owner, repo] = c.siteRepository.split("/");
+    const siteName = c.siteServerNames[0] === "_" ? c.hostAddress : c.siteServerNames[0];
+    const siteRoot = c.siteRoot.replace(/\/+$/, "");
     return {
         host: { address: c.hostAddress, port: c.hostPort, user: c.hostUser, hostKey: c.hostKey.trim() },
         os: c.os,
@@ -214,16 +225,19 @@ function toSettings(c: ParsedConfig): Settings {
             branch: c.siteBranch,
             cloneUrl: c.siteCloneUrl ?? `https://github.com/${c.siteRepository}.git`,
             serverNames: c.siteServerNames,
-            root: c.siteRoot.replace(/\/+$/, ""),
+            root: siteRoot,
             keepReleases: c.siteKeepReleases,
         },
         receiver: {
             port: c.receiverPort,
             path: c.receiverPath,
-            publicUrl: c.receiverPublicUrl ?? `http://${c.siteServerNames[0] === "_" ? c.hostAddress : c.siteServerNames[0]}${c.receiverPath}`,
+            publicUrl: c.receiverPublicUrl ?? `http://${siteName}${c.receiverPath}`,
         },
         sync: { schedule: c.syncSchedule.trim().replace(/\s+/g, " ") },
         github: { apiUrl: c.githubApiUrl.replace(/\/+$/, ""), owner, repo },
         webhookSecretVersion: c.webhookSecretVersion,
+        siteUrl: `http://${siteName}/`,
+        layout: hostLayout(siteRoot),
+        platform: platforms[c.os],
     };
 }

@@ -1,16 +1,19 @@
 import type { Settings } from "./config";
-import { hostLayout, serviceName } from "./layout";
-import { platformFor } from "./platform";
+import { serviceName } from "./layout";
 import { renderTemplate } from "./templates";
 
-/** A file the stack writes to the host, rendered from templates/<template>.hbs. */
-export interface HostFile {
+/** Where a file the stack writes to the host goes, and who may read it: known without its content. */
+export interface HostFileSpec {
+    /** templates/<template>.hbs renders its content. */
     template: string;
     path: string;
-    content: string;
     mode: string;
     owner: string;
     group: string;
+}
+
+export interface HostFile extends HostFileSpec {
+    content: string;
 }
 
 /** The hook id in the receiver's hooks file, and so the last segment of its loopback URL. */
@@ -20,7 +23,7 @@ export const hookId = serviceName;
 export const gzipExtensions = ["html", "htm", "css", "js", "mjs", "json", "xml", "svg", "txt", "map", "webmanifest", "ico", "wasm"];
 
 export function syncScriptFile(settings: Settings): HostFile {
-    const layout = hostLayout(settings);
+    const { layout } = settings;
     return {
         template: "sync.sh",
         path: layout.syncScript,
@@ -43,10 +46,10 @@ export function syncScriptFile(settings: Settings): HostFile {
 
 /** `listenPort` is 80 on the host; tests run the same config on a free loopback port. */
 export function nginxSiteFile(settings: Settings, listenPort = 80): HostFile {
-    const layout = hostLayout(settings);
+    const { layout } = settings;
     return {
         template: "nginx.conf",
-        path: platformFor(settings.os).nginxSiteConfPath,
+        path: settings.platform.nginxSiteConfPath,
         mode: "0644",
         owner: "root",
         group: "root",
@@ -65,14 +68,15 @@ export function nginxSiteFile(settings: Settings, listenPort = 80): HostFile {
  * The receiver's hooks file. It holds the webhook secrets (the current one and, during a rotation,
  * the previous one), so it is readable by the service account only.
  */
+export function hooksFileSpec(settings: Settings): HostFileSpec {
+    const { layout } = settings;
+    return { template: "hooks.json", path: layout.hooksFile, mode: "0600", owner: layout.serviceUser, group: layout.serviceUser };
+}
+
 export function hooksFile(settings: Settings, secrets: string[]): HostFile {
-    const layout = hostLayout(settings);
+    const { layout } = settings;
     return {
-        template: "hooks.json",
-        path: layout.hooksFile,
-        mode: "0600",
-        owner: layout.serviceUser,
-        group: layout.serviceUser,
+        ...hooksFileSpec(settings),
         content: renderTemplate("hooks.json", {
             hookId,
             syncScript: layout.syncScript,
@@ -83,7 +87,7 @@ export function hooksFile(settings: Settings, secrets: string[]): HostFile {
 }
 
 export function receiverServiceFile(settings: Settings): HostFile {
-    const layout = hostLayout(settings);
+    const { layout } = settings;
     return {
         template: "receiver.initd",
         path: layout.receiverInitScript,
@@ -91,7 +95,7 @@ export function receiverServiceFile(settings: Settings): HostFile {
         owner: "root",
         group: "root",
         content: renderTemplate("receiver.initd", {
-            webhookBinary: platformFor(settings.os).webhookBinary,
+            webhookBinary: settings.platform.webhookBinary,
             hooksFile: layout.hooksFile,
             receiverPort: settings.receiver.port,
             commandUser: `${layout.serviceUser}:${layout.serviceUser}`,
@@ -104,7 +108,7 @@ export function receiverServiceFile(settings: Settings): HostFile {
 
 /** The service account's whole crontab: installed with `crontab -u`, so re-runs never duplicate it. */
 export function crontabFile(settings: Settings): HostFile {
-    const layout = hostLayout(settings);
+    const { layout } = settings;
     return {
         template: "crontab",
         path: `crontab:${layout.serviceUser}`,

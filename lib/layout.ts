@@ -1,9 +1,7 @@
-import type { Settings } from "./config";
-
 /** The name of the service account, the OpenRC service and the files the stack owns. */
 export const serviceName = "selfpages";
 
-/** Where everything the stack writes lives on the host, derived from the settings. */
+/** Where everything the stack writes lives on the host; only the site root is configurable. */
 export interface HostLayout {
     siteRoot: string;
     /** The link nginx serves; the sync script switches it atomically. */
@@ -20,11 +18,11 @@ export interface HostLayout {
     serviceUser: string;
 }
 
-export function hostLayout(settings: Settings): HostLayout {
+export function hostLayout(siteRoot: string): HostLayout {
     const logDir = `/var/log/${serviceName}`;
     return {
-        siteRoot: settings.site.root,
-        currentLink: `${settings.site.root}/current`,
+        siteRoot,
+        currentLink: `${siteRoot}/current`,
         stateDir: `/var/lib/${serviceName}`,
         logDir,
         syncLog: `${logDir}/sync.log`,

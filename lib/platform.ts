@@ -13,22 +13,21 @@ export interface Platform {
     packagesPresentCommand: string;
     /** Installs the packages (with the repository setup they need). */
     packagesInstallCommand: string;
-    /** User the nginx workers run as: needs read access to the site. */
-    nginxUser: string;
     /** Where our server block goes: a directory nginx.conf includes. */
     nginxSiteConfPath: string;
     /** The distro's catch-all site, which would otherwise answer for our server on port 80. */
     nginxDefaultSitePath: string;
     /** OpenRC service of the cron daemon. */
     cronService: string;
-    /** Shell used for the service account (no logins). */
-    nologinShell: string;
     /** Creates the unprivileged service account and its group, if missing. */
     createServiceAccountCommand: (user: string) => string;
     removeServiceAccountCommand: (user: string) => string;
     webhookBinary: string;
 }
 
+// The service account's shell: no logins.
+const alpineNologin = "/sbin/nologin";
+const debianNologin = "/usr/sbin/nologin";
 const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates"];
 const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip"];
 
@@ -45,13 +44,11 @@ const alpine: Platform = {
         "fi",
         `apk update && apk add --no-cache ${alpinePackages.join(" ")}`,
     ].join("\n"),
-    nginxUser: "nginx",
     nginxSiteConfPath: "/etc/nginx/http.d/selfpages.conf",
     nginxDefaultSitePath: "/etc/nginx/http.d/default.conf",
     cronService: "crond",
-    nologinShell: "/sbin/nologin",
     createServiceAccountCommand: (user) =>
-        `getent group ${user} >/dev/null || addgroup -S ${user}\nid -u ${user} >/dev/null 2>&1 || adduser -S -D -H -h /var/lib/${user} -s /sbin/nologin -G ${user} ${user}`,
+        `getent group ${user} >/dev/null || addgroup -S ${user}\nid -u ${user} >/dev/null 2>&1 || adduser -S -D -H -h /var/lib/${user} -s ${alpineNologin} -G ${user} ${user}`,
     removeServiceAccountCommand: (user) => `if id -u ${user} >/dev/null 2>&1; then deluser ${user}; fi\nif getent group ${user} >/dev/null; then delgroup ${user} 2>/dev/null || true; fi`,
     webhookBinary: "/usr/bin/webhook",
 };
@@ -62,19 +59,13 @@ const debian: Platform = {
     packages: debianPackages,
     packagesPresentCommand: `dpkg-query -W -f='\${Status}\\n' ${debianPackages.join(" ")} 2>/dev/null | grep -c '^install ok installed$' | grep -qx ${debianPackages.length}`,
     packagesInstallCommand: `export DEBIAN_FRONTEND=noninteractive\napt-get update && apt-get install -y --no-install-recommends ${debianPackages.join(" ")}`,
-    nginxUser: "www-data",
     nginxSiteConfPath: "/etc/nginx/conf.d/selfpages.conf",
     nginxDefaultSitePath: "/etc/nginx/sites-enabled/default",
     cronService: "cron",
-    nologinShell: "/usr/sbin/nologin",
     createServiceAccountCommand: (user) =>
-        `id -u ${user} >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /var/lib/${user} --shell /usr/sbin/nologin ${user}`,
+        `id -u ${user} >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /var/lib/${user} --shell ${debianNologin} ${user}`,
     removeServiceAccountCommand: (user) => `if id -u ${user} >/dev/null 2>&1; then userdel ${user}; fi\nif getent group ${user} >/dev/null; then groupdel ${user} 2>/dev/null || true; fi`,
     webhookBinary: "/usr/bin/webhook",
 };
 
 export const platforms: Record<Platform["family"], Platform> = { alpine, debian };
-
-export function platformFor(family: Platform["family"]): Platform {
-    return platforms[family];
-}

@@ -1,7 +1,13 @@
+import type * as command from "@pulumi/command";
 import { Client } from "ssh2";
+import type { Settings } from "./config";
 
+/**
+ * How to reach the host over SSH: the one target type, with the field names of @pulumi/command's
+ * connection, which every step of `up` uses. The rest (preflight, tests) goes through SshSession.
+ */
 export interface SshTarget {
-    address: string;
+    host: string;
     port: number;
     user: string;
     privateKey: string;
@@ -9,9 +15,21 @@ export interface SshTarget {
     hostKey: string;
 }
 
+export function sshTarget(settings: Settings, privateKey: string): SshTarget {
+    return { host: settings.host.address, port: settings.host.port, user: settings.host.user, privateKey, hostKey: settings.host.hostKey };
+}
+
+/**
+ * The target as @pulumi/command's connection. Its provider checks the pinned key (hostKey) as
+ * SshSession does, before authentication; a freshly booted VM may take a while to accept SSH.
+ */
+export function commandConnection(target: SshTarget): command.types.input.remote.ConnectionArgs {
+    return { ...target, dialErrorLimit: 30, perDialTimeout: 10 };
+}
+
 export class HostKeyMismatchError extends Error {
     constructor(target: SshTarget, presented: string) {
-        super(`host key mismatch for ${target.address}:${target.port}: the server presented ${presented}, the stack pins ${target.hostKey.split(" ").slice(0, 2).join(" ")}; nothing was changed`);
+        super(`host key mismatch for ${target.host}:${target.port}: the server presented ${presented}, the stack pins ${target.hostKey.split(" ").slice(0, 2).join(" ")}; nothing was changed`);
         this.name = "HostKeyMismatchError";
     }
 }
@@ -32,9 +50,9 @@ export class SshSession {
             let mismatch: HostKeyMismatchError | undefined;
             client
                 .on("ready", () => resolve(new SshSession(client)))
-                .on("error", (error) => reject(mismatch ?? new Error(`cannot reach ${target.user}@${target.address}:${target.port} over SSH: ${error.message}`)))
+                .on("error", (error) => reject(mismatch ?? new Error(`cannot reach ${target.user}@${target.host}:${target.port} over SSH: ${error.message}`)))
                 .connect({
-                    host: target.address,
+                    host: target.host,
                     port: target.port,
                     username: target.user,
                     privateKey: target.privateKey,

@@ -52,7 +52,6 @@ describe("StaticSiteServer under mocks", () => {
             "selfpages:packages:Packages selfpages-packages",
             "selfpages:account:ServiceAccount selfpages-account",
             "selfpages:site:Site selfpages-site",
-            "selfpages:webhook:WebhookSecrets selfpages-webhook-secret",
             "selfpages:receiver:Receiver selfpages-receiver",
             "selfpages:nginx:Nginx selfpages-nginx",
             "selfpages:cron:FallbackCron selfpages-cron",
@@ -79,7 +78,7 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-cron-crontab",
             ].sort(),
         );
-        expect(resources.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["selfpages-webhook-secret-v1"]);
+        expect(resources.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["selfpages-receiver-secret-v1"]);
         expect(resources.filter((r) => r.type === githubWebhookType).map((r) => r.name)).toEqual(["selfpages-github-webhook"]);
     });
 
@@ -136,24 +135,24 @@ describe("StaticSiteServer under mocks", () => {
         const hostSecret = "secretreadfromthehost0123456789";
         const resources = await declare({ webhookSecretVersion: "3" }, "alpine", { "selfpages-receiver-accepted-secrets": `${hostSecret}\n` });
         const passwords = resources.filter((r) => r.type === randomPasswordType);
-        expect(passwords.map((p) => [p.name, p.inputs.keepers, p.inputs.length, p.inputs.special])).toEqual([["selfpages-webhook-secret-v3", { version: "3" }, 48, false]]);
+        expect(passwords.map((p) => [p.name, p.inputs.keepers, p.inputs.length, p.inputs.special])).toEqual([["selfpages-receiver-secret-v3", { version: "3" }, 48, false]]);
         const accepted = byName(resources, "selfpages-receiver-accepted-secrets");
         expect(accepted.inputs.create).toMatch(/grep -o '"secret": /);
         expect(accepted.inputs.logging).toBe("none");
         const hooks = String(byName(resources, "selfpages-receiver-hooks").inputs.stdin);
-        expect(hooks).toContain(mockSecret("selfpages-webhook-secret-v3"));
+        expect(hooks).toContain(mockSecret("selfpages-receiver-secret-v3"));
         expect(hooks).toContain(hostSecret);
         const retire = byName(resources, "selfpages-receiver-retire-previous-secret").inputs;
-        expect(String(retire.stdin)).toContain(mockSecret("selfpages-webhook-secret-v3"));
+        expect(String(retire.stdin)).toContain(mockSecret("selfpages-receiver-secret-v3"));
         expect(String(retire.stdin)).not.toContain(hostSecret);
         expect(retire.create).toMatch(/^sleep 11/);
-        expect(byName(resources, "selfpages-github-webhook").inputs.secret).toBe(mockSecret("selfpages-webhook-secret-v3"));
+        expect(byName(resources, "selfpages-github-webhook").inputs.secret).toBe(mockSecret("selfpages-receiver-secret-v3"));
         // The host read comes before the hooks file that carries its result.
         expect(dependsOnTransitively(resources, "selfpages-receiver-hooks")).toContain("selfpages-receiver-accepted-secrets");
     });
 
     it("waits for nothing when the host accepts only the current secret", async () => {
-        const resources = await declare({}, "alpine", { "selfpages-receiver-accepted-secrets": `${mockSecret("selfpages-webhook-secret-v1")}\n` });
+        const resources = await declare({}, "alpine", { "selfpages-receiver-accepted-secrets": `${mockSecret("selfpages-receiver-secret-v1")}\n` });
         const retire = byName(resources, "selfpages-receiver-retire-previous-secret").inputs;
         expect(retire.create).not.toMatch(/sleep/);
         expect(byName(resources, "selfpages-receiver-hooks").inputs.stdin).toBe(retire.stdin);
@@ -162,7 +161,7 @@ describe("StaticSiteServer under mocks", () => {
     it("marks every secret as secret and never puts one in a command line or a plain input", async () => {
         const hostSecret = "secretreadfromthehost0123456789";
         const resources = await declare({ webhookSecretVersion: "2" }, "alpine", { "selfpages-receiver-accepted-secrets": hostSecret });
-        const secrets = [testPrivateKey.split("\n")[1], testToken, mockSecret("selfpages-webhook-secret-v2"), hostSecret];
+        const secrets = [testPrivateKey.split("\n")[1], testToken, mockSecret("selfpages-receiver-secret-v2"), hostSecret];
         for (const resource of resources) {
             for (const [key, value] of Object.entries(resource.wire)) {
                 // The serialized provider code is checked too: it must not have captured a secret.

@@ -4,7 +4,6 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crontabFile } from "../../lib/hostFiles";
-import { hostLayout } from "../../lib/layout";
 import { validConfig } from "../lib/fixtures";
 import { createTempDir, tempDir } from "./support";
 
@@ -28,7 +27,7 @@ describe.each(["alpine", "debian"] as const)("crontab (%s)", (osFamily) => {
     ] as const)("with %s", (_label, overrides, schedule) => {
         const { settings } = validConfig(overrides, osFamily);
         const file = crontabFile(settings);
-        const syncScript = hostLayout(settings).syncScript;
+        const syncScript = settings.layout.syncScript;
 
         it("has exactly one entry: five schedule fields, the sync script and `cron`", () => {
             const lines = entries(file.content);

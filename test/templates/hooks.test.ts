@@ -4,7 +4,6 @@ import * as path from "node:path";
 import examples from "@octokit/webhooks-examples";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, hooksFile } from "../../lib/hostFiles";
-import { hostLayout } from "../../lib/layout";
 import { validConfig } from "../lib/fixtures";
 import { Daemon, freePort, isAlive, request, sleep, createTempDir, tempDir, waitForPort } from "./support";
 
@@ -62,8 +61,8 @@ describe("hooks.json: rendered rule", () => {
         expect(hooks).toHaveLength(1);
         const [hook] = hooks;
         expect(hook.id).toBe(hookId);
-        expect(hook["execute-command"]).toBe(hostLayout(settings).syncScript);
-        expect(hook["command-working-directory"]).toBe(hostLayout(settings).stateDir);
+        expect(hook["execute-command"]).toBe(settings.layout.syncScript);
+        expect(hook["command-working-directory"]).toBe(settings.layout.stateDir);
         expect(hook["http-methods"]).toEqual(["POST"]);
         expect(hook["success-http-response-code"]).toBe(202);
         expect(hook["trigger-rule-mismatch-http-response-code"]).toBe(403);

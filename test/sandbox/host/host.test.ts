@@ -19,7 +19,7 @@ describe.skipIf(!isRoot)("sandbox host", () => {
     });
 
     it("answers SSH with the recorded host key, runs OpenRC, and reaches its git origin", async () => {
-        const session = await SshSession.connect({ address: host.address, port: host.port, user: host.user, privateKey: privateKeyOf(host), hostKey: host.hostKey });
+        const session = await SshSession.connect({ host: host.address, port: host.port, user: host.user, privateKey: privateKeyOf(host), hostKey: host.hostKey });
         try {
             const status = await session.exec(`rc-status default; git ls-remote ${host.originUrl}`);
             expect(status.stdout).toMatch(/ssh\s+\[\s+started/);
@@ -34,7 +34,7 @@ describe.skipIf(!isRoot)("sandbox host", () => {
 
     it("refuses a connection when the pinned host key differs", async () => {
         const otherKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKey0";
-        await expect(SshSession.connect({ address: host.address, port: host.port, user: host.user, privateKey: privateKeyOf(host), hostKey: otherKey })).rejects.toThrow(/host key mismatch/);
+        await expect(SshSession.connect({ host: host.address, port: host.port, user: host.user, privateKey: privateKeyOf(host), hostKey: otherKey })).rejects.toThrow(/host key mismatch/);
     });
 
     it("supervises a service with supervise-daemon and restarts it when killed", () => {

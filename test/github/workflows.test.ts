@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "./fixtures";
+import { repoRoot } from "../lib/fixtures";
 
 const actionlint = path.join(process.env.SELFPAGES_CACHE ?? path.join(os.homedir(), ".cache", "selfpages"), "tools", "actionlint-v1.7.7", "actionlint");
 const workflowsDir = path.join(repoRoot, ".github", "workflows");

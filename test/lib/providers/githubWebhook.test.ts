@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { githubWebhookProvider, type GitHubWebhookInputs } from "../../../components/githubWebhook";
+import { githubWebhookProvider, type GitHubWebhookInputs } from "../../../lib/providers/githubWebhook";
 import { startGitHubStandin, type GitHubStandin } from "../../../sandbox/github/server";
 import { webhooksMethods } from "../../../sandbox/github/webhooks-methods";
-import { sha, startReceiver, type Receiver } from "./helpers";
+import { sha, startReceiver, type Receiver } from "../../sandbox/github/helpers";
 
 /** The project's own GitHub client (the GitHubWebhook dynamic provider) against the stand-in. */
 describe("the GitHubWebhook provider against the stand-in", () => {
