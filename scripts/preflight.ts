@@ -5,10 +5,10 @@
  * Reads the stack's config (secrets included) through the Pulumi CLI, so the usual backend login
  * or PULUMI_CONFIG_PASSPHRASE applies.
  */
-import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { ConfigError, validateConfig } from "../lib/config";
+import { ConfigError } from "../lib/config";
 import { preflight } from "../lib/preflight";
+import { readStackConfig } from "../lib/stackConfig";
 import { repoRoot, toolchainEnv } from "../toolchain/env";
 
 async function main(): Promise<void> {
@@ -17,17 +17,7 @@ async function main(): Promise<void> {
         console.error("usage: npm run preflight -- --stack <name>");
         process.exit(2);
     }
-    const env = { ...process.env, ...toolchainEnv() };
-    const raw = JSON.parse(execFileSync("pulumi", ["config", "--json", "--show-secrets", "--stack", values.stack], { cwd: repoRoot, env, encoding: "utf8" })) as Record<string, { value?: unknown; secret?: boolean }>;
-    const config: Record<string, string> = {};
-    const secret = new Set<string>();
-    for (const [key, entry] of Object.entries(raw)) {
-        if (!key.startsWith("selfpages:") || entry.value === undefined) continue;
-        const name = key.slice("selfpages:".length);
-        config[name] = typeof entry.value === "string" ? entry.value : JSON.stringify(entry.value);
-        if (entry.secret) secret.add(name);
-    }
-    const { settings, secrets } = validateConfig("selfpages", config, (key) => secret.has(key));
+    const { settings, secrets } = readStackConfig(values.stack, repoRoot, { ...process.env, ...toolchainEnv() });
     const report = await preflight(settings, secrets.hostPrivateKey);
     console.log(`host ${settings.host.address}:${settings.host.port}: host key matches the pinned one`);
     console.log(`os: ${report.osId} ${report.osVersion}, OpenRC: ${report.openrc ? "yes" : "no (installed by up on Alpine)"}, free disk: ${report.freeDiskMiB} MiB`);

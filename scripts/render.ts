@@ -6,23 +6,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { parse } from "yaml";
 import { ConfigError, secretKeys, validateConfig } from "../lib/config";
 import { allHostFiles, secretPlaceholder } from "../lib/hostFiles";
+import { stackFileValues } from "../lib/stackConfig";
 
 const placeholderSecrets: Record<string, string> = {
     hostPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nplaceholder\n-----END OPENSSH PRIVATE KEY-----\n",
     githubToken: "placeholder",
 };
 
+/** The stack file's values, with stand-ins for the secrets: rendering needs none of them. */
 export function stackValues(stackFile: string): Record<string, string> {
-    const doc = (parse(fs.readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    const values: Record<string, string> = {};
-    for (const [key, value] of Object.entries(doc.config ?? {})) {
-        if (!key.startsWith("selfpages:")) continue;
-        values[key.slice("selfpages:".length)] = typeof value === "string" ? value : JSON.stringify(value);
-    }
-    // Rendering needs no secret: stand-ins keep validation of everything else intact.
+    const values = stackFileValues(stackFile);
     for (const key of secretKeys) values[key] = placeholderSecrets[key];
     return values;
 }

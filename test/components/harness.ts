@@ -40,10 +40,9 @@ export const mockSecret = (name: string) => `mocksecret${name.replace(/[^A-Za-z0
 export async function registerUnderMocks(declare: () => void, commandStdout: Record<string, string> = {}): Promise<Registered[]> {
     const registered: Registered[] = [];
     // The mock monitor hides the request's dependencies from Mocks.newResource; wrap it to see them.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as {
         // The request is a generated protobuf class without typings in the SDK's public surface.
-        MockMonitor: { prototype: { registerResource(req: any, callback: unknown): Promise<void> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+        MockMonitor: { prototype: { registerResource(req: any, callback: unknown): Promise<void> } };
     };
     const original = MockMonitor.prototype.registerResource;
     MockMonitor.prototype.registerResource = async function (req, callback) {

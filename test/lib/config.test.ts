@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, validateConfig } from "../../lib/config";
-import { isSecretKey, stackFileValues, testPrivateKey, testToken, validConfig, validValues } from "./fixtures";
+import { isSecretKey, committedStackValues, testPrivateKey, testToken, validConfig, validValues } from "./fixtures";
 
 function problemsFor(values: Record<string, string>, isSecret = isSecretKey): string[] {
     try {
@@ -14,7 +14,7 @@ function problemsFor(values: Record<string, string>, isSecret = isSecretKey): st
 
 describe("config", () => {
     it("parses the committed prod stack once the secrets are set", () => {
-        const { settings } = validateConfig("selfpages", { ...stackFileValues("prod"), hostPrivateKey: testPrivateKey, githubToken: testToken }, isSecretKey);
+        const { settings } = validateConfig("selfpages", { ...committedStackValues("prod"), hostPrivateKey: testPrivateKey, githubToken: testToken }, isSecretKey);
         expect(settings.site.repository).toBe("do-it-ecm/do-it");
         expect(settings.site.branch).toBe("gh-pages");
         expect(settings.os).toBe("alpine");

@@ -1,7 +1,6 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
 import { validateConfig, type ValidatedConfig } from "../../lib/config";
+import { stackFileValues } from "../../lib/stackConfig";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 
@@ -29,11 +28,6 @@ export function validConfig(overrides: Record<string, string> = {}, os: "alpine"
 }
 
 /** The values of a committed Pulumi.<stack>.yaml, as strings like the engine passes them. */
-export function stackFileValues(stack: string): Record<string, string> {
-    const doc = parse(fs.readFileSync(path.join(repoRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
-    const values: Record<string, string> = {};
-    for (const [key, value] of Object.entries(doc.config)) {
-        values[key.replace(/^selfpages:/, "")] = typeof value === "string" ? value : JSON.stringify(value);
-    }
-    return values;
+export function committedStackValues(stack: string): Record<string, string> {
+    return stackFileValues(path.join(repoRoot, `Pulumi.${stack}.yaml`));
 }
