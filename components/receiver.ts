@@ -73,14 +73,18 @@ export class Receiver extends pulumi.ComponentResource {
         const initScript = receiverServiceFile(settings);
         const initFile = hostFile(`${name}-openrc-service`, { connection: args.connection, ...initScript }, childOptions(this, opts));
 
+        const ensureStarted = `set -eu\nrc-update add ${service} default >/dev/null\nrc-service ${service} status >/dev/null 2>&1 || rc-service ${service} start`;
         this.service = hostCommand(
             `${name}-service`,
             {
                 connection: args.connection,
-                // A new service definition needs a restart; a new hooks file only a reload (below).
-                create: `set -eu\nrc-update add ${service} default >/dev/null\nrc-service ${service} restart`,
-                // Anything else (a new connection, a new release's provider) must not interrupt it.
-                update: `set -eu\nrc-update add ${service} default >/dev/null\nrc-service ${service} status >/dev/null 2>&1 || rc-service ${service} start`,
+                // A new service definition replaces this step: delete stops the receiver, create
+                // starts it. Otherwise a receiver that runs is left alone, by create as by update: on
+                // the first `up` of this release over a host set up by selfpages 0.1, this step is
+                // created while the receiver runs the same definition. A new hooks file only needs
+                // a reload (below).
+                create: ensureStarted,
+                update: ensureStarted,
                 delete: `rc-service ${service} stop || true\nrc-update del ${service} default >/dev/null 2>&1 || true`,
                 triggers: [sha256(initScript.content)],
             },
