@@ -72,8 +72,9 @@ export async function invalidConfigRuns(env: SandboxEnvironment, checks: Checks)
             const peak = rss.stop();
             peaks.push(peak);
             // Our validation says `selfpages:<key>: <reason>`; the engine's own type check of
-            // Pulumi.yaml (a list given as a string) names the key without the namespace.
-            const line = message.split("\n").find((l) => l.includes(key)) ?? "";
+            // Pulumi.yaml (a list given as a string) says `configuration key '<key>'`. A bare
+            // search for the key would match other words ("os" is in "Diagnostics").
+            const line = message.split("\n").find((l) => l.includes(`selfpages:${key}:`) || l.includes(`key '${key}'`)) ?? "";
             results.push({ key, value, rejected: message !== "", namesKey: line !== "", message: line.trim().slice(0, 200), connections: sink.connections() - before, seconds: (Date.now() - started) / 1000, peakRssMiB: peak.peakMiB });
             await stack.removeConfig(`selfpages:${key}`);
             if (!["siteBrnach"].includes(key)) await restoreKey(env, key);
