@@ -19,6 +19,7 @@ import { startSandboxEnvironment } from "../sandbox/environment";
 import { repoRoot } from "../toolchain/env";
 import { Checks } from "./reliability/common";
 import { invalidConfigRuns } from "./reliability/configs";
+import { endOrphansSince, orphanedPlugins } from "./reliability/orphans";
 import { faults } from "./reliability/faults";
 import { hostileInputs } from "./reliability/hostile";
 import { upgradeDrill } from "./reliability/upgrade";
@@ -45,6 +46,9 @@ async function main(): Promise<void> {
         // The name this machine goes by in the project's figures (its hostname is generic).
         machine: { name: process.env.SELFPAGES_MACHINE ?? os.hostname(), cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     };
+    // This repository, and the previous release's worktree (upgrade.ts makes it there).
+    const ours = [repoRoot, path.join(os.tmpdir(), "selfpages-prev-")];
+    const orphansBefore = orphanedPlugins(ours);
     const env = await startSandboxEnvironment("reliab");
     try {
         if (only.has("upgrade")) {
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
         await env.stack.setConfig("selfpages:hostPort", { value: "22" });
         await env.close();
     }
+    results.orphanedPluginProcessesEnded = endOrphansSince(orphansBefore, ours);
     const failed = checks.failed();
     results.seconds = Math.round((Date.now() - started) / 1000);
     results.checks = { total: checks.list.length, failed: failed.length, list: checks.list };
