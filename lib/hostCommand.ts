@@ -16,8 +16,10 @@ export type Connection = command.types.input.remote.ConnectionArgs;
  * -rf of the site, `crontab -r`, stopping the receiver). So every step that has a delete script
  * keeps its 0.1 address with a marker whose provider never touches the host: the first `up` of
  * this release replaces the step's 0.1 state (scripts, connection) with nothing, and the marker is
- * retainOnDelete, so dropping it in a later release only removes it from the state. 0.1 steps
- * without a delete script are deleted by their own provider, which does nothing for them.
+ * retainOnDelete, so dropping it in a later release only removes it from the state; but a stack
+ * coming straight from 0.1 to a release without markers would run 0.1's delete scripts, so they
+ * stay while such stacks may exist. 0.1 steps without a delete script are deleted by their own
+ * provider, which does nothing for them.
  * The command resources themselves are created: every create script here can run on a host
  * that a previous release set up.
  */
