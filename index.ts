@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StaticSiteServer } from "./components";
 import { ConfigError } from "./lib/config";
 import { preflight } from "./lib/preflight";
+import { runError } from "./lib/runError";
 import { loadStackConfig } from "./lib/stackConfig";
 
 export = async () => {
@@ -10,8 +11,8 @@ export = async () => {
         // Validated before any resource is declared: bad config fails here, having touched nothing.
         config = loadStackConfig();
     } catch (error) {
-        // RunError prints the message alone, without a JavaScript stack trace.
-        throw error instanceof ConfigError ? new pulumi.RunError(error.message) : error;
+        // A RunError prints the message alone, without a JavaScript stack trace.
+        throw error instanceof ConfigError ? runError(error.message) : error;
     }
     const { settings, secrets } = config;
 
@@ -19,9 +20,9 @@ export = async () => {
     // and has room for the site. A preview only reads state, so it needs no connection.
     if (!pulumi.runtime.isDryRun()) {
         const report = await preflight(settings, secrets.hostPrivateKey).catch((error: Error) => {
-            throw new pulumi.RunError(`Preflight failed, nothing was changed: ${error.message}`);
+            throw runError(`Preflight failed, nothing was changed: ${error.message}`);
         });
-        if (report.problems.length > 0) throw new pulumi.RunError(`Preflight failed, nothing was changed:\n  - ${report.problems.join("\n  - ")}`);
+        if (report.problems.length > 0) throw runError(`Preflight failed, nothing was changed:\n  - ${report.problems.join("\n  - ")}`);
     }
 
     const server = new StaticSiteServer("selfpages", {

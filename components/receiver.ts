@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
 import { hooksFile, hooksFileSpec, receiverServiceFile } from "../lib/hostFiles";
-import { enableAndRestart, enableAndStart, stopAndDisable } from "../lib/openrc";
+import { enableAndStart, stopAndDisable } from "../lib/openrc";
 import { childOptions } from "../lib/options";
 import { GitHubWebhook } from "../lib/providers/githubWebhook";
 import { shellQuote } from "../lib/templates";
@@ -70,10 +70,11 @@ export class Receiver extends pulumi.ComponentResource {
             `${name}-service`,
             {
                 connection,
-                // A new service definition needs a restart; a new hooks file only a reload (below).
-                create: `set -eu\n${enableAndRestart(service)}`,
-                // Anything else (a new connection, a new release's provider) must not interrupt it.
-                update: `set -eu\n${enableAndStart(service)}`,
+                // A new service definition replaces this step: delete stops the receiver, create
+                // starts it. Otherwise a receiver that runs is left alone, by create as by update: on
+                // the first `up` of this release over a host set up by selfpages 0.1, this step is
+                // created while the receiver runs. A new hooks file only needs a reload (below).
+                create: `set -eu\n${enableAndStart(service)}`,
                 delete: stopAndDisable(service),
                 triggers: [sha256(initScript.content)],
             },

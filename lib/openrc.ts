@@ -6,8 +6,5 @@
 /** Enabled at boot, and started unless it runs already: safe to repeat, never interrupts it. */
 export const enableAndStart = (service: string): string => `rc-update add ${service} default >/dev/null\nrc-service ${service} status >/dev/null 2>&1 || rc-service ${service} start`;
 
-/** Enabled at boot and (re)started: for a new service definition. */
-export const enableAndRestart = (service: string): string => `rc-update add ${service} default >/dev/null\nrc-service ${service} restart`;
-
 /** Stopped and removed from boot; already gone is fine, so destroy converges. */
 export const stopAndDisable = (service: string): string => `rc-service ${service} stop || true\nrc-update del ${service} default >/dev/null 2>&1 || true`;

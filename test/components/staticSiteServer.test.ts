@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { StaticSiteServer } from "../../components";
 import { testPrivateKey, testToken, validConfig } from "../lib/fixtures";
-import { githubWebhookType, isSecretValue, mockSecret, randomPasswordType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
+import { githubWebhookType, isSecretValue, legacyStepType, mockSecret, randomPasswordType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
 async function declare(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine", commandStdout: Record<string, string> = {}): Promise<Registered[]> {
     const { settings, secrets } = validConfig(overrides, os);
@@ -15,16 +15,17 @@ async function declare(overrides: Record<string, string> = {}, os: "alpine" | "d
     }, commandStdout);
 }
 
+/** The resource of that name; a step's selfpages 0.1 marker shares its name but not its type. */
 const byName = (resources: Registered[], name: string): Registered => {
-    const found = resources.find((r) => r.name === name);
+    const found = resources.find((r) => r.name === name && r.type !== legacyStepType);
     if (!found) throw new Error(`no resource ${name}; have ${resources.map((r) => r.name).join(", ")}`);
     return found;
 };
 
 /** Every resource `name` depends on, directly or through its parents' dependencies. */
 function dependsOnTransitively(resources: Registered[], name: string): Set<string> {
-    // Names are unique in this program, and a URN ends with the name.
-    const byUrn = new Map(resources.map((r) => [r.name, r]));
+    // Names are unique in this program but for the 0.1 markers, and a URN ends with the name.
+    const byUrn = new Map(resources.filter((r) => r.type !== legacyStepType).map((r) => [r.name, r]));
     const seen = new Set<string>();
     const visit = (r: Registered | undefined) => {
         if (!r) return;
@@ -80,6 +81,22 @@ describe("StaticSiteServer under mocks", () => {
         );
         expect(resources.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["selfpages-receiver-secret-v1"]);
         expect(resources.filter((r) => r.type === githubWebhookType).map((r) => r.name)).toEqual(["selfpages-github-webhook"]);
+    });
+
+    it("keeps each selfpages 0.1 step that had a delete script at its 0.1 address, retained and inert", async () => {
+        const resources = await declare();
+        const markers = resources.filter((r) => r.type === legacyStepType);
+        const withDelete = commands(resources).filter((r) => typeof r.inputs.delete === "string");
+        // 0.1's delete scripts (rm -rf of the site, crontab -r, stopping the receiver) must never run.
+        expect(markers.map((r) => `${r.parent} ${r.name}`).sort()).toEqual(withDelete.map((r) => `${r.parent} ${r.name}`).sort());
+        expect(markers.map((r) => r.name)).toEqual(expect.arrayContaining(["selfpages-site-directories", "selfpages-cron-crontab", "selfpages-receiver-service"]));
+        for (const marker of markers) {
+            expect(marker.retainOnDelete).toBe(true);
+            // Nothing but the serialized provider: no script, no connection, no key.
+            expect(Object.keys(marker.inputs)).toEqual(["__provider"]);
+        }
+        // Steps without a delete script are left to 0.1's own provider, whose delete does nothing then.
+        expect(markers.map((r) => r.name)).not.toContain("selfpages-host-ready");
     });
 
     it("orders the work: host check, packages, account, site, then services, then the GitHub hook", async () => {

@@ -1,0 +1,228 @@
+/**
+ * The upgrade drill: the previous release's program, checked out from git, provisions the sandbox
+ * host; then this release's program runs `pulumi up` on the same stack (same file backend,
+ * passphrase and config) while the site is probed and GitHub's stand-in keeps delivering pushes.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, type EngineEvent, type OpMap } from "@pulumi/pulumi/automation";
+import type { SandboxEnvironment } from "../../sandbox/environment";
+import { hostExec } from "../../sandbox/hostInstance";
+import { sandboxEnv } from "../../sandbox/stack";
+import { repoRoot } from "../../toolchain/env";
+import { Checks, deploysWithin, errorLine, publishToken, sleep } from "./common";
+import { probeSite, sendDeliveries } from "./load";
+import { sampleProcessTreeRss, type RssPeak } from "./rss";
+
+/** The previous release: the last commit on main before the move to @pulumi/command and @pulumi/random. */
+export const previousRelease = "77fbeec";
+
+const legacyStepType = "pulumi-nodejs:dynamic/selfpages:RemoteCommand";
+const drill = "upgrade";
+
+/** The part of an exported deployment this drill reads (the Automation API types it as any). */
+interface ExportedResource {
+    urn: string;
+    type: string;
+    inputs?: Record<string, unknown>;
+}
+
+const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
+
+/** Whether `installed` satisfies a package.json range of the simple kinds the lockfile uses. */
+function satisfies(installed: string, range: string): boolean {
+    const [major, minor, patch] = installed.split(".").map(Number);
+    const match = /^([\^~]?)(\d+)\.(\d+)\.(\d+)$/.exec(range.trim());
+    if (!match) return false;
+    const [, kind, M, m, p] = match;
+    const want = [Number(M), Number(m), Number(p)];
+    const atLeast = major > want[0] || (major === want[0] && (minor > want[1] || (minor === want[1] && patch >= want[2])));
+    if (kind === "") return installed === `${M}.${m}.${p}`;
+    if (kind === "~") return major === want[0] && minor === want[1] && atLeast;
+    return major === want[0] && atLeast;
+}
+
+/**
+ * A git worktree of `commit` with its npm dependencies. This repository's node_modules is linked
+ * in when it satisfies every dependency of that release (the SDK pinned to the same version);
+ * otherwise the release gets its own `npm ci`.
+ */
+function checkOut(commit: string): { dir: string; dependencies: string; remove(): void } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-prev-"));
+    const remove = () => {
+        execFileSync("git", ["-C", repoRoot, "worktree", "remove", "--force", dir], { stdio: "ignore" });
+        fs.rmSync(dir, { recursive: true, force: true });
+        execFileSync("git", ["-C", repoRoot, "worktree", "prune"], { stdio: "ignore" });
+    };
+    execFileSync("git", ["-C", repoRoot, "worktree", "add", "--detach", dir, commit], { stdio: ["ignore", "ignore", "inherit"] });
+    try {
+        const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+        const unmet = Object.entries(manifest.dependencies ?? {}).filter(([name, range]) => {
+            const installed = path.join(repoRoot, "node_modules", name, "package.json");
+            return !fs.existsSync(installed) || !satisfies((JSON.parse(fs.readFileSync(installed, "utf8")) as { version: string }).version, range);
+        });
+        if (unmet.length === 0) {
+            fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
+            return { dir, dependencies: "this repository's node_modules, linked (it satisfies every dependency of that release)", remove };
+        }
+        execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+        return { dir, dependencies: `its own npm ci (${unmet.map(([n]) => n).join(", ")} differ here)`, remove };
+    } catch (error) {
+        remove();
+        throw error;
+    }
+}
+
+interface HostFacts {
+    receiverPid: string;
+    receiverDefinition: string;
+    crontabLines: number;
+    releases: string[];
+    serviceAccount: boolean;
+    receiverInDefaultRunlevel: boolean;
+}
+
+/** What 0.1's delete scripts would have undone, read on the host outside SSH. */
+function hostFacts(env: SandboxEnvironment): HostFacts {
+    const out = hostExec(
+        env.host.name,
+        [
+            'echo "pid=$(pidof webhook)"',
+            'echo "definition=$(sha256sum /etc/init.d/selfpages-receiver | cut -c1-16)"',
+            "echo \"crontab=$(crontab -u selfpages -l 2>/dev/null | grep -v '^#' | grep -c .)\"",
+            "echo \"releases=$(ls /srv/selfpages/releases 2>/dev/null | tr '\\n' ' ')\"",
+            'echo "account=$(id -u selfpages 2>/dev/null)"',
+            'echo "enabled=$(rc-update show default | grep -c selfpages-receiver)"',
+        ].join("\n"),
+    );
+    const facts = Object.fromEntries(out.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
+    return {
+        receiverPid: facts.pid ?? "",
+        receiverDefinition: facts.definition ?? "",
+        crontabLines: Number(facts.crontab ?? 0),
+        releases: (facts.releases ?? "").split(" ").filter((r) => r !== ""),
+        serviceAccount: (facts.account ?? "") !== "",
+        receiverInDefaultRunlevel: facts.enabled === "1",
+    };
+}
+
+/** The secrets the receiver's hooks file accepts (compared in memory, never printed). */
+function acceptedSecrets(env: SandboxEnvironment): string[] {
+    const hooks = JSON.parse(fs.readFileSync(path.join(env.host.rootfs, "etc/selfpages/hooks.json"), "utf8")) as Array<{ "trigger-rule": { or: Array<{ match: { secret: string } }> } }>;
+    return hooks.flatMap((h) => h["trigger-rule"].or.map((rule) => rule.match.secret));
+}
+
+const changes = (summary: OpMap | undefined) => Object.entries(summary ?? {}).filter(([op, n]) => op !== "same" && (n ?? 0) > 0).length;
+
+export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Promise<{ report: Record<string, unknown>; normalUpRss: RssPeak }> {
+    const started = Date.now();
+    const previous = checkOut(previousRelease);
+    let worktreeRemoved = false;
+    try {
+        // The same stack from the previous release's directory: same backend and passphrase
+        // (sandboxEnv of the same state directory), same config file (copied, secrets included).
+        const stackFile = `Pulumi.${env.stack.name}.yaml`;
+        fs.copyFileSync(path.join(repoRoot, stackFile), path.join(previous.dir, stackFile));
+        const oldStack = await LocalWorkspace.selectStack({ stackName: env.stack.name, workDir: previous.dir }, { envVars: sandboxEnv(env.stateDir) });
+        const oldUp = await oldStack.up();
+        checks.expect(drill, "the previous release provisions the host", oldUp.summary.result === "succeeded", oldUp.summary.result);
+
+        const before = hostFacts(env);
+        const secretBefore = env.standin.hooks(env.repository)[0]?.config.secret;
+        const exported = (await env.stack.exportStack()).deployment as { resources?: ExportedResource[] };
+        const legacySteps = (exported.resources ?? []).filter((r) => r.type === legacyStepType);
+        const withDeleteScript = legacySteps.filter((r) => typeof r.inputs?.delete === "string" && r.inputs.delete !== "").map((r) => nameOf(r.urn));
+
+        const site = probeSite(env);
+        const deliveries = sendDeliveries(env, secretBefore);
+        await sleep(1000); // the load runs before the upgrade starts
+        const operations: Array<{ op: string; type: string; name: string }> = [];
+        const onEvent = (event: EngineEvent) => {
+            const m = event.resourcePreEvent?.metadata;
+            if (m) operations.push({ op: m.op, type: m.type, name: nameOf(m.urn) });
+        };
+        const upgradeStarted = Date.now();
+        let upgradeResult = "succeeded";
+        let upgradeChanges: OpMap | undefined;
+        try {
+            const up = await env.stack.up({ onEvent });
+            upgradeChanges = up.summary.resourceChanges;
+        } catch (error) {
+            upgradeResult = `failed: ${errorLine(error)}`;
+        }
+        const upgradeSeconds = (Date.now() - upgradeStarted) / 1000;
+        await sleep(2000); // deliveries sent at the end of the up are answered
+        const load = { site: await site.stop(), deliveries: await deliveries.stop() };
+        const after = hostFacts(env);
+        const secretAfter = env.standin.hooks(env.repository)[0]?.config.secret;
+        const accepted = acceptedSecrets(env);
+
+        const opsOf = (name: string, type: string) => operations.filter((o) => o.name === name && o.type === type).map((o) => o.op);
+        const retired = Object.fromEntries(withDeleteScript.map((name) => [name, opsOf(name, legacyStepType).join(",") || "none"]));
+        const operationCounts: Record<string, number> = {};
+        for (const o of operations) if (o.op !== "same") operationCounts[`${o.op} ${o.type}`] = (operationCounts[`${o.op} ${o.type}`] ?? 0) + 1;
+
+        checks.expect(drill, "this release's up over the previous release's stack succeeds", upgradeResult === "succeeded", upgradeResult);
+        checks.expect(drill, "the site was probed during the upgrade (load happened)", load.site.probes > 0, load.site.probes);
+        checks.expect(drill, "the site answered 200 to every probe", load.site.probes > 0 && load.site.failures === 0, load.site.statuses);
+        checks.expect(drill, "signed deliveries were sent during the upgrade (load happened)", load.deliveries.deliveries > 0, load.deliveries.deliveries);
+        checks.expect(drill, "no delivery was refused", load.deliveries.deliveries > 0 && load.deliveries.refused === 0, load.deliveries.statuses);
+        checks.expect(drill, "the previous release's stack had steps with delete scripts to protect", withDeleteScript.length > 0, withDeleteScript.length);
+        checks.expect(drill, "every step of the previous release with a delete script was retired (updated), none deleted or replaced", Object.values(retired).every((ops) => ops === "update"), retired);
+        const deletedLegacy = operations.filter((o) => o.type === legacyStepType && /delete|replace/.test(o.op)).map((o) => o.name);
+        checks.expect(drill, "the previous release's steps deleted by the engine are only those without a delete script", deletedLegacy.every((n) => !withDeleteScript.includes(n)), deletedLegacy);
+        checks.expect(drill, "the crontab still has one line", after.crontabLines === 1, after.crontabLines);
+        checks.expect(drill, "every release on the host before the upgrade is still there", before.releases.length > 0 && before.releases.every((r) => after.releases.includes(r)), { before: before.releases, after: after.releases });
+        checks.expect(drill, "the service account and the receiver's runlevel entry are still there", after.serviceAccount && after.receiverInDefaultRunlevel, after);
+        checks.expect(
+            drill,
+            "the receiver kept its process unless its service definition changed",
+            after.receiverPid !== "" && (after.receiverPid === before.receiverPid || after.receiverDefinition !== before.receiverDefinition),
+            { pidBefore: before.receiverPid, pidAfter: after.receiverPid, definitionChanged: after.receiverDefinition !== before.receiverDefinition },
+        );
+        const secretChanged = secretBefore !== secretAfter;
+        checks.expect(drill, "the receiver accepts exactly the secret GitHub now signs with", accepted.length === 1 && accepted[0] === secretAfter, `${accepted.length} secret(s) accepted, ${accepted.includes(secretAfter ?? "") ? "including" : "not including"} GitHub's`);
+        if (secretChanged) {
+            checks.expect(drill, "the secret changed through the dual-secret switch-over: deliveries signed with the previous one were answered", (load.deliveries.signedWith["secret before the drill"] ?? 0) > 0, load.deliveries.signedWith);
+        }
+
+        const { sha, token } = publishToken(env, "after the upgrade");
+        const [push] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
+        const pushDeployed = await deploysWithin(env, token, 30_000);
+        checks.expect(drill, "a push after the upgrade is answered 202 and deployed", push?.status_code === 202 && pushDeployed, { status: push?.status_code, deployed: pushDeployed });
+
+        // A no-op up of this release, sampled: the reference for the RSS of a normal run.
+        const rss = sampleProcessTreeRss();
+        const second = await env.stack.up().then(
+            (r) => ({ result: r.summary.result as string, resourceChanges: r.summary.resourceChanges }),
+            (error: unknown) => ({ result: `failed: ${errorLine(error)}`, resourceChanges: undefined }),
+        );
+        const normalUpRss = rss.stop();
+        checks.expect(drill, "a second up shows 0 changes", second.result === "succeeded" && changes(second.resourceChanges) === 0, second);
+
+        previous.remove();
+        worktreeRemoved = !fs.existsSync(previous.dir) && !execFileSync("git", ["-C", repoRoot, "worktree", "list"], { encoding: "utf8" }).includes(previous.dir);
+        checks.expect(drill, "the previous release's worktree is removed", worktreeRemoved);
+
+        return {
+            normalUpRss,
+            report: {
+                previousRelease,
+                previousReleaseDependencies: previous.dependencies,
+                previousReleaseUp: { result: oldUp.summary.result, resourceChanges: oldUp.summary.resourceChanges },
+                upgradeUp: { result: upgradeResult, seconds: upgradeSeconds, resourceChanges: upgradeChanges, operations: operationCounts },
+                previousReleaseSteps: { total: legacySteps.length, withDeleteScript: withDeleteScript.length, retiredWith: retired, deletedByTheirOwnProvider: deletedLegacy },
+                load,
+                host: { before: { ...before, releases: before.releases.length }, after: { ...after, releases: after.releases.length }, receiverPidKept: before.receiverPid === after.receiverPid },
+                secret: { changed: secretChanged, acceptedAfterwards: accepted.length },
+                pushAfterUpgrade: { deliveryStatus: push?.status_code, deployed: pushDeployed },
+                secondUp: second,
+                seconds: (Date.now() - started) / 1000,
+            },
+        };
+    } finally {
+        if (!worktreeRemoved) previous.remove();
+    }
+}
