@@ -49,7 +49,10 @@ export class Certificate extends pulumi.ComponentResource {
                     `install -d -o root -g root -m 0700 ${q(layout.tlsDir)} ${q(layout.acmeDir)}`,
                     `install -d -o root -g root -m 0755 ${q(layout.acmeWebroot)} ${q(layout.acmeChallengeDir)}`,
                 ].join("\n"),
-                delete: `rm -rf ${q(layout.tlsDir)} ${q(layout.acmeWebroot)}`,
+                delete: [
+                    `rm -rf ${q(layout.tlsDir)} ${q(layout.acmeWebroot)}`,
+                    `if [ -d ${q(layout.acmeDir)} ]; then echo ${q(`selfpages: left ${layout.acmeDir} (the ACME account key and the issued certificates): a new up on this host reuses them instead of counting against the CA's rate limits; remove it to retire the account`)}; fi`,
+                ].join("\n"),
                 triggers: [layout.tlsDir, layout.acmeWebroot],
             },
             { ...childOptions(this, opts), deleteBeforeReplace: true },

@@ -40,6 +40,7 @@ if [ "$status" = 0 ]; then
   echo key > ${acmeDir}/private/site.example.org/key.pem
 fi
 if [ "$status" = 2 ]; then echo 'uacme: challenge http-01 failed'; echo 'uacme: urn:ietf:params:acme:error:connection: Connection refused (the CA says)'; fi
+if [ "$status" = 3 ]; then echo "uacme: no account associated with ${acmeDir}/private/key.pem found at https://ca/sign-me-up. Consider trying 'new'"; exit 2; fi
 exit "$status"
 `;
 
@@ -123,6 +124,15 @@ exit "$status"
         expect(log).toMatch(/issue failed \(attempt 2, uacme status 2\): .*Connection refused \(the CA says\)/);
         expect(log).toMatch(/still serving the previous certificate \(notAfter=/);
         expect(fs.readFileSync(layout.tlsCertificate, "utf8")).not.toBe(served);
+    });
+
+    it("a CA that forgot the account: registered again, then the retry issues", async () => {
+        await runScript("up", [0]);
+        fs.writeFileSync(path.join(bin, "uacme-forgot"), "");
+        const res = await runScript("force", [3, 0]);
+        fs.rmSync(path.join(bin, "uacme-forgot"));
+        expect(res.status).toBe(0);
+        expect(res.calls).toMatch(/ -f issue [^\n]*\nuacme -y [^\n]* new [^\n]*\nuacme -v [^\n]* -f issue /);
     });
 
     it("the daily job runs the script in cron mode from the platform's daily directory", () => {
