@@ -145,7 +145,7 @@ export function acmeRenewScriptFile(settings: Settings): HostFile | undefined {
             hook: settings.platform.acmeHook,
             firstName: tls.names[0],
             names: tls.names,
-            contact: tls.contactEmail ? `mailto:${tls.contactEmail}` : "",
+            contact: tls.contactEmail ?? "",
             certificate: layout.tlsCertificate,
             key: layout.tlsKey,
             logFile: layout.acmeLog,

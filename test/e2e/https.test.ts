@@ -159,7 +159,7 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         expect(css.status).toBe(200);
         expect(css.headers["content-encoding"]).toBe("gzip");
         // The account key was made on the host and is there only.
-        expect((await hostRun(host.name, "stat -c '%a %U' /etc/ssl/uacme/private/key.pem")).output.trim()).toBe("600 root");
+        expect((await hostRun(host.name, "stat -c '%a %U' /etc/ssl/uacme/private/key.pem")).output.trim()).toMatch(/^[46]00 root$/);
         expect(fs.readFileSync(path.join(host.rootfs, "var/log/selfpages/acme.log"), "utf8")).toMatch(/account registered[\s\S]*installed the certificate/);
     });
 
@@ -177,7 +177,9 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         expect(hook.config.url).toBe(`https://${names[0]}/webhook`);
         expect(hook.config.insecure_ssl).toBe("0");
         const ping = await waitFor("the ping delivery", async () => standin.deliveries(repository).find((d) => d.event === "ping"), 10_000);
-        expect(ping.status_code).toBe(200);
+        expect(ping.status_code).toBeGreaterThanOrEqual(200);
+        expect(ping.status_code).toBeLessThan(300);
+        expect(ping.url).toMatch(/^https:/);
         const token = crypto.randomBytes(8).toString("hex");
         const sha = publisher.publish({ "version.txt": token }, "over https");
         const [delivery] = await standin.sendPush(repository, { ref: "refs/heads/gh-pages", after: sha });
@@ -210,7 +212,8 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         const t0 = Date.now();
         const renewal = await hostRun(host.name, `${renewScript} force`);
         const renewalMs = Date.now() - t0;
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        // Until the new certificate is served: the old workers finish what they have first.
+        await waitFor("the renewed certificate", async () => (await serial()) !== before, 10_000, 50);
         probing = false;
         await probe;
         expect(renewal.code, renewal.output).toBe(0);
@@ -219,7 +222,6 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         console.log(`forced renewal ${renewalMs} ms, ${probes} https probes, ${failures.length} failed`);
         expect(probes).toBeGreaterThan(10);
         expect(failures).toEqual([]);
-        expect(await serial()).not.toBe(before);
         // Not due: the daily job does nothing.
         const daily = await hostRun(host.name, "/etc/cron.daily/selfpages-acme; echo status=$?");
         expect(daily.output.trim()).toBe("status=0");
@@ -228,7 +230,9 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
     it("6. the ACME server down during a renewal: the old certificate stays served, the CA's reason is logged; the next renewal succeeds", async () => {
         const before = await serial();
         await acme.stopPebble();
-        const failed = await hostRun(host.name, `SELFPAGES_ACME_RETRY_DELAY=1 ${renewScript} cron; echo status=$?`);
+        // A renewal that is due (forced: pebble's certificates last years); the daily job's mode
+        // contacts the CA only when 30 days or less are left.
+        const failed = await hostRun(host.name, `SELFPAGES_ACME_RETRY_DELAY=1 ${renewScript} force; echo status=$?`);
         expect(failed.output.trim()).toMatch(/status=1$/);
         expect(await serial()).toBe(before);
         const log = fs.readFileSync(path.join(host.rootfs, "var/log/selfpages/acme.log"), "utf8");
@@ -238,10 +242,13 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         await acme.startPebble();
         root = await acme.rootCa();
         const renewed = await hostRun(host.name, `${renewScript} force`);
+        console.log(renewed.output);
         expect(renewed.code, renewed.output).toBe(0);
+        expect(renewed.output).toMatch(/installed the certificate/);
         // pebble forgets everything when it restarts, its root included: the new chain ends in the new root.
         deliveryTls.ca = root;
-        expect(await serial()).not.toBe(before);
+        // The reload is graceful: the old workers may take the next connection or two.
+        await waitFor("the renewed certificate", async () => (await serial().catch(() => before)) !== before, 10_000, 100);
     });
 
     it("7. a server name that does not resolve to the host is refused by the preflight, changing nothing", async () => {

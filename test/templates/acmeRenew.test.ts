@@ -82,7 +82,7 @@ exit "$status"
     it("first run: registers the account with the contact, issues for every name, installs and reloads nginx", async () => {
         const res = await runScript("up", [0]);
         expect(res.status).toBe(0);
-        expect(res.calls).toMatch(/^uacme -y -a https:\/\/acme-v02\.api\.letsencrypt\.org\/directory -c \S+ new mailto:web@example.org$/m);
+        expect(res.calls).toMatch(/^uacme -y -a https:\/\/acme-v02\.api\.letsencrypt\.org\/directory -c \S+ new web@example.org$/m);
         expect(res.calls).toMatch(/^uacme -v -a \S+ -c \S+ -h \/usr\/share\/uacme\/uacme\.sh -t EC -d 30 issue site\.example\.org www\.site\.example\.org$/m);
         expect(res.calls).toMatch(/^nginx -t -q\nrc-service nginx status\nrc-service nginx reload$/m);
         expect(fs.readFileSync(layout.tlsCertificate, "utf8")).toMatch(/^cert /);
