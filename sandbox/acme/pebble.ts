@@ -58,7 +58,25 @@ function stop(child: ChildProcess | undefined): Promise<void> {
     });
 }
 
-export async function startSandboxAcme(options: { gatewayAddress: string; hostAddress: string; workDir: string }): Promise<SandboxAcme> {
+/** Stops the daemons a `daemon` start left running (`npm run sandbox -- --down`). */
+export function stopSandboxAcmeDaemons(workDir: string): void {
+    const pidFile = path.join(workDir, "pids");
+    if (!fs.existsSync(pidFile)) return;
+    for (const pid of fs.readFileSync(pidFile, "utf8").split("\n").filter((l) => l !== "").map(Number)) {
+        try {
+            process.kill(pid, "SIGTERM");
+        } catch {
+            // already gone
+        }
+    }
+    fs.rmSync(pidFile, { force: true });
+}
+
+/**
+ * `daemon`: pebble and challtestsrv outlive this process (detached, logs in workDir, pids in
+ * workDir/pids), for `npm run sandbox -- --tls`.
+ */
+export async function startSandboxAcme(options: { gatewayAddress: string; hostAddress: string; workDir: string; daemon?: boolean }): Promise<SandboxAcme> {
     const toolDir = execFileSync("bash", [path.join(repoRoot, "sandbox", "acme", "build.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
     const dir = options.workDir;
     fs.mkdirSync(dir, { recursive: true });
@@ -88,7 +106,15 @@ export async function startSandboxAcme(options: { gatewayAddress: string; hostAd
     );
 
     let dnsOutput = "";
-    const dns = spawn(path.join(toolDir, "pebble-challtestsrv"), ["-defaultIPv4", options.hostAddress, "-defaultIPv6", "", "-dnsserver", `${gw}:${dnsPort}`, "-management", `${gw}:${dnsManagementPort}`, "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""], { stdio: ["ignore", "pipe", "pipe"] });
+    const daemonOptions = (name: string) => (options.daemon ? { detached: true, stdio: ["ignore", fs.openSync(path.join(dir, `${name}.log`), "a"), fs.openSync(path.join(dir, `${name}.log`), "a")] as ["ignore", number, number] } : { stdio: ["ignore", "pipe", "pipe"] as ["ignore", "pipe", "pipe"] });
+    const remember = (child: ChildProcess) => {
+        if (options.daemon && child.pid) {
+            fs.appendFileSync(path.join(dir, "pids"), `${child.pid}\n`);
+            child.unref();
+        }
+    };
+    const dns = spawn(path.join(toolDir, "pebble-challtestsrv"), ["-defaultIPv4", options.hostAddress, "-defaultIPv6", "", "-dnsserver", `${gw}:${dnsPort}`, "-management", `${gw}:${dnsManagementPort}`, "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""], daemonOptions("challtestsrv"));
+    remember(dns);
     dns.stdout?.on("data", (c: Buffer) => (dnsOutput = (dnsOutput + c.toString()).slice(-4000)));
     dns.stderr?.on("data", (c: Buffer) => (dnsOutput = (dnsOutput + c.toString()).slice(-4000)));
     await waitForPort(gw, dnsManagementPort, dns, () => dnsOutput);
@@ -99,9 +125,10 @@ export async function startSandboxAcme(options: { gatewayAddress: string; hostAd
         pebbleOutput = "";
         // No random validation delays, no nonces rejected at random: the tests measure, not fuzz.
         pebble = spawn(path.join(toolDir, "pebble"), ["-config", path.join(dir, "pebble.json"), "-dnsserver", `${gw}:${dnsPort}`], {
-            stdio: ["ignore", "pipe", "pipe"],
+            ...daemonOptions("pebble"),
             env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
         });
+        remember(pebble);
         const keep = (c: Buffer) => (pebbleOutput = (pebbleOutput + c.toString()).slice(-8000));
         pebble.stdout?.on("data", keep);
         pebble.stderr?.on("data", keep);
