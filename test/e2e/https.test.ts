@@ -280,3 +280,57 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         expect(text).toMatch(/left \/etc\/ssl\/uacme/);
     });
 });
+
+describe.skipIf(!isRoot)("`npm run sandbox -- --tls`, as printed", () => {
+    const name = "e2e-tlshint";
+    let stateDir: string;
+    let env: Record<string, string>;
+    const run = (command: string, args: string[], cwd = repoRoot) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+            const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            child.on("error", reject);
+            child.on("close", (status) => resolve({ status, stdout, stderr }));
+        });
+
+    beforeAll(() => {
+        stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-tlshints-"));
+        env = { ...(process.env as Record<string, string>), SELFPAGES_SANDBOX_NAME: name, SELFPAGES_SANDBOX_STATE: stateDir };
+    });
+
+    afterAll(async () => {
+        const pidFile = path.join(stateDir, "acme", "pids");
+        const pids = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, "utf8").split("\n").filter((l) => l !== "").map(Number) : [];
+        const down = await run("npm", ["run", "sandbox", "--", "--down"]);
+        expect(down.status, down.stderr).toBe(0);
+        // pebble and its DNS went with the rest.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(pids).toHaveLength(2);
+        for (const pid of pids) expect(fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "), `pebble process ${pid}`).toBe(false);
+    }, 600_000);
+
+    it("prints the https URL and a curl that trusts pebble's root; the publish steps deploy over https", async () => {
+        const up = await run("npm", ["run", "sandbox", "--", "--tls"]);
+        expect(up.status, up.stderr).toBe(0);
+        expect(up.stdout).toMatch(/^ {2}site: +https:\/\/site\.selfpages\.test\/$/m);
+        expect(up.stdout).toMatch(/^ {2}webhook: +https:\/\/site\.selfpages\.test\/webhook$/m);
+        const curl = /^ {2}trust it with curl: (.*)$/m.exec(up.stdout)?.[1] ?? "";
+        expect(curl).toMatch(/^curl --cacert \S+root\.pem --resolve site\.selfpages\.test:443:10\.233\.\d+\.2 /);
+        const head = await run("sh", ["-c", curl]);
+        expect(head.stdout).toMatch(/^HTTP\/2 200/);
+        const start = up.stdout.indexOf("\nPublish a change");
+        const hints = up.stdout.slice(up.stdout.indexOf("\n", start + 1) + 1, up.stdout.indexOf("\nRun pulumi", start));
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-tlshints-home-"));
+        try {
+            const shell = await run("bash", ["-euo", "pipefail", "-c", hints], home);
+            expect(shell.status, `${shell.stdout}\n${shell.stderr}`).toBe(0);
+            expect(shell.stdout).toMatch(/^delivery [0-9a-f-]{36} to https:\/\/site\.selfpages\.test\/webhook: 202 OK$/m);
+            expect(shell.stdout).toContain("<p>hello</p>");
+        } finally {
+            fs.rmSync(home, { recursive: true, force: true });
+        }
+    });
+});
