@@ -6,6 +6,7 @@ import { Nginx } from "./nginx";
 import { Packages } from "./packages";
 import { Receiver } from "./receiver";
 import { ServiceAccount } from "./serviceAccount";
+import { Certificate } from "./tls";
 import { Site } from "./site";
 
 export interface StaticSiteServerArgs {
@@ -34,8 +35,11 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         const account = new ServiceAccount(`${name}-account`, { connection, settings }, { parent: this, dependsOn: [packages] });
         const site = new Site(`${name}-site`, { connection, settings }, { parent: this, dependsOn: [account] });
         const afterSite = { parent: this, dependsOn: [site] };
-        const nginx = new Nginx(`${name}-nginx`, { connection, settings }, afterSite);
-        const receiver = new Receiver(`${name}-receiver`, { connection, settings, githubToken: args.githubToken, reachableAfter: [nginx.reloaded] }, afterSite);
+        // With TLS: certificate files (a placeholder at first) before nginx's config, the issuance after it.
+        const certificate = settings.tls ? new Certificate(`${name}-tls`, { connection, settings: { ...settings, tls: settings.tls } }, afterSite) : undefined;
+        const nginx = new Nginx(`${name}-nginx`, { connection, settings }, { parent: this, dependsOn: [site, ...(certificate?.prepared ?? [])] });
+        const issued = certificate ? [certificate.issue([nginx.reloaded])] : [];
+        const receiver = new Receiver(`${name}-receiver`, { connection, settings, githubToken: args.githubToken, reachableAfter: [nginx.reloaded, ...issued] }, afterSite);
         new FallbackCron(`${name}-cron`, { connection, settings }, afterSite);
 
         this.siteUrl = settings.siteUrl;

@@ -44,6 +44,9 @@ const httpUrl = z.string().refine((value) => {
     }
 }, "must be an http:// or https:// URL without credentials");
 
+export const letsEncryptProduction = "https://acme-v02.api.letsencrypt.org/directory";
+export const letsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
 const port = (min: number) => z.number().int(`must be an integer`).min(min, `must be at least ${min}`).max(65535, "must be at most 65535");
 
 export const configSchema = z
@@ -93,7 +96,7 @@ export const configSchema = z
             .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, "must be a URL path such as /webhook")
             .default("/webhook")
             .describe("Public URL path of the webhook on the site's server."),
-        receiverPublicUrl: httpUrl.optional().describe("URL GitHub delivers to (default: http://<first server name><receiverPath>)."),
+        receiverPublicUrl: httpUrl.optional().describe("URL GitHub delivers to (default: https://<first server name><receiverPath>, http:// when tls is off)."),
         syncSchedule: z
             .string()
             .refine(isCronSchedule, "must be a 5-field cron schedule such as '*/15 * * * *'")
@@ -102,6 +105,35 @@ export const configSchema = z
         githubToken: z.string().min(1, "must not be empty").describe("GitHub token allowed to manage the repository's webhooks (secret: set it with --secret)."),
         githubApiUrl: httpUrl.default("https://api.github.com").describe("GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)."),
         webhookSecretVersion: z.number().int("must be an integer").min(1, "must be at least 1").default(1).describe("Change it (bump it by one) to rotate the webhook secret: during that `up` the receiver accepts the new and the old secret until GitHub has switched, then only the new one."),
+        tls: z
+            .enum(["acme", "off"], "must be acme or off")
+            .default("acme")
+            .describe("HTTPS: acme (default) gets a certificate for every server name from the ACME directory, renews it, and redirects http to https; off serves plain HTTP only (a site behind another TLS terminator)."),
+        tlsContactEmail: z.string().regex(/^[^\s@<>"',;:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, "must be an email address").optional().describe("Contact email of the ACME account (expiry notices); optional."),
+        tlsAcmeDirectoryUrl: z
+            .string()
+            .refine((value) => {
+                try {
+                    const url = new URL(value);
+                    return url.protocol === "https:" && url.username === "" && url.password === "";
+                } catch {
+                    return false;
+                }
+            }, "must be an https:// URL without credentials")
+            .default(letsEncryptProduction)
+            .describe(`ACME directory the certificate comes from: Let's Encrypt production by default; its staging directory (${letsEncryptStaging}) issues untrusted certificates with high rate limits, for trials.`),
+        tlsHstsMaxAge: z
+            .number()
+            .int("must be an integer")
+            .min(0, "must be at least 0")
+            .max(63072000, "must be at most 63072000 (two years)")
+            .default(0)
+            .describe("Strict-Transport-Security max-age in seconds; 0 (default) sends no HSTS header. Browsers then refuse plain HTTP for that long: set it once HTTPS works (31536000 is one year)."),
+        tlsCaBundle: z
+            .string()
+            .refine((pem) => /^(\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*)+$/.test(pem), "must be one or more PEM certificates")
+            .optional()
+            .describe("CA certificates (PEM) the host trusts for the ACME directory's HTTPS, added to its system store; only for a private ACME server (the sandbox's pebble). Unset: the system store alone."),
     })
     .strict();
 
@@ -131,10 +163,21 @@ export interface Settings {
     sync: { schedule: string };
     github: { apiUrl: string; owner: string; repo: string };
     webhookSecretVersion: number;
+    /** HTTPS with an ACME certificate, or undefined when `tls` is off. */
+    tls?: TlsSettings;
     /** The site's URL: the first server name, or the host's address when that is the catch-all `_`. */
     siteUrl: string;
     layout: HostLayout;
     platform: Platform;
+}
+
+export interface TlsSettings {
+    contactEmail?: string;
+    directoryUrl: string;
+    hstsMaxAge: number;
+    caBundle?: string;
+    /** The certificate's names: every server name, the first one naming it on disk. */
+    names: string[];
 }
 
 export interface ValidatedConfig {
@@ -152,8 +195,8 @@ export class ConfigError extends Error {
     }
 }
 
-const optionalKeys = new Set(["siteCloneUrl", "receiverPublicUrl"]);
-const numberKeys = new Set(["hostPort", "siteKeepReleases", "receiverPort", "webhookSecretVersion"]);
+const optionalKeys = new Set(["siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle"]);
+const numberKeys = new Set(["hostPort", "siteKeepReleases", "receiverPort", "webhookSecretVersion", "tlsHstsMaxAge"]);
 const arrayKeys = new Set(["siteServerNames"]);
 
 /** Pulumi hands every config value over as a string; turn the typed ones back into values. */
@@ -209,6 +252,14 @@ export function validateConfig(namespace: string, values: Record<string, string>
     if (parsed.success && parsed.data.receiverPublicUrl === undefined && parsed.data.siteServerNames[0].startsWith("*.")) {
         problems.push(`${namespace}:receiverPublicUrl: is required when the first server name is a wildcard`);
     }
+    if (parsed.success && parsed.data.tls === "acme") {
+        // HTTP-01 proves a DNS name: no catch-all, wildcard or IP address can get a certificate.
+        parsed.data.siteServerNames.forEach((name, i) => {
+            if (name === "_" || name.startsWith("*.") || ipv4.test(name) || name.includes(":") || !name.includes(".")) {
+                problems.push(`${namespace}:siteServerNames[${i}]: must be a DNS name (a.example.org) when tls is acme: a certificate cannot name ${JSON.stringify(name)}; set tls to off for a catch-all or an IP (got ${JSON.stringify(name)})`);
+            }
+        });
+    }
     if (problems.length > 0 || !parsed.success) throw new ConfigError(namespace, problems);
     return { settings: toSettings(parsed.data), secrets: { hostPrivateKey: parsed.data.hostPrivateKey, githubToken: parsed.data.githubToken } };
 }
@@ -217,6 +268,7 @@ function toSettings(c: ParsedConfig): Settings {
     const [owner, repo] = c.siteRepository.split("/");
     const siteName = c.siteServerNames[0] === "_" ? c.hostAddress : c.siteServerNames[0];
     const siteRoot = c.siteRoot.replace(/\/+$/, "");
+    const scheme = c.tls === "acme" ? "https" : "http";
     return {
         host: { address: c.hostAddress, port: c.hostPort, user: c.hostUser, hostKey: c.hostKey.trim() },
         os: c.os,
@@ -231,12 +283,16 @@ function toSettings(c: ParsedConfig): Settings {
         receiver: {
             port: c.receiverPort,
             path: c.receiverPath,
-            publicUrl: c.receiverPublicUrl ?? `http://${siteName}${c.receiverPath}`,
+            publicUrl: c.receiverPublicUrl ?? `${scheme}://${siteName}${c.receiverPath}`,
         },
         sync: { schedule: c.syncSchedule.trim().replace(/\s+/g, " ") },
         github: { apiUrl: c.githubApiUrl.replace(/\/+$/, ""), owner, repo },
         webhookSecretVersion: c.webhookSecretVersion,
-        siteUrl: `http://${siteName}/`,
+        tls:
+            c.tls === "acme"
+                ? { contactEmail: c.tlsContactEmail, directoryUrl: c.tlsAcmeDirectoryUrl, hstsMaxAge: c.tlsHstsMaxAge, caBundle: c.tlsCaBundle?.trim(), names: c.siteServerNames }
+                : undefined,
+        siteUrl: `${scheme}://${siteName}/`,
         layout: hostLayout(siteRoot),
         platform: platforms[c.os],
     };

@@ -54,3 +54,38 @@ export function parseHostFacts(stdout: string): HostFacts {
         problems: lines.filter((l) => l.startsWith("problem=")).map((l) => l.slice("problem=".length)),
     };
 }
+
+/** Prints the host's own addresses, one a line (busybox's and iproute2's `ip` both print this form). */
+export const hostAddressesScript = "ip addr show 2>/dev/null | awk '$1 == \"inet\" || $1 == \"inet6\" { sub(/\\/.*/, \"\", $2); print $2 }'";
+
+export interface NameResolver {
+    /** Every address the name resolves to (empty when it does not resolve). */
+    resolve(name: string): Promise<string[]>;
+    /** Said in messages: which DNS answered. */
+    description: string;
+}
+
+const isLoopback = (address: string) => address.startsWith("127.") || address === "::1";
+
+/**
+ * Before a certificate is asked for: each server name must resolve, and only to the host, or the
+ * ACME server's validation fails (Let's Encrypt tries any address the name has). `hostAddresses`
+ * are the host's interface addresses and what the SSH address resolves to (behind NAT, the public
+ * address is only the latter).
+ */
+export async function serverNameProblems(settings: Settings, hostAddresses: string[], resolver: NameResolver): Promise<string[]> {
+    if (!settings.tls) return [];
+    const own = new Set(hostAddresses.filter((a) => !isLoopback(a)));
+    for (const a of await resolver.resolve(settings.host.address)) own.add(a);
+    const ownList = [...own].join(", ");
+    const problems: string[] = [];
+    for (const name of settings.tls.names) {
+        const addresses = await resolver.resolve(name);
+        if (addresses.length === 0) {
+            problems.push(`server name ${name} does not resolve (${resolver.description}); the ACME server could not validate it: point it at the host (${ownList}) or set selfpages:tls to off`);
+        } else if (addresses.some((a) => !own.has(a))) {
+            problems.push(`server name ${name} resolves to ${addresses.join(", ")}, not only to the host (${ownList}) (${resolver.description}); the ACME server could not validate it: fix its DNS records or set selfpages:tls to off`);
+        }
+    }
+    return problems;
+}

@@ -44,8 +44,11 @@ export function syncScriptFile(settings: Settings): HostFile {
     };
 }
 
-/** `listenPort` is 80 on the host; tests run the same config on a free loopback port. */
-export function nginxSiteFile(settings: Settings, listenPort = 80): HostFile {
+/**
+ * `listenPort` is the site's port: 443 on the host with TLS, 80 without; `httpPort` the plain port
+ * that answers ACME challenges and redirects (80). Tests run the same config on free loopback ports.
+ */
+export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 443 : 80, httpPort = 80): HostFile {
     const { layout } = settings;
     return {
         template: "nginx.conf",
@@ -55,6 +58,9 @@ export function nginxSiteFile(settings: Settings, listenPort = 80): HostFile {
         group: "root",
         content: renderTemplate("nginx.conf", {
             listenPort,
+            httpPort,
+            tls: settings.tls ? { certificate: layout.tlsCertificate, key: layout.tlsKey, webroot: layout.acmeWebroot } : false,
+            hstsMaxAge: settings.tls?.hstsMaxAge ?? 0,
             serverNames: settings.site.serverNames,
             currentLink: layout.currentLink,
             receiverPath: settings.receiver.path,
@@ -123,10 +129,50 @@ export function crontabFile(settings: Settings): HostFile {
     };
 }
 
+/** Gets, renews and installs the certificate (root: it reloads nginx); undefined when tls is off. */
+export function acmeRenewScriptFile(settings: Settings): HostFile | undefined {
+    const { layout, tls } = settings;
+    if (!tls) return undefined;
+    return {
+        template: "acme-renew.sh",
+        path: layout.acmeScript,
+        mode: "0755",
+        owner: "root",
+        group: "root",
+        content: renderTemplate("acme-renew.sh", {
+            directoryUrl: tls.directoryUrl,
+            acmeDir: layout.acmeDir,
+            hook: settings.platform.acmeHook,
+            firstName: tls.names[0],
+            names: tls.names,
+            contact: tls.contactEmail ?? "",
+            certificate: layout.tlsCertificate,
+            key: layout.tlsKey,
+            logFile: layout.acmeLog,
+            challengeDir: layout.acmeChallengeDir,
+        }),
+    };
+}
+
+/** The daily renewal, in the run-parts directory root's stock crontab runs once a day. */
+export function acmeDailyJobFile(settings: Settings): HostFile | undefined {
+    const { layout } = settings;
+    if (!settings.tls) return undefined;
+    return {
+        template: "acme-daily",
+        path: `${settings.platform.dailyJobDir}/${layout.acmeDailyJob}`,
+        mode: "0755",
+        owner: "root",
+        group: "root",
+        content: renderTemplate("acme-daily", { acmeScript: layout.acmeScript }),
+    };
+}
+
 /** Placeholder used where a secret would go when rendering without a stack (review, tests). */
 export const secretPlaceholder = (name: string) => `<secret:${name}>`;
 
 /** Every file for a stack, in the order they reach the host. */
 export function allHostFiles(settings: Settings, webhookSecrets: string[]): HostFile[] {
-    return [syncScriptFile(settings), nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverServiceFile(settings), crontabFile(settings)];
+    const tlsFiles = [acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
+    return [syncScriptFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverServiceFile(settings), crontabFile(settings)];
 }

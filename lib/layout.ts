@@ -16,6 +16,20 @@ export interface HostLayout {
     receiverInitScript: string;
     receiverService: string;
     serviceUser: string;
+    /** The certificate and key nginx serves (root only): a placeholder until the first issuance. */
+    tlsDir: string;
+    tlsCertificate: string;
+    tlsKey: string;
+    /** uacme's directory, its package default: the account key and the issued certificates.
+     *  Left by `pulumi destroy` (see README). */
+    acmeDir: string;
+    /** nginx serves /.well-known/acme-challenge/ from here on port 80. */
+    acmeWebroot: string;
+    acmeChallengeDir: string;
+    acmeScript: string;
+    acmeLog: string;
+    /** The daily job's file name in the platform's daily run-parts directory. */
+    acmeDailyJob: string;
 }
 
 export function hostLayout(siteRoot: string): HostLayout {
@@ -33,5 +47,14 @@ export function hostLayout(siteRoot: string): HostLayout {
         receiverInitScript: `/etc/init.d/${serviceName}-receiver`,
         receiverService: `${serviceName}-receiver`,
         serviceUser: serviceName,
+        tlsDir: `/etc/${serviceName}/tls`,
+        tlsCertificate: `/etc/${serviceName}/tls/fullchain.pem`,
+        tlsKey: `/etc/${serviceName}/tls/privkey.pem`,
+        acmeDir: "/etc/ssl/uacme",
+        acmeWebroot: `/var/lib/${serviceName}-acme`,
+        acmeChallengeDir: `/var/lib/${serviceName}-acme/.well-known/acme-challenge`,
+        acmeScript: `/usr/local/lib/${serviceName}/acme-renew`,
+        acmeLog: `${logDir}/acme.log`,
+        acmeDailyJob: `${serviceName}-acme`,
     };
 }

@@ -23,13 +23,20 @@ export interface Platform {
     createServiceAccountCommand: (user: string) => string;
     removeServiceAccountCommand: (user: string) => string;
     webhookBinary: string;
+    /** run-parts directory root's stock crontab runs once a day: the certificate renewal goes there. */
+    dailyJobDir: string;
+    /** Local CA certificates (*.crt) added to the system store by update-ca-certificates. */
+    localCaDir: string;
+    /** The HTTP-01 webroot hook shipped with the uacme package. */
+    acmeHook: string;
 }
 
 // The service account's shell: no logins.
 const alpineNologin = "/sbin/nologin";
 const debianNologin = "/usr/sbin/nologin";
-const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates"];
-const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip"];
+// uacme is the ACME client; openssl makes the placeholder certificate nginx starts with (see components/tls.ts).
+const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates", "uacme", "openssl"];
+const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "uacme", "openssl"];
 
 const alpine: Platform = {
     family: "alpine",
@@ -51,6 +58,9 @@ const alpine: Platform = {
         `getent group ${user} >/dev/null || addgroup -S ${user}\nid -u ${user} >/dev/null 2>&1 || adduser -S -D -H -h /var/lib/${user} -s ${alpineNologin} -G ${user} ${user}`,
     removeServiceAccountCommand: (user) => `if id -u ${user} >/dev/null 2>&1; then deluser ${user}; fi\nif getent group ${user} >/dev/null; then delgroup ${user} 2>/dev/null || true; fi`,
     webhookBinary: "/usr/bin/webhook",
+    dailyJobDir: "/etc/periodic/daily",
+    localCaDir: "/usr/local/share/ca-certificates",
+    acmeHook: "/usr/share/uacme/uacme.sh",
 };
 
 const debian: Platform = {
@@ -66,6 +76,9 @@ const debian: Platform = {
         `id -u ${user} >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /var/lib/${user} --shell ${debianNologin} ${user}`,
     removeServiceAccountCommand: (user) => `if id -u ${user} >/dev/null 2>&1; then userdel ${user}; fi\nif getent group ${user} >/dev/null; then groupdel ${user} 2>/dev/null || true; fi`,
     webhookBinary: "/usr/bin/webhook",
+    dailyJobDir: "/etc/cron.daily",
+    localCaDir: "/usr/local/share/ca-certificates",
+    acmeHook: "/usr/share/uacme/uacme.sh",
 };
 
 export const platforms: Record<Platform["family"], Platform> = { alpine, debian };

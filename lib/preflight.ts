@@ -1,18 +1,45 @@
+import * as dns from "node:dns";
 import type { Settings } from "./config";
-import { hostCheckScript, parseHostFacts, type HostFacts } from "./hostChecks";
+import { hostAddressesScript, hostCheckScript, parseHostFacts, serverNameProblems, type HostFacts, type NameResolver } from "./hostChecks";
 import { SshSession, sshTarget } from "./ssh";
 
 export type PreflightReport = HostFacts;
 
 /**
- * Checks the host before anything is changed: reachable over SSH, presenting the pinned host key,
- * and passing the host checks (OS family, OpenRC, root, free disk under the site root).
+ * Resolves names as the machine running `up` does, or through the DNS server SELFPAGES_DNS_SERVER
+ * names (host:port): the sandbox points it at pebble-challtestsrv, the DNS its ACME server uses.
  */
-export async function preflight(settings: Settings, privateKey: string): Promise<PreflightReport> {
+export function nameResolver(server = process.env.SELFPAGES_DNS_SERVER): NameResolver {
+    if (server) {
+        const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 2 });
+        resolver.setServers([server]);
+        const quiet = (p: Promise<string[]>) => p.catch(() => [] as string[]);
+        return {
+            description: `DNS server ${server}`,
+            resolve: async (name) => (/^[\d.]+$/.test(name) || name.includes(":") ? [name] : [...(await quiet(resolver.resolve4(name))), ...(await quiet(resolver.resolve6(name)))]),
+        };
+    }
+    return {
+        description: "this machine's resolver",
+        resolve: async (name) => (await dns.promises.lookup(name, { all: true }).catch(() => [])).map((a) => a.address),
+    };
+}
+
+/**
+ * Checks the host before anything is changed: reachable over SSH, presenting the pinned host key,
+ * passing the host checks (OS family, OpenRC, root, free disk under the site root), and, with
+ * TLS, every server name resolving to the host.
+ */
+export async function preflight(settings: Settings, privateKey: string, resolver: NameResolver = nameResolver()): Promise<PreflightReport> {
     const session = await SshSession.connect(sshTarget(settings, privateKey));
     try {
         const { stdout } = await session.exec(hostCheckScript(settings));
-        return parseHostFacts(stdout);
+        const report = parseHostFacts(stdout);
+        if (settings.tls) {
+            const addresses = (await session.exec(hostAddressesScript)).stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+            report.problems.push(...(await serverNameProblems(settings, addresses, resolver)));
+        }
+        return report;
     } finally {
         session.close();
     }

@@ -56,6 +56,9 @@ export async function sandboxStack(options: SandboxStackOptions): Promise<Stack>
         "selfpages:siteCloneUrl": { value: host.originUrl },
         "selfpages:githubApiUrl": { value: options.githubApiUrl },
         "selfpages:githubToken": { value: options.githubToken, secret: true },
+        // The server name is the host's address, which no certificate names: plain HTTP unless a
+        // test sets up the sandbox's ACME server and names (test/e2e/https.test.ts).
+        "selfpages:tls": { value: "off" },
     };
     for (const [key, value] of Object.entries(options.config ?? {})) config[`selfpages:${key}`] = { value };
     await stack.setAllConfig(config);

@@ -54,4 +54,6 @@ fi
 
 if [[ ${1:-} != --unit ]]; then
     bash toolchain/build.sh >/dev/null
+    # pebble and pebble-challtestsrv: the sandbox's ACME server and DNS (end-to-end HTTPS tests only).
+    bash sandbox/acme/build.sh >/dev/null
 fi

@@ -1,13 +1,14 @@
 /**
  * Checks a stack's host before `pulumi up` touches it: reachable, presenting the pinned host key,
- * the configured OS family with OpenRC, enough free disk.
+ * the configured OS family with OpenRC, enough free disk, and with TLS every server name resolving
+ * to the host (SELFPAGES_DNS_SERVER=host:port asks that DNS server instead of this machine's resolver).
  *   npm run preflight -- --stack prod
  * Reads the stack's config (secrets included) through the Pulumi CLI, so the usual backend login
  * or PULUMI_CONFIG_PASSPHRASE applies.
  */
 import { parseArgs } from "node:util";
 import { ConfigError } from "../lib/config";
-import { preflight } from "../lib/preflight";
+import { nameResolver, preflight } from "../lib/preflight";
 import { readStackConfig } from "../lib/stackConfig";
 import { repoRoot, toolchainEnv } from "../toolchain/env";
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
         console.error(`preflight failed:\n  - ${report.problems.join("\n  - ")}`);
         process.exit(1);
     }
+    if (settings.tls) console.log(`server names ${settings.tls.names.join(", ")}: each resolves to the host (${nameResolver().description})`);
     console.log("preflight passed");
 }
 

@@ -8,8 +8,11 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import type { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { hostDown, hostUp } from "../sandbox/hostInstance";
 import { sandboxStack } from "../sandbox/stack";
+import { sandboxServerNames } from "../sandbox/acme/environment";
+import { startSandboxAcme, stopSandboxAcmeDaemons } from "../sandbox/acme/pebble";
 import { cacheDir, repoRoot } from "../toolchain/env";
 
 // Another name (and SELFPAGES_SANDBOX_STATE) runs a second sandbox beside the usual one: the tests do.
@@ -18,6 +21,7 @@ const repository = "selfpages/site";
 const stateDir = process.env.SELFPAGES_SANDBOX_STATE ?? path.join(cacheDir, "sandbox-stack");
 const standinPidFile = path.join(stateDir, "github-standin.pid");
 const standinInfoFile = path.join(stateDir, "github-standin.json");
+const acmeDir = path.join(stateDir, "acme");
 
 function stopStandin(): void {
     if (!fs.existsSync(standinPidFile)) return;
@@ -46,14 +50,14 @@ function runningStandin(): string | undefined {
  * `npm run sandbox` keeps the running one: its hooks live in its memory, and the stack's hook
  * points at its URL.
  */
-async function startStandin(token: string): Promise<string> {
+async function startStandin(token: string, extraArgs: string[] = []): Promise<string> {
     const running = runningStandin();
     if (running) return running;
     stopStandin();
     const tokenFile = path.join(stateDir, "github-token");
     fs.writeFileSync(tokenFile, token, { mode: 0o600 });
     const log = fs.openSync(path.join(stateDir, "github-standin.log"), "a");
-    const child = spawn(path.join(repoRoot, "node_modules", ".bin", "tsx"), [path.join(repoRoot, "sandbox", "github", "main.ts"), "--host", "127.0.0.1", "--port", "0", "--token-file", tokenFile, "--repo", repository, "--state-file", standinInfoFile], {
+    const child = spawn(path.join(repoRoot, "node_modules", ".bin", "tsx"), [path.join(repoRoot, "sandbox", "github", "main.ts"), "--host", "127.0.0.1", "--port", "0", "--token-file", tokenFile, "--repo", repository, "--state-file", standinInfoFile, ...extraArgs], {
         detached: true,
         stdio: ["ignore", "ignore", log],
     });
@@ -69,6 +73,7 @@ async function startStandin(token: string): Promise<string> {
 
 async function down(): Promise<void> {
     stopStandin();
+    stopSandboxAcmeDaemons(acmeDir);
     hostDown(name);
     fs.rmSync(path.join(repoRoot, `Pulumi.${name}.yaml`), { force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
@@ -81,17 +86,32 @@ async function up(): Promise<void> {
     const host = hostUp(name);
     const tokenFile = path.join(stateDir, "github-token");
     const token = fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, "utf8") : `ghp_${crypto.randomBytes(18).toString("hex")}`;
-    const apiUrl = await startStandin(token);
-    const stack = await sandboxStack({ stackName: name, host, stateDir, githubApiUrl: apiUrl, githubToken: token, repository });
+    const acme = withTls ? await startAcme(host.gatewayAddress, host.address) : undefined;
+    const apiUrl = await startStandin(token, acme ? ["--delivery-ca-file", acme.rootFile, ...sandboxServerNames.map((n) => `--delivery-resolve=${n}=${host.address}`)] : []);
+    const tlsConfig: Record<string, string> = acme ? { tls: "acme", tlsAcmeDirectoryUrl: acme.directoryUrl, tlsCaBundle: acme.directoryCa, tlsContactEmail: "webmaster@example.com" } : {};
+    const stack = await sandboxStack({ stackName: name, host, stateDir, githubApiUrl: apiUrl, githubToken: token, repository, config: tlsConfig });
+    if (acme) {
+        for (const [i, n] of sandboxServerNames.entries()) await stack.setConfig(`selfpages:siteServerNames[${i}]`, { value: n }, true);
+        // The preflight resolves the names through the DNS pebble uses.
+        (stack.workspace as LocalWorkspace).envVars.SELFPAGES_DNS_SERVER = `${host.gatewayAddress}:8053`;
+    }
     const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
     const outputs = await stack.outputs();
     const siteUrl = String(outputs.siteUrl?.value);
+    // The names exist in pebble-challtestsrv's DNS only, and the chain ends in pebble's root.
+    const curl = acme ? `curl --cacert ${acme.rootFile} ${sandboxServerNames.map((n) => `--resolve ${n}:443:${host.address}`).join(" ")} ` : "curl ";
     console.log(`
 sandbox is up (${result.summary.result}).
   site:            ${siteUrl}
   webhook:         ${String(outputs.webhookUrl?.value)}
-  GitHub stand-in: ${apiUrl}  (token in ${tokenFile})
-${publishHints(host.originPath, apiUrl, siteUrl)}
+  GitHub stand-in: ${apiUrl}  (token in ${tokenFile})${
+      acme
+          ? `
+  ACME server:     pebble at ${acme.directoryUrl}; its root (the chain's end): ${acme.rootFile}
+  trust it with curl: ${curl}-sI ${siteUrl}`
+          : ""
+  }
+${publishHints(host.originPath, apiUrl, siteUrl, curl)}
 Run pulumi on the sandbox stack yourself:
 ${pulumiHints()}
 
@@ -103,7 +123,7 @@ Remove everything: npm run sandbox -- --down`);
  * (a test runs it): a new directory each time, a git identity for the commit only, and a wait for
  * the deploy, which lands a few hundred milliseconds after the delivery is answered.
  */
-function publishHints(originPath: string, apiUrl: string, siteUrl: string): string {
+function publishHints(originPath: string, apiUrl: string, siteUrl: string, curl = "curl "): string {
     return `
 Publish a change, as GitHub Pages would receive it:
   site=$(mktemp -d) && git clone -q -b gh-pages ${originPath} "$site" && cd "$site"
@@ -111,7 +131,7 @@ Publish a change, as GitHub Pages would receive it:
   git -c user.name=you -c user.email=you@example.org commit -q -m hello && git push -q
   curl -s -X POST '${apiUrl}/_standin/repos/${repository}/push?format=line' -d "{\\"ref\\": \\"refs/heads/gh-pages\\", \\"after\\": \\"$(git rev-parse HEAD)\\"}"
   # The receiver answers at once and deploys in the background: wait for the page (10 s at most).
-  for i in $(seq 50); do curl -sf ${siteUrl}hello.html && break; sleep 0.2; done
+  for i in $(seq 50); do ${curl}-sf ${siteUrl}hello.html && break; sleep 0.2; done
 `;
 }
 
@@ -122,7 +142,34 @@ function pulumiHints(): string {
   npm run -s pulumi -- preview --stack ${name}`;
 }
 
-const { values } = parseArgs({ options: { down: { type: "boolean", default: false } } });
+/**
+ * pebble and its DNS as daemons on the host's gateway, kept across runs (a new pebble would have a
+ * new root, and the served certificate would no longer chain to what the stand-in trusts).
+ */
+async function startAcme(gatewayAddress: string, hostAddress: string): Promise<{ directoryUrl: string; directoryCa: string; rootFile: string }> {
+    const infoFile = path.join(acmeDir, "info.json");
+    const pidFile = path.join(acmeDir, "pids");
+    const alive = fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").split("\n").filter((l) => l !== "").every((pid) => {
+        try {
+            process.kill(Number(pid), 0);
+            return true;
+        } catch {
+            return false;
+        }
+    });
+    if (alive && fs.existsSync(infoFile)) return JSON.parse(fs.readFileSync(infoFile, "utf8")) as { directoryUrl: string; directoryCa: string; rootFile: string };
+    stopSandboxAcmeDaemons(acmeDir);
+    fs.rmSync(acmeDir, { recursive: true, force: true });
+    const acme = await startSandboxAcme({ gatewayAddress, hostAddress, workDir: acmeDir, daemon: true });
+    const rootFile = path.join(acmeDir, "root.pem");
+    fs.writeFileSync(rootFile, await acme.rootCa());
+    const info = { directoryUrl: acme.directoryUrl, directoryCa: acme.directoryCa, rootFile };
+    fs.writeFileSync(infoFile, JSON.stringify(info));
+    return info;
+}
+
+const { values } = parseArgs({ options: { down: { type: "boolean", default: false }, tls: { type: "boolean", default: false } } });
+const withTls = values.tls;
 (values.down ? down() : up()).catch((error: unknown) => {
     console.error(`sandbox: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);

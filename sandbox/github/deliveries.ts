@@ -7,6 +7,8 @@
 import * as crypto from "node:crypto";
 import * as http from "node:http";
 import * as https from "node:https";
+import type * as dns from "node:dns";
+import type * as net from "node:net";
 import { timestamp } from "./hook-store";
 import { webhooksMethods } from "./webhooks-methods";
 
@@ -40,6 +42,16 @@ export interface DeliveryTarget {
     repository: string;
 }
 
+/**
+ * How deliveries reach https:// hooks in a sandbox: the CA to verify the chain against (GitHub
+ * verifies against the public roots; the sandbox's certificates chain to pebble's root) and the
+ * address each server name resolves to (the names exist only in pebble-challtestsrv's DNS).
+ */
+export interface DeliveryTls {
+    ca?: string;
+    hosts?: Record<string, string>;
+}
+
 export interface DeliveryRequest {
     id: number;
     event: string;
@@ -55,6 +67,7 @@ export interface DeliveryRequest {
     timeoutMs: number;
     /** Aborts the attempt (the stand-in is closing). */
     signal?: AbortSignal;
+    tls?: DeliveryTls;
 }
 
 export const hookshotUserAgent = "GitHub-Hookshot/5a1c0ef";
@@ -107,11 +120,15 @@ interface Outcome {
     body: string | null;
 }
 
-function post(url: URL, headers: Record<string, string>, body: Buffer, insecureSsl: boolean, timeoutMs: number, signal?: AbortSignal): Promise<Outcome> {
+function post(url: URL, headers: Record<string, string>, body: Buffer, insecureSsl: boolean, timeoutMs: number, signal?: AbortSignal, tls?: DeliveryTls): Promise<Outcome> {
     return new Promise((resolve) => {
         const failed = (status: string) => resolve({ statusCode: 0, status, headers: {}, body: null });
         const client = url.protocol === "https:" ? https : http;
-        const req = client.request(url, { method: "POST", headers: { ...headers, "Content-Length": String(body.length) }, agent: false, rejectUnauthorized: !insecureSsl });
+        const address = tls?.hosts?.[url.hostname];
+        const lookup: net.LookupFunction | undefined = address
+            ? (_host, options, callback) => (options.all ? (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, [{ address, family: 4 }]) : callback(null, address, 4))
+            : undefined;
+        const req = client.request(url, { method: "POST", headers: { ...headers, "Content-Length": String(body.length) }, agent: false, rejectUnauthorized: !insecureSsl, ...(tls?.ca ? { ca: tls.ca } : {}), ...(lookup ? { lookup } : {}) });
         let settled = false;
         const finish = (outcome: () => void) => {
             if (settled) return;
@@ -167,7 +184,7 @@ export async function deliver(target: DeliveryTarget, request: DeliveryRequest):
     } catch {
         url = undefined;
     }
-    const outcome = url ? await post(url, headers, body, target.insecureSsl === "1", request.timeoutMs, request.signal) : { statusCode: 0, status: "invalid URL", headers: {}, body: null };
+    const outcome = url ? await post(url, headers, body, target.insecureSsl === "1", request.timeoutMs, request.signal, request.tls) : { statusCode: 0, status: "invalid URL", headers: {}, body: null };
     return {
         id: request.id,
         guid: request.guid,

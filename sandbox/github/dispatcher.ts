@@ -5,7 +5,7 @@
  * the hook's last_response. close() aborts what is in flight and waits for it.
  */
 import * as crypto from "node:crypto";
-import { deliver, type DeliveryRecord, type DeliveryTarget } from "./deliveries";
+import { deliver, type DeliveryRecord, type DeliveryTarget, type DeliveryTls } from "./deliveries";
 import type { DeliveryLog } from "./delivery-log";
 import { hookView, type HookStore, type StoredHook } from "./hook-store";
 import { validateWebhook } from "./openapi";
@@ -26,6 +26,8 @@ export interface DispatcherOptions {
     deliveries: DeliveryLog;
     apiUrl: () => string;
     timeoutMs: number;
+    /** CA and name resolution for https:// hooks (the sandbox's ACME certificates). */
+    tls?: DeliveryTls;
     /** A payload or header the stand-in built does not fit GitHub's description. */
     onInvalid: (problems: string[]) => void;
     log: (line: string) => void;
@@ -102,7 +104,7 @@ export class Dispatcher {
 
     private track(hook: StoredHook, target: DeliveryTarget, request: { event: string; guid: string; json: Buffer; secret: string | null; redelivery?: boolean; headers?: Record<string, string> }, described?: Record<string, unknown>): Promise<DeliveryRecord> {
         const attempt = (async () => {
-            const record = await deliver(target, { ...request, id: this.o.deliveries.nextId(), timeoutMs: this.o.timeoutMs, signal: this.closing.signal });
+            const record = await deliver(target, { ...request, id: this.o.deliveries.nextId(), timeoutMs: this.o.timeoutMs, signal: this.closing.signal, tls: this.o.tls });
             if (described) {
                 const problems = validateWebhook(request.event, described, record.request.headers, request.secret !== null);
                 if (problems.length > 0) this.o.onInvalid(problems);

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { startGitHubStandin } from "./server";
 
-const usage = "usage: tsx sandbox/github/main.ts --token-file F --repo owner/name [--repo ...] [--host 127.0.0.1] [--port 0] [--state-file F]";
+const usage = "usage: tsx sandbox/github/main.ts --token-file F --repo owner/name [--repo ...] [--host 127.0.0.1] [--port 0] [--state-file F] [--delivery-ca-file F] [--delivery-resolve NAME=ADDRESS ...]";
 
 async function main(): Promise<void> {
     const { values } = parseArgs({
@@ -21,6 +21,9 @@ async function main(): Promise<void> {
             "token-file": { type: "string" },
             repo: { type: "string", multiple: true },
             "state-file": { type: "string" },
+            // https:// hooks (the sandbox's ACME certificates): the CA to verify against, and NAME=ADDRESS.
+            "delivery-ca-file": { type: "string" },
+            "delivery-resolve": { type: "string", multiple: true },
             help: { type: "boolean" },
         },
     });
@@ -40,6 +43,10 @@ async function main(): Promise<void> {
         token,
         repositories: values.repo,
         log: (line) => console.error(`${new Date().toISOString()} ${line}`),
+        deliveryTls: {
+            ca: values["delivery-ca-file"] ? fs.readFileSync(values["delivery-ca-file"], "utf8") : undefined,
+            hosts: Object.fromEntries((values["delivery-resolve"] ?? []).map((entry) => entry.split("=", 2) as [string, string])),
+        },
     });
     const stateFile = values["state-file"];
     if (stateFile) {

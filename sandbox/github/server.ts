@@ -13,7 +13,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { apiHandlers } from "./api";
 import { control, controlPrefix } from "./control";
-import type { DeliveryRecord } from "./deliveries";
+import type { DeliveryRecord, DeliveryTls } from "./deliveries";
 import { DeliveryLog } from "./delivery-log";
 import { Dispatcher } from "./dispatcher";
 import { ApiError, badCredentials, invalidRequest, notFound, problemsParsingJson, requiresAuthentication } from "./errors";
@@ -38,6 +38,8 @@ export interface GitHubStandinOptions {
     log?: (line: string) => void;
     /** How long a delivery may take; GitHub's limit, 10 s, unless a test wants it shorter. */
     deliveryTimeoutMs?: number;
+    /** CA and name resolution for https:// hooks (the sandbox's ACME certificates). */
+    deliveryTls?: DeliveryTls;
 }
 
 export interface GitHubStandin {
@@ -103,7 +105,7 @@ export async function startGitHubStandin(options: GitHubStandinOptions): Promise
         for (const p of problems) log(`stand-in bug, not as GitHub's description says: ${p}`);
     };
     let apiUrl = "";
-    const dispatcher = new Dispatcher({ repositories, store, deliveries, apiUrl: () => apiUrl, timeoutMs: options.deliveryTimeoutMs ?? 10_000, onInvalid: invalid, log });
+    const dispatcher = new Dispatcher({ repositories, store, deliveries, apiUrl: () => apiUrl, timeoutMs: options.deliveryTimeoutMs ?? 10_000, tls: options.deliveryTls, onInvalid: invalid, log });
     const handlers = apiHandlers({ repositories, store, deliveries, dispatcher, apiUrl: () => apiUrl });
 
     const sendPush = (repo: string, opts: PushOptions) => dispatcher.push(repo, opts);

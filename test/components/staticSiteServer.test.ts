@@ -56,6 +56,7 @@ describe("StaticSiteServer under mocks", () => {
             "selfpages:receiver:Receiver selfpages-receiver",
             "selfpages:nginx:Nginx selfpages-nginx",
             "selfpages:cron:FallbackCron selfpages-cron",
+            "selfpages:tls:Certificate selfpages-tls",
         ].sort());
         expect(commands(resources).map((r) => r.name).sort()).toEqual(
             [
@@ -77,6 +78,11 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-nginx-reload",
                 "selfpages-cron-daemon",
                 "selfpages-cron-crontab",
+                "selfpages-cron-acme-daily",
+                "selfpages-tls-directories",
+                "selfpages-tls-renew-script",
+                "selfpages-tls-placeholder",
+                "selfpages-tls-issue",
             ].sort(),
         );
         expect(resources.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["selfpages-receiver-secret-v1"]);
@@ -111,6 +117,11 @@ describe("StaticSiteServer under mocks", () => {
         expect([...dependsOnTransitively(resources, "selfpages-receiver-service")]).toEqual(expect.arrayContaining(["selfpages-receiver-hooks", "selfpages-receiver-openrc-service", "selfpages-site-first-deploy"]));
         // GitHub gets the (new) secret only once the receiver accepts it and nginx routes to it.
         expect([...dependsOnTransitively(resources, "selfpages-github-webhook")]).toEqual(expect.arrayContaining(["selfpages-receiver-reload", "selfpages-nginx-reload"]));
+        // The 443 block needs a certificate (the placeholder) before nginx loads it; the issuance
+        // needs nginx answering the challenge; GitHub's hook needs the issued certificate.
+        expect(dependsOnTransitively(resources, "selfpages-nginx-site-config")).toContain("selfpages-tls-placeholder");
+        expect([...dependsOnTransitively(resources, "selfpages-tls-issue")]).toEqual(expect.arrayContaining(["selfpages-nginx-reload", "selfpages-tls-renew-script", "selfpages-tls-placeholder"]));
+        expect(dependsOnTransitively(resources, "selfpages-github-webhook")).toContain("selfpages-tls-issue");
         // The previous secret is dropped only after GitHub switched.
         expect(dependsOnTransitively(resources, "selfpages-receiver-retire-previous-secret")).toContain("selfpages-github-webhook");
     });
@@ -138,7 +149,8 @@ describe("StaticSiteServer under mocks", () => {
 
         const renamed = triggers(await declare({ siteServerNames: '["other.example.org"]' }));
         const changed = Object.keys(first).filter((name) => first[name] !== renamed[name]);
-        expect(changed).toEqual(["selfpages-nginx-reload"]);
+        // A new name: a reload for the config, and a certificate naming it.
+        expect(changed.sort()).toEqual(["selfpages-nginx-reload", "selfpages-tls-issue"]);
 
         const rescheduled = triggers(await declare({ syncSchedule: "*/5 * * * *" }));
         expect(Object.keys(first).filter((name) => first[name] !== rescheduled[name])).toEqual([]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { letsEncryptProduction, letsEncryptStaging } from "../../lib/config";
 import { ConfigError, validateConfig } from "../../lib/config";
 import { isSecretKey, committedStackValues, testPrivateKey, testToken, validConfig, validValues } from "./fixtures";
 
@@ -19,7 +20,8 @@ describe("config", () => {
         expect(settings.site.branch).toBe("gh-pages");
         expect(settings.os).toBe("alpine");
         expect(settings.site.cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
-        expect(settings.receiver.publicUrl).toBe("http://do-it.example.org/webhook");
+        expect(settings.receiver.publicUrl).toBe("https://do-it.example.org/webhook");
+        expect(settings.tls).toMatchObject({ directoryUrl: letsEncryptProduction, hstsMaxAge: 0, names: ["do-it.example.org"] });
         expect(settings.sync.schedule).toBe("*/15 * * * *");
         expect(settings.github).toEqual({ apiUrl: "https://api.github.com", owner: "do-it-ecm", repo: "do-it" });
     });
@@ -85,7 +87,7 @@ describe("config", () => {
     });
 
     it("needs an explicit webhook URL when the first server name is a wildcard", () => {
-        expect(problemsFor(validValues({ siteServerNames: '["*.example.org"]' }))).toEqual([expect.stringMatching(/^selfpages:receiverPublicUrl: is required/)]);
+        expect(problemsFor(validValues({ siteServerNames: '["*.example.org"]', tls: "off" }))).toEqual([expect.stringMatching(/^selfpages:receiverPublicUrl: is required/)]);
     });
 
     it("rejects unknown keys, so a typo is not silently ignored", () => {
@@ -107,8 +109,57 @@ describe("config", () => {
     });
 
     it("accepts IPv6 hosts, wildcard server names and GitHub Enterprise", () => {
-        const { settings } = validConfig({ hostAddress: "2001:db8::10", siteServerNames: '["*.example.org"]', receiverPublicUrl: "https://hooks.example.org/webhook", githubApiUrl: "https://ghe.example.org/api/v3/", hostPort: "2222" });
+        const { settings } = validConfig({ hostAddress: "2001:db8::10", siteServerNames: '["*.example.org"]', tls: "off", receiverPublicUrl: "https://hooks.example.org/webhook", githubApiUrl: "https://ghe.example.org/api/v3/", hostPort: "2222" });
         expect(settings.host).toMatchObject({ address: "2001:db8::10", port: 2222 });
         expect(settings.github.apiUrl).toBe("https://ghe.example.org/api/v3");
+    });
+
+    describe("tls", () => {
+        const pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydGlmaWNhdGVGb3JUZXN0czAKBggqhkjOPQQDAjA=\n-----END CERTIFICATE-----\n";
+
+        it("is on by default: Let's Encrypt production, no HSTS, https URLs, every server name on the certificate", () => {
+            const { settings } = validConfig();
+            expect(settings.tls).toEqual({ contactEmail: undefined, directoryUrl: letsEncryptProduction, hstsMaxAge: 0, caBundle: undefined, names: ["do-it.example.org", "www.do-it.example.org"] });
+            expect(settings.siteUrl).toBe("https://do-it.example.org/");
+            expect(settings.receiver.publicUrl).toBe("https://do-it.example.org/webhook");
+        });
+
+        it("takes the contact, staging directory, HSTS max-age and a CA bundle", () => {
+            const { settings } = validConfig({ tlsContactEmail: "web@example.org", tlsAcmeDirectoryUrl: letsEncryptStaging, tlsHstsMaxAge: "31536000", tlsCaBundle: pem });
+            expect(settings.tls).toMatchObject({ contactEmail: "web@example.org", directoryUrl: letsEncryptStaging, hstsMaxAge: 31536000, caBundle: pem.trim() });
+        });
+
+        it("off: plain HTTP URLs, and catch-all or IP server names are allowed", () => {
+            const { settings } = validConfig({ tls: "off", siteServerNames: '["_"]' });
+            expect(settings.tls).toBeUndefined();
+            expect(settings.siteUrl).toBe("http://203.0.113.10/");
+            expect(settings.receiver.publicUrl).toBe("http://203.0.113.10/webhook");
+        });
+
+        it("reads empty optional values as unset", () => {
+            expect(validConfig({ tlsContactEmail: "", tlsCaBundle: "" }).settings.tls).toMatchObject({ contactEmail: undefined, caBundle: undefined });
+        });
+
+        it.each([
+            ["tls", "on", /^selfpages:tls: must be acme or off/],
+            ["tlsContactEmail", "webmaster", /^selfpages:tlsContactEmail: must be an email address/],
+            ["tlsContactEmail", "a b@example.org", /^selfpages:tlsContactEmail: must be an email address/],
+            ["tlsAcmeDirectoryUrl", "http://acme.example.org/directory", /^selfpages:tlsAcmeDirectoryUrl: must be an https:\/\/ URL/],
+            ["tlsAcmeDirectoryUrl", "https://user:pw@acme.example.org/directory", /^selfpages:tlsAcmeDirectoryUrl: must be an https:\/\/ URL/],
+            ["tlsAcmeDirectoryUrl", "letsencrypt", /^selfpages:tlsAcmeDirectoryUrl: must be an https:\/\/ URL/],
+            ["tlsHstsMaxAge", "-1", /^selfpages:tlsHstsMaxAge: must be at least 0/],
+            ["tlsHstsMaxAge", "1.5", /^selfpages:tlsHstsMaxAge: must be an integer/],
+            ["tlsHstsMaxAge", "99999999", /^selfpages:tlsHstsMaxAge: must be at most 63072000/],
+            ["tlsHstsMaxAge", "year", /^selfpages:tlsHstsMaxAge: /],
+            ["tlsCaBundle", "not a certificate", /^selfpages:tlsCaBundle: must be one or more PEM certificates/],
+            ["tlsCaBundle", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", /^selfpages:tlsCaBundle: must be one or more PEM certificates/],
+        ])("rejects %s = %j", (key, value, message) => {
+            expect(problemsFor(validValues({ [key]: value }))).toEqual([expect.stringMatching(message)]);
+        });
+
+        it.each(["_", "*.example.org", "198.51.100.7", "2001:db8::1", "localhost"])("refuses the server name %j while tls is acme", (name) => {
+            const problems = problemsFor(validValues({ siteServerNames: JSON.stringify(["ok.example.org", name]), receiverPublicUrl: "https://ok.example.org/webhook" }));
+            expect(problems).toEqual([expect.stringMatching(/^selfpages:siteServerNames\[1\]: must be a DNS name .* when tls is acme/)]);
+        });
     });
 });

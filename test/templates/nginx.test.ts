@@ -123,7 +123,7 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
         fs.chmodSync(dir, 0o755);
         fs.mkdirSync(path.join(dir, "temp"));
         writeSite(root);
-        const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort) }, osFamily);
+        const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort), tls: "off" }, osFamily);
         content = nginxSiteFile(settings, nginxPort).content;
         // The config listens on [::] too; where IPv6 is missing (some CI containers) that line would
         // fail to bind, so it is dropped there and only there.

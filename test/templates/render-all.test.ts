@@ -8,15 +8,18 @@ const expected = {
     alpine: "/etc/nginx/http.d/selfpages.conf",
     debian: "/etc/nginx/conf.d/selfpages.conf",
 } as const;
+const dailyDir = { alpine: "/etc/periodic/daily", debian: "/etc/cron.daily" } as const;
 
 describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => {
     const { settings } = validConfig({}, osFamily);
     const files = allHostFiles(settings, ["s1-secret-value", "s2-secret-value"]);
     const byTemplate = Object.fromEntries(files.map((f) => [f.template, f]));
 
-    it("renders the five files in the order they reach the host, at the platform's paths", () => {
+    it("renders the seven files in the order they reach the host, at the platform's paths", () => {
         expect(files.map((f) => [f.template, f.path])).toEqual([
             ["sync.sh", "/usr/local/lib/selfpages/sync"],
+            ["acme-renew.sh", "/usr/local/lib/selfpages/acme-renew"],
+            ["acme-daily", `${dailyDir[osFamily]}/selfpages-acme`],
             ["nginx.conf", expected[osFamily]],
             ["hooks.json", "/etc/selfpages/hooks.json"],
             ["receiver.initd", "/etc/init.d/selfpages-receiver"],
@@ -30,6 +33,8 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
         const modes = Object.fromEntries(files.map((f) => [f.template, `${f.mode} ${f.owner}:${f.group}`]));
         expect(modes).toEqual({
             "sync.sh": "0755 root:root",
+            "acme-renew.sh": "0755 root:root",
+            "acme-daily": "0755 root:root",
             "nginx.conf": "0644 root:root",
             "hooks.json": "0600 selfpages:selfpages",
             "receiver.initd": "0755 root:root",
@@ -60,8 +65,17 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
         }
     });
 
-    it("renders the production nginx config on port 80", () => {
+    it("renders the production nginx config on ports 80 and 443", () => {
         expect(byTemplate["nginx.conf"].content).toMatch(/^\s*listen 80 default_server;$/m);
         expect(byTemplate["nginx.conf"].content).toMatch(/^\s*listen \[::\]:80 default_server;$/m);
+        expect(byTemplate["nginx.conf"].content).toMatch(/^\s*listen 443 ssl http2 default_server;$/m);
+    });
+
+    it("with tls off: five files, the site on port 80, no ACME script or daily job", () => {
+        const plain = allHostFiles(validConfig({ tls: "off" }, osFamily).settings, ["s1"]);
+        expect(plain.map((f) => f.template)).toEqual(["sync.sh", "nginx.conf", "hooks.json", "receiver.initd", "crontab"]);
+        const nginx = plain.find((f) => f.template === "nginx.conf")?.content ?? "";
+        expect(nginx).toMatch(/^\s*listen 80 default_server;$/m);
+        expect(nginx).not.toMatch(/ssl|443|acme-challenge/);
     });
 });

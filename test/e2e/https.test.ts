@@ -1,0 +1,336 @@
+/**
+ * HTTPS for real: pebble (Let's Encrypt's test CA) and pebble-challtestsrv (its DNS, answering every
+ * name with the sandbox host's address) on the host's gateway; uacme on the host gets the
+ * certificate through nginx on port 80. Steps run in order and share the stack.
+ */
+import { spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import type { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSandboxAcme, type SandboxAcme } from "../../sandbox/acme/pebble";
+import type { DeliveryTls } from "../../sandbox/github/deliveries";
+import { startGitHubStandin, type GitHubStandin } from "../../sandbox/github/server";
+import { hostDown, hostUp, type SandboxHost } from "../../sandbox/hostInstance";
+import { SitePublisher } from "../../sandbox/origin";
+import { sandboxStack } from "../../sandbox/stack";
+import { repoRoot } from "../../toolchain/env";
+import { recordFigure, waitFor } from "./support";
+
+const isRoot = process.getuid?.() === 0;
+const repository = "selfpages/site";
+const stackName = "https";
+const names = ["site.selfpages.test", "www.site.selfpages.test"];
+const figuresFile = path.join(repoRoot, "bench", "e2e-figures.json");
+const renewScript = "/usr/local/lib/selfpages/acme-renew";
+
+/** A command inside the host, without blocking the event loop (the stand-in and probes run in this process). */
+function hostRun(name: string, command: string): Promise<{ code: number; output: string }> {
+    return new Promise((resolve) => {
+        const child = spawn("bash", [path.join(repoRoot, "sandbox", "host", "exec.sh"), name, "sh", "-c", command], { stdio: ["ignore", "pipe", "pipe"] });
+        let output = "";
+        child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+        child.on("close", (code) => resolve({ code: code ?? -1, output }));
+    });
+}
+
+interface Served {
+    status: number;
+    headers: http2.IncomingHttpHeaders;
+    body: string;
+    alpn: string;
+    certificate: tls.PeerCertificate;
+}
+
+/** One HTTPS request on a new connection, the chain verified against `ca` for `servername`. */
+function httpsGet(address: string, ca: string, servername: string, urlPath = "/", headers: http2.OutgoingHttpHeaders = {}): Promise<Served> {
+    return new Promise((resolve, reject) => {
+        const session = http2.connect(`https://${address}`, { ca, servername });
+        session.on("error", reject);
+        const req = session.request({ ":path": urlPath, ":authority": servername, ...headers });
+        let responseHeaders: http2.IncomingHttpHeaders = {};
+        let body = "";
+        req.on("response", (h) => (responseHeaders = h));
+        req.on("data", (c: Buffer) => (body += c.toString()));
+        req.on("error", reject);
+        req.on("end", () => {
+            const socket = session.socket as tls.TLSSocket;
+            const result = { status: Number(responseHeaders[":status"]), headers: responseHeaders, body, alpn: String(socket.alpnProtocol), certificate: socket.getPeerCertificate() };
+            session.close();
+            resolve(result);
+        });
+        req.end();
+    });
+}
+
+function httpGet(address: string, host: string, urlPath: string): Promise<{ status: number; location?: string }> {
+    return new Promise((resolve, reject) => {
+        http.get({ host: address, path: urlPath, headers: { host }, agent: false }, (res) => {
+            res.resume();
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
+        }).on("error", reject);
+    });
+}
+
+describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
+    let host: SandboxHost;
+    let acme: SandboxAcme;
+    let standin: GitHubStandin;
+    let stack: Stack;
+    let publisher: SitePublisher;
+    let stateDir: string;
+    let root = "";
+    const deliveryTls: DeliveryTls = {};
+    const githubToken = `ghp_${crypto.randomBytes(18).toString("hex")}`;
+    const engineOutput: string[] = [];
+    const onOutput = (line: string) => engineOutput.push(line);
+    const serial = async () => (await httpsGet(host.address, root, names[0])).certificate.serialNumber;
+
+    beforeAll(async () => {
+        stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-https-"));
+        host = hostUp(stackName);
+        acme = await startSandboxAcme({ gatewayAddress: host.gatewayAddress, hostAddress: host.address, workDir: path.join(stateDir, "acme") });
+        root = await acme.rootCa();
+        deliveryTls.ca = root;
+        deliveryTls.hosts = Object.fromEntries(names.map((n) => [n, host.address]));
+        standin = await startGitHubStandin({ host: "127.0.0.1", port: 0, token: githubToken, repositories: [repository], deliveryTls });
+        publisher = new SitePublisher(host.originPath);
+        stack = await sandboxStack({
+            stackName,
+            host,
+            stateDir,
+            githubApiUrl: standin.apiUrl,
+            githubToken,
+            repository,
+            config: { tls: "acme", tlsAcmeDirectoryUrl: acme.directoryUrl, tlsCaBundle: acme.directoryCa, tlsContactEmail: "webmaster@example.com" },
+        });
+        for (const [i, name] of names.entries()) await stack.setConfig(`selfpages:siteServerNames[${i}]`, { value: name }, true);
+        // The preflight resolves the names as pebble does: through pebble-challtestsrv.
+        (stack.workspace as LocalWorkspace).envVars.SELFPAGES_DNS_SERVER = `${host.gatewayAddress}:8053`;
+    });
+
+    afterAll(async () => {
+        try {
+            if (stack) await stack.workspace.removeStack(stackName).catch(() => undefined);
+        } finally {
+            fs.rmSync(path.join(repoRoot, `Pulumi.${stackName}.yaml`), { force: true });
+            await standin?.close();
+            await acme?.close();
+            publisher?.remove();
+            if (host) hostDown(host.name);
+            if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+        }
+    });
+
+    it("1. the first up issues a certificate; https answers 200 over HTTP/2 and the chain verifies", async () => {
+        const started: Record<string, number> = {};
+        let issuanceMs = 0;
+        const onEvent = (event: EngineEvent) => {
+            const urn = event.resourcePreEvent?.metadata.urn ?? event.resOutputsEvent?.metadata.urn ?? "";
+            if (!urn.endsWith("selfpages-tls-issue")) return;
+            if (event.resourcePreEvent) started.issue = Date.now();
+            if (event.resOutputsEvent) issuanceMs = Date.now() - (started.issue ?? Date.now());
+        };
+        const t0 = Date.now();
+        const result = await stack.up({ onOutput, onEvent });
+        expect(result.summary.result).toBe("succeeded");
+        recordFigure(figuresFile, "httpsUpFromBareSeconds", (Date.now() - t0) / 1000);
+        recordFigure(figuresFile, "certificateIssuanceOnFirstUpMs", issuanceMs);
+        console.log(`first up ${(Date.now() - t0) / 1000} s, of which issuance ${issuanceMs} ms`);
+        expect(result.outputs.siteUrl.value).toBe(`https://${names[0]}/`);
+
+        for (const name of names) {
+            const home = await httpsGet(host.address, root, name);
+            expect(home.status, name).toBe(200);
+            expect(home.alpn).toBe("h2");
+            expect(home.headers["cache-control"]).toBe("no-cache");
+            expect(home.headers.server).toBe("nginx");
+            expect(home.headers["strict-transport-security"]).toBeUndefined();
+            expect(home.certificate.subjectaltname).toBe(names.map((n) => `DNS:${n}`).join(", "));
+            expect(home.certificate.issuer.CN).toMatch(/^Pebble Intermediate/);
+        }
+        const css = await httpsGet(host.address, root, names[0], "/style.css", { "accept-encoding": "gzip" });
+        expect(css.status).toBe(200);
+        expect(css.headers["content-encoding"]).toBe("gzip");
+        // The account key was made on the host and is there only.
+        expect((await hostRun(host.name, "stat -c '%a %U' /etc/ssl/uacme/private/key.pem")).output.trim()).toMatch(/^[46]00 root$/);
+        expect(fs.readFileSync(path.join(host.rootfs, "var/log/selfpages/acme.log"), "utf8")).toMatch(/account registered[\s\S]*installed the certificate/);
+    });
+
+    it("2. http answers 301 to https, except the challenge path", async () => {
+        for (const p of ["/", "/style.css", "/webhook"]) {
+            const res = await httpGet(host.address, names[1], p);
+            expect(res.status, p).toBe(301);
+            expect(res.location).toBe(`https://${names[1]}${p}`);
+        }
+        expect((await httpGet(host.address, names[0], "/.well-known/acme-challenge/no-such-token")).status).toBe(404);
+    });
+
+    it("3. the GitHub hook is https with insecure_ssl 0; a push delivered over TLS deploys", async () => {
+        const [hook] = standin.hooks(repository);
+        expect(hook.config.url).toBe(`https://${names[0]}/webhook`);
+        expect(hook.config.insecure_ssl).toBe("0");
+        const ping = await waitFor("the ping delivery", async () => standin.deliveries(repository).find((d) => d.event === "ping"), 10_000);
+        expect(ping.status_code).toBeGreaterThanOrEqual(200);
+        expect(ping.status_code).toBeLessThan(300);
+        expect(ping.url).toMatch(/^https:/);
+        const token = crypto.randomBytes(8).toString("hex");
+        const sha = publisher.publish({ "version.txt": token }, "over https");
+        const [delivery] = await standin.sendPush(repository, { ref: "refs/heads/gh-pages", after: sha });
+        expect(delivery.url).toMatch(/^https:/);
+        expect(delivery.status_code).toBe(202);
+        await waitFor("the pushed commit served over https", async () => (await httpsGet(host.address, root, names[0], "/version.txt")).body === token, 30_000, 100);
+    });
+
+    it("4. a second up changes nothing", async () => {
+        const up = await stack.up({ onOutput });
+        expect(Object.entries(up.summary.resourceChanges ?? {}).filter(([op]) => op !== "same")).toEqual([]);
+    });
+
+    it("5. a forced renewal serves a new certificate, no request failing during the reload", async () => {
+        const before = await serial();
+        const failures: string[] = [];
+        let probes = 0;
+        let probing = true;
+        const probe = (async () => {
+            while (probing) {
+                try {
+                    const res = await httpsGet(host.address, root, names[0]);
+                    if (res.status !== 200) failures.push(`status ${res.status}`);
+                } catch (error) {
+                    failures.push((error as Error).message);
+                }
+                probes++;
+            }
+        })();
+        const t0 = Date.now();
+        const renewal = await hostRun(host.name, `${renewScript} force`);
+        const renewalMs = Date.now() - t0;
+        // Until the new certificate is served: the old workers finish what they have first.
+        await waitFor("the renewed certificate", async () => (await serial()) !== before, 10_000, 50);
+        probing = false;
+        await probe;
+        expect(renewal.code, renewal.output).toBe(0);
+        expect(renewal.output).toMatch(/installed the certificate/);
+        recordFigure(figuresFile, "forcedRenewalMs", renewalMs);
+        console.log(`forced renewal ${renewalMs} ms, ${probes} https probes, ${failures.length} failed`);
+        expect(probes).toBeGreaterThan(10);
+        expect(failures).toEqual([]);
+        // Not due: the daily job does nothing.
+        const daily = await hostRun(host.name, "/etc/cron.daily/selfpages-acme; echo status=$?");
+        expect(daily.output.trim()).toBe("status=0");
+    });
+
+    it("6. the ACME server down during a renewal: the old certificate stays served, the CA's reason is logged; the next renewal succeeds", async () => {
+        const before = await serial();
+        await acme.stopPebble();
+        // A renewal that is due (forced: pebble's certificates last years); the daily job's mode
+        // contacts the CA only when 30 days or less are left.
+        const failed = await hostRun(host.name, `SELFPAGES_ACME_RETRY_DELAY=1 ${renewScript} force; echo status=$?`);
+        expect(failed.output.trim()).toMatch(/status=1$/);
+        expect(await serial()).toBe(before);
+        const log = fs.readFileSync(path.join(host.rootfs, "var/log/selfpages/acme.log"), "utf8");
+        expect(log).toMatch(/issue failed \(attempt 2[^\n]*\n[^\n]*still serving the previous certificate/);
+        console.log(log.split("\n").filter((l) => /failed|still serving/.test(l)).slice(-3).join("\n"));
+
+        await acme.startPebble();
+        root = await acme.rootCa();
+        const renewed = await hostRun(host.name, `${renewScript} force`);
+        console.log(renewed.output);
+        expect(renewed.code, renewed.output).toBe(0);
+        expect(renewed.output).toMatch(/installed the certificate/);
+        // pebble forgets everything when it restarts, its root included: the new chain ends in the new root.
+        deliveryTls.ca = root;
+        // The reload is graceful: the old workers may take the next connection or two.
+        await waitFor("the renewed certificate", async () => (await serial().catch(() => before)) !== before, 10_000, 100);
+    });
+
+    it("7. a server name that does not resolve to the host is refused by the preflight, changing nothing", async () => {
+        const before = await serial();
+        // challtestsrv answers this one name with another address.
+        await fetch(`http://${host.gatewayAddress}:8055/add-a`, { method: "POST", body: JSON.stringify({ host: "elsewhere.selfpages.test.", addresses: ["192.0.2.7"] }) });
+        await stack.setConfig("selfpages:siteServerNames[2]", { value: "elsewhere.selfpages.test" }, true);
+        try {
+            await expect(stack.up({ onOutput })).rejects.toThrow(/Preflight failed, nothing was changed:[\s\S]*server name elsewhere\.selfpages\.test resolves to 192\.0\.2\.7, not only to the host \(10\.233\.\d+\.2/);
+        } finally {
+            await stack.removeConfig("selfpages:siteServerNames[2]", true);
+        }
+        expect(await serial()).toBe(before);
+        const up = await stack.preview({ onOutput });
+        expect(Object.entries(up.changeSummary).filter(([op]) => op !== "same")).toEqual([]);
+    });
+
+    it("8. destroy removes the served certificate and says it leaves the ACME account key and certificates", async () => {
+        const output: string[] = [];
+        const result = await stack.destroy({ onOutput: (l) => output.push(l) });
+        expect(result.summary.result).toBe("succeeded");
+        const text = output.join("");
+        console.log(text.split("\n").filter((l) => /left|leaves/i.test(l)).join("\n"));
+        expect(fs.existsSync(path.join(host.rootfs, "etc/selfpages/tls"))).toBe(false);
+        expect(fs.existsSync(path.join(host.rootfs, "var/lib/selfpages-acme"))).toBe(false);
+        expect(fs.existsSync(path.join(host.rootfs, "usr/local/share/ca-certificates/selfpages-acme.crt"))).toBe(false);
+        expect(fs.existsSync(path.join(host.rootfs, "etc/cron.daily/selfpages-acme"))).toBe(false);
+        expect(fs.existsSync(path.join(host.rootfs, "etc/ssl/uacme/private/key.pem"))).toBe(true);
+        expect(text).toMatch(/left \/etc\/ssl\/uacme/);
+    });
+});
+
+describe.skipIf(!isRoot)("`npm run sandbox -- --tls`, as printed", () => {
+    const name = "e2e-tlshint";
+    let stateDir: string;
+    let env: Record<string, string>;
+    const run = (command: string, args: string[], cwd = repoRoot) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+            const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            child.on("error", reject);
+            child.on("close", (status) => resolve({ status, stdout, stderr }));
+        });
+
+    beforeAll(() => {
+        stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-tlshints-"));
+        env = { ...(process.env as Record<string, string>), SELFPAGES_SANDBOX_NAME: name, SELFPAGES_SANDBOX_STATE: stateDir };
+    });
+
+    afterAll(async () => {
+        const pidFile = path.join(stateDir, "acme", "pids");
+        const pids = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, "utf8").split("\n").filter((l) => l !== "").map(Number) : [];
+        const down = await run("npm", ["run", "sandbox", "--", "--down"]);
+        expect(down.status, down.stderr).toBe(0);
+        // pebble and its DNS went with the rest.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(pids).toHaveLength(2);
+        for (const pid of pids) expect(fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "), `pebble process ${pid}`).toBe(false);
+    }, 600_000);
+
+    it("prints the https URL and a curl that trusts pebble's root; the publish steps deploy over https", async () => {
+        const up = await run("npm", ["run", "sandbox", "--", "--tls"]);
+        expect(up.status, up.stderr).toBe(0);
+        expect(up.stdout).toMatch(/^ {2}site: +https:\/\/site\.selfpages\.test\/$/m);
+        expect(up.stdout).toMatch(/^ {2}webhook: +https:\/\/site\.selfpages\.test\/webhook$/m);
+        const curl = /^ {2}trust it with curl: (.*)$/m.exec(up.stdout)?.[1] ?? "";
+        expect(curl).toMatch(/^curl --cacert \S+root\.pem --resolve site\.selfpages\.test:443:10\.233\.\d+\.2 /);
+        const head = await run("sh", ["-c", curl]);
+        expect(head.stdout).toMatch(/^HTTP\/2 200/);
+        const start = up.stdout.indexOf("\nPublish a change");
+        const hints = up.stdout.slice(up.stdout.indexOf("\n", start + 1) + 1, up.stdout.indexOf("\nRun pulumi", start));
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-tlshints-home-"));
+        try {
+            const shell = await run("bash", ["-euo", "pipefail", "-c", hints], home);
+            expect(shell.status, `${shell.stdout}\n${shell.stderr}`).toBe(0);
+            expect(shell.stdout).toMatch(/^delivery [0-9a-f-]{36} to https:\/\/site\.selfpages\.test\/webhook: 202 OK$/m);
+            expect(shell.stdout).toContain("<p>hello</p>");
+        } finally {
+            fs.rmSync(home, { recursive: true, force: true });
+        }
+    });
+});
