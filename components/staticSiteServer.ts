@@ -72,8 +72,7 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         );
         receiver.retirePrevious(hook);
 
-        const firstName = settings.site.serverNames[0] === "_" ? settings.host.address : settings.site.serverNames[0];
-        this.siteUrl = `http://${firstName}/`;
+        this.siteUrl = settings.site.url;
         this.webhookUrl = settings.receiver.publicUrl;
         this.hookId = hook.hookId;
         this.firstDeploy = site.deployOutput;

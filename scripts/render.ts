@@ -13,6 +13,7 @@ import { allHostFiles, secretPlaceholder } from "../lib/hostFiles";
 const placeholderSecrets: Record<string, string> = {
     hostPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nplaceholder\n-----END OPENSSH PRIVATE KEY-----\n",
     githubToken: "placeholder",
+    githubDeploymentsToken: "placeholder_deployments_token",
 };
 
 export function stackValues(stackFile: string): Record<string, string> {
@@ -22,8 +23,9 @@ export function stackValues(stackFile: string): Record<string, string> {
         if (!key.startsWith("selfpages:")) continue;
         values[key.slice("selfpages:".length)] = typeof value === "string" ? value : JSON.stringify(value);
     }
-    // Rendering needs no secret: stand-ins keep validation of everything else intact.
-    for (const key of secretKeys) values[key] = placeholderSecrets[key];
+    // Rendering needs no secret: stand-ins keep validation of everything else intact. An optional
+    // secret (githubDeploymentsToken) gets one only when the stack sets it.
+    for (const key of secretKeys) if (key !== "githubDeploymentsToken" || values[key]) values[key] = placeholderSecrets[key];
     return values;
 }
 
