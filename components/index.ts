@@ -1,5 +1,7 @@
 export * from "./connection";
 export * from "./cron";
+export * from "./deployments";
+export * from "./githubEnvironment";
 export * from "./githubWebhook";
 export * from "./nginx";
 export * from "./packages";

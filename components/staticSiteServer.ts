@@ -4,6 +4,7 @@ import { hostLayout } from "../lib/layout";
 import { platformFor } from "../lib/platform";
 import { HostConnection } from "./connection";
 import { FallbackCron } from "./cron";
+import { Deployments } from "./deployments";
 import { GitHubWebhook } from "./githubWebhook";
 import { Nginx } from "./nginx";
 import { Packages } from "./packages";
@@ -16,12 +17,14 @@ export interface StaticSiteServerArgs {
     settings: Settings;
     hostPrivateKey: pulumi.Input<string>;
     githubToken: pulumi.Input<string>;
+    /** Set when settings.deployments.enabled: the token the host reports deploys to GitHub with. */
+    githubDeploymentsToken?: pulumi.Input<string>;
 }
 
 /**
  * A bare Alpine (or Debian + OpenRC) host turned into the server of a static site published on a
  * git branch: packages, service account, site and sync script, nginx, receiver, fallback cron,
- * and the GitHub webhook that points at it.
+ * the GitHub webhook that points at it, and (with its token) deployments reported to GitHub.
  */
 export class StaticSiteServer extends pulumi.ComponentResource {
     public readonly siteUrl: string;
@@ -43,7 +46,13 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         const account = new ServiceAccount(`${name}-account`, { connection, platform, user: hostLayout(settings).serviceUser }, { parent: this, dependsOn: [packages] });
         const afterAccount = { parent: this, dependsOn: [account] };
 
-        const site = new Site(`${name}-site`, { connection, settings }, afterAccount);
+        // The reporter is in place before the site's first deploy, which it reports.
+        let deployments: Deployments | undefined;
+        if (settings.deployments.enabled) {
+            if (args.githubDeploymentsToken === undefined) throw new Error("settings.deployments.enabled needs githubDeploymentsToken");
+            deployments = new Deployments(`${name}-deployments`, { connection, settings, deploymentsToken: args.githubDeploymentsToken, githubToken: args.githubToken }, afterAccount);
+        }
+        const site = new Site(`${name}-site`, { connection, settings }, { parent: this, dependsOn: [account, ...(deployments ? [deployments] : [])] });
         const secrets = new WebhookSecrets(`${name}-webhook-secret`, { version: settings.webhookSecretVersion }, child);
         const receiver = new Receiver(
             `${name}-receiver`,

@@ -29,8 +29,9 @@ export interface Platform {
     webhookBinary: string;
 }
 
-const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates"];
-const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip"];
+// curl: the deploy reporter's HTTP client (deployments in GitHub), a package on both families.
+const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates", "curl"];
+const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "curl"];
 
 const alpine: Platform = {
     family: "alpine",
