@@ -63,6 +63,8 @@ export function deployReportFile(settings: Settings): HostFile {
             // Per request: GitHub answers in well under a second; a slower one is given up on.
             connectTimeout: 5,
             maxTime: 10,
+            // A deploy's in_progress waits this long (its success, if it comes first, goes with it).
+            startDelay: 1,
         }),
     };
 }

@@ -177,11 +177,13 @@ describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
 
     it("5. the stand-in not answering: the push is served as fast; the token is on no command line meanwhile; reports resume after", async () => {
         await reporterIdle();
+        const before = env.standin.apiRequests().length;
         env.standin.setFault("hang");
         try {
             const { ms } = await pushServed("push, GitHub hanging");
             expect(ms).toBeLessThan(2000);
-            await waitFor("curl waiting on the stand-in", async () => /curl/.test(hostCommandLines(name)), 10_000, 100);
+            // A request is held by the stand-in: its curl waits on the host (for 10 s) meanwhile.
+            await waitFor("a request held by the stand-in", async () => env.standin.apiRequests().slice(before).some((r) => r.status === 0), 10_000, 50);
             commandLineSamples.push(hostCommandLines(name));
             expect(commandLineSamples.at(-1)).toContain("-H @/etc/selfpages/github-deployments.header");
         } finally {

@@ -77,7 +77,7 @@ class Reporter {
 
     constructor(
         readonly shell: Shell,
-        options: { maxTime?: number; token?: string; script?: string; stateDir?: string; logFile?: string } = {},
+        options: { maxTime?: number; startDelay?: number; token?: string; script?: string; stateDir?: string; logFile?: string } = {},
     ) {
         this.script = options.script ?? path.join(this.dir, "deploy-report");
         this.stateDir = options.stateDir ?? path.join(this.dir, "state");
@@ -95,6 +95,7 @@ class Reporter {
             logFile: this.logFile,
             connectTimeout: 2,
             maxTime: options.maxTime ?? 5,
+            startDelay: options.startDelay ?? 0,
         });
         // Run by the shell under test when executed directly (the sync script does that).
         fs.writeFileSync(this.script, rendered.replace(/^#!\/bin\/sh\n/, `#!${shell.command.join(" ")}\n`), { mode: 0o755 });
@@ -200,6 +201,22 @@ describe.skipIf(!curl).each(shells)("deploy reporter under $name", (shell) => {
         expect(standin.validationErrors()).toEqual([]);
     });
 
+    it("the sender of a start waits START_DELAY: a quick deploy runs without it, its in_progress and success go out together after", async () => {
+        const r = reporter({ startDelay: 1 });
+        const commit = sha(shell.name.startsWith("dash") ? "a3" : "a4");
+        const before = standin.apiRequests().length;
+        const started = Date.now();
+        expect((await r.run("start", commit)).ms).toBeLessThan(1000);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect((await r.run("success", commit)).ms).toBeLessThan(1000);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        if (Date.now() - started < 900) expect(requestsSince(before)).toEqual([]);
+        await r.drained();
+        const first = Date.parse(requestsSince(before)[0].at);
+        expect(first - started).toBeGreaterThanOrEqual(950);
+        expect(statesOf(commit)).toEqual([["in_progress", "success"]]);
+    });
+
     it("a later commit's success makes the earlier one inactive; a commit deployed again reuses its deployment, even with the local record lost", async () => {
         const r = reporter();
         const [first, second] = shell.name.startsWith("dash") ? [sha("b1"), sha("b2")] : [sha("b3"), sha("b4")];
@@ -295,7 +312,7 @@ describe.skipIf(!curl).each(shells)("deploy reporter under $name", (shell) => {
         await r.drained();
         expect(Date.now() - started).toBeLessThan(4000);
         expect(requestsSince(before).map((q) => [q.operationId, q.status])).toEqual([["repos/list-deployments", 0]]);
-        expect(r.log().trim().split("\n")).toEqual([expect.stringMatching(new RegExp(`deployments could not report in_progress for ${short(commit)}: GET /repos/.*: curl: \\(28\\) .*[Tt]imed? out`))]);
+        expect(r.log().trim().split("\n")).toEqual([expect.stringMatching(new RegExp(`deployments could not report in_progress for ${short(commit)}: GET /repos/.*: curl: \\(28\\) .*[Tt]imed? out after \\d+ milliseconds with 0 bytes received$`))]);
     });
 
     it("a token GitHub refuses: one 401, one log line, no retry; the token is in no log or state file", async () => {
