@@ -1,9 +1,12 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { deploymentsTokenFile, deploymentsTokenHeader, deployReportFile } from "../lib/hostFiles";
-import { hostFile, type Connection } from "../lib/hostCommand";
+import { hostCommand, hostFile, type Connection } from "../lib/hostCommand";
+import { hostLayout } from "../lib/layout";
+import { shellQuote } from "../lib/templates";
 import { GitHubEnvironment } from "./githubEnvironment";
 
 export interface DeploymentsArgs {
@@ -35,12 +38,30 @@ export class Deployments extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // These files come before the site's first deploy (which they report), so before the
+        // Site's own directories step: their directories are made here with the same owners and
+        // modes (busybox install may leave those of an existing directory); the Site removes them.
+        const layout = hostLayout(settings);
+        const q = shellQuote;
+        const directories = hostCommand(
+            `${name}-directories`,
+            {
+                connection: args.connection,
+                create: [
+                    "set -eu",
+                    `install -d -o root -g ${layout.serviceUser} -m 0750 ${q(path.posix.dirname(layout.deploymentsTokenFile))}`,
+                    `install -d -o root -g root -m 0755 ${q(path.posix.dirname(layout.deployReport))}`,
+                ].join("\n"),
+            },
+            childOptions(this, opts),
+        );
+
         // The content is a secret (hostCommand keeps stdin secret): the header line with the token.
         const tokenFile = deploymentsTokenFile(settings, "");
         this.token = hostFile(
             `${name}-token`,
             { connection: args.connection, ...tokenFile, content: pulumi.secret(pulumi.output(args.deploymentsToken).apply(deploymentsTokenHeader)) },
-            childOptions(this, opts),
+            childOptions(this, opts, [directories]),
         );
         this.reporter = hostFile(`${name}-reporter`, { connection: args.connection, ...deployReportFile(settings) }, childOptions(this, opts, [this.token]));
         this.registerOutputs({ environment: this.environment, reporter: this.reporter, token: this.token });

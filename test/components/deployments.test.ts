@@ -51,10 +51,16 @@ describe("deployments in GitHub, under mocks", () => {
     it("with it: the environment (made with the stack's token), the token file and the reporter, before the site's first deploy", async () => {
         const resources = await declare({ githubDeploymentsToken: testDeploymentsToken, githubEnvironment: "www" });
         expect(resources.filter((r) => r.parent.endsWith("selfpages:deployments:Deployments::selfpages-deployments")).map((r) => `${r.type} ${r.name}`).sort()).toEqual([
+            `${remoteCommandType} selfpages-deployments-directories`,
             `${remoteCommandType} selfpages-deployments-reporter`,
             `${remoteCommandType} selfpages-deployments-token`,
             `${environmentType} selfpages-deployments-environment`,
         ]);
+        // Made with the owners and modes the Site gives them (the Site's step comes later).
+        expect(byName(resources, "selfpages-deployments-directories").inputs.create).toBe(
+            "set -eu\ninstall -d -o root -g selfpages -m 0750 '/etc/selfpages'\ninstall -d -o root -g root -m 0755 '/usr/local/lib/selfpages'",
+        );
+        expect(dependsOnTransitively(resources, "selfpages-deployments-token")).toContain("selfpages-deployments-directories");
 
         const environment = byName(resources, "selfpages-deployments-environment");
         expect(environment.inputs).toMatchObject({ apiUrl: "https://api.github.com", owner: "do-it-ecm", repo: "do-it", name: "www", token: testToken });

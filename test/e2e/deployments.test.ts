@@ -117,8 +117,8 @@ describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
         expect(deployment.statuses[1].environment_url).toBe(`${env.siteUrl}/`);
 
         // On the host: the token file is the service account's alone; the reporter is root's.
-        const stat = hostExec(name, "stat -c '%a %U:%G' /etc/selfpages/github-deployments.header /usr/local/lib/selfpages/deploy-report").trim().split("\n");
-        expect(stat).toEqual(["600 selfpages:selfpages", "755 root:root"]);
+        const stat = hostExec(name, "stat -c '%a %U:%G' /etc/selfpages /etc/selfpages/github-deployments.header /usr/local/lib/selfpages/deploy-report").trim().split("\n");
+        expect(stat).toEqual(["750 root:selfpages", "600 selfpages:selfpages", "755 root:root"]);
     });
 
     it("2. a push: served at once, then exactly one deployment for its SHA, in_progress then success; the previous one inactive; a redelivery sends nothing", async () => {
