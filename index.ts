@@ -29,6 +29,7 @@ export = async () => {
         settings,
         hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
         githubToken: pulumi.secret(secrets.githubToken),
+        githubDeploymentsToken: secrets.githubDeploymentsToken === undefined ? undefined : pulumi.secret(secrets.githubDeploymentsToken),
     });
     return { siteUrl: server.siteUrl, webhookUrl: server.webhookUrl, hookId: server.hookId };
 };

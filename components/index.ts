@@ -1,5 +1,6 @@
 export * from "./connection";
 export * from "./cron";
+export * from "./deployments";
 export * from "./nginx";
 export * from "./packages";
 export * from "./receiver";

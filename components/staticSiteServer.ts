@@ -6,19 +6,27 @@ import { Nginx } from "./nginx";
 import { Packages } from "./packages";
 import { Receiver } from "./receiver";
 import { ServiceAccount } from "./serviceAccount";
-import { Certificate } from "./tls";
 import { Site } from "./site";
+import { Certificate } from "./tls";
+import { Deployments } from "./deployments";
+
+const required = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined) throw new Error(`StaticSiteServer: settings.deployments.enabled needs ${name}`);
+    return value;
+};
 
 export interface StaticSiteServerArgs {
     settings: Settings;
     hostPrivateKey: pulumi.Input<string>;
     githubToken: pulumi.Input<string>;
+    /** Set when settings.deployments.enabled: the token the host reports deploys to GitHub with. */
+    githubDeploymentsToken?: pulumi.Input<string>;
 }
 
 /**
  * A bare Alpine (or Debian + OpenRC) host turned into the server of a static site published on a
  * git branch: packages, service account, site and sync script, nginx, the webhook (receiver,
- * secret and GitHub hook), and the fallback cron.
+ * secret and GitHub hook), the fallback cron, and (with its token) deployments reported to GitHub.
  */
 export class StaticSiteServer extends pulumi.ComponentResource {
     public readonly siteUrl: string;
@@ -33,7 +41,11 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         const { connection } = host;
         const packages = new Packages(`${name}-packages`, { connection, settings }, { parent: this, dependsOn: [host.ready] });
         const account = new ServiceAccount(`${name}-account`, { connection, settings }, { parent: this, dependsOn: [packages] });
-        const site = new Site(`${name}-site`, { connection, settings }, { parent: this, dependsOn: [account] });
+        // The deploy reporter is in place before the site's first deploy, which it reports.
+        const deployments = settings.deployments.enabled
+            ? [new Deployments(`${name}-deployments`, { connection, settings, deploymentsToken: required(args.githubDeploymentsToken, "githubDeploymentsToken"), githubToken: args.githubToken }, { parent: this, dependsOn: [account] })]
+            : [];
+        const site = new Site(`${name}-site`, { connection, settings }, { parent: this, dependsOn: [account, ...deployments] });
         const afterSite = { parent: this, dependsOn: [site] };
         // With TLS: certificate files (a placeholder at first) before nginx's config, the issuance after it.
         const certificate = settings.tls ? new Certificate(`${name}-tls`, { connection, settings: { ...settings, tls: settings.tls } }, afterSite) : undefined;

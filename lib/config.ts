@@ -104,6 +104,16 @@ export const configSchema = z
             .describe("Cron schedule of the fallback sync."),
         githubToken: z.string().min(1, "must not be empty").describe("GitHub token allowed to manage the repository's webhooks (secret: set it with --secret)."),
         githubApiUrl: httpUrl.default("https://api.github.com").describe("GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)."),
+        githubDeploymentsToken: z
+            .string()
+            .regex(/^[A-Za-z0-9_]{20,255}$/, "must be a GitHub token (20 to 255 letters, digits and '_')")
+            .optional()
+            .describe("GitHub token allowed only to write deployments (fine-grained, \"Deployments: read and write\"), kept on the server: with it, each deploy is reported to GitHub as a deployment with its status (secret: set it with --secret). Unset: nothing is sent."),
+        githubEnvironment: z
+            .string()
+            .regex(/^[A-Za-z0-9._-]{1,255}$/, "must be 1 to 255 letters, digits, '.', '_' or '-'")
+            .default("selfpages")
+            .describe("GitHub environment the deployments are reported in; `pulumi up` creates it (with githubToken) when githubDeploymentsToken is set."),
         webhookSecretVersion: z.number().int("must be an integer").min(1, "must be at least 1").default(1).describe("Change it (bump it by one) to rotate the webhook secret: during that `up` the receiver accepts the new and the old secret until GitHub has switched, then only the new one."),
         tls: z
             .enum(["acme", "off"], "must be acme or off")
@@ -141,7 +151,7 @@ export type RawConfig = z.input<typeof configSchema>;
 type ParsedConfig = z.output<typeof configSchema>;
 
 /** Keys whose values must be set with `pulumi config set --secret`. */
-export const secretKeys = ["hostPrivateKey", "githubToken"] as const;
+export const secretKeys = ["hostPrivateKey", "githubToken", "githubDeploymentsToken"] as const;
 export type SecretKey = (typeof secretKeys)[number];
 
 /**
@@ -162,10 +172,12 @@ export interface Settings {
     receiver: { port: number; path: string; publicUrl: string };
     sync: { schedule: string };
     github: { apiUrl: string; owner: string; repo: string };
+    /** Reporting each deploy to GitHub: on when githubDeploymentsToken is set. */
+    deployments: { enabled: boolean; environment: string };
     webhookSecretVersion: number;
     /** HTTPS with an ACME certificate, or undefined when `tls` is off. */
     tls?: TlsSettings;
-    /** The site's URL: the first server name, or the host's address when that is the catch-all `_`. */
+    /** The site's URL: the first server name that is a name (not `_`, not a wildcard), else the host's address. */
     siteUrl: string;
     layout: HostLayout;
     platform: Platform;
@@ -182,7 +194,7 @@ export interface TlsSettings {
 
 export interface ValidatedConfig {
     settings: Settings;
-    secrets: Record<SecretKey, string>;
+    secrets: { hostPrivateKey: string; githubToken: string; githubDeploymentsToken?: string };
 }
 
 export class ConfigError extends Error {
@@ -195,7 +207,7 @@ export class ConfigError extends Error {
     }
 }
 
-const optionalKeys = new Set(["siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle"]);
+const optionalKeys = new Set(["siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle", "githubDeploymentsToken"]);
 const numberKeys = new Set(["hostPort", "siteKeepReleases", "receiverPort", "webhookSecretVersion", "tlsHstsMaxAge"]);
 const arrayKeys = new Set(["siteServerNames"]);
 
@@ -245,7 +257,7 @@ export function validateConfig(namespace: string, values: Record<string, string>
         }
     }
     for (const key of secretKeys) {
-        if (values[key] !== undefined && !isSecret(key)) {
+        if (values[key] !== undefined && !(values[key] === "" && optionalKeys.has(key)) && !isSecret(key)) {
             problems.push(`${namespace}:${key}: must be stored encrypted: run \`pulumi config set --secret ${key} ...\``);
         }
     }
@@ -260,13 +272,19 @@ export function validateConfig(namespace: string, values: Record<string, string>
             }
         });
     }
+    if (parsed.success && parsed.data.githubDeploymentsToken !== undefined && parsed.data.githubDeploymentsToken === parsed.data.githubToken) {
+        problems.push(`${namespace}:githubDeploymentsToken: must not be githubToken: it is kept on the server, so give it the Deployments permission only`);
+    }
     if (problems.length > 0 || !parsed.success) throw new ConfigError(namespace, problems);
-    return { settings: toSettings(parsed.data), secrets: { hostPrivateKey: parsed.data.hostPrivateKey, githubToken: parsed.data.githubToken } };
+    const { hostPrivateKey, githubToken, githubDeploymentsToken } = parsed.data;
+    return { settings: toSettings(parsed.data), secrets: { hostPrivateKey, githubToken, ...(githubDeploymentsToken === undefined ? {} : { githubDeploymentsToken }) } };
 }
 
 function toSettings(c: ParsedConfig): Settings {
     const [owner, repo] = c.siteRepository.split("/");
-    const siteName = c.siteServerNames[0] === "_" ? c.hostAddress : c.siteServerNames[0];
+    // The site's name: the first server name that is one (not "_", not a wildcard), else the host's address.
+    const firstName = c.siteServerNames.find((n) => n !== "_" && !n.startsWith("*.")) ?? c.hostAddress;
+    const siteName = firstName.includes(":") ? `[${firstName}]` : firstName;
     const siteRoot = c.siteRoot.replace(/\/+$/, "");
     const scheme = c.tls === "acme" ? "https" : "http";
     return {
@@ -287,6 +305,7 @@ function toSettings(c: ParsedConfig): Settings {
         },
         sync: { schedule: c.syncSchedule.trim().replace(/\s+/g, " ") },
         github: { apiUrl: c.githubApiUrl.replace(/\/+$/, ""), owner, repo },
+        deployments: { enabled: c.githubDeploymentsToken !== undefined, environment: c.githubEnvironment },
         webhookSecretVersion: c.webhookSecretVersion,
         tls:
             c.tls === "acme"

@@ -44,6 +44,19 @@ const retiredStepProvider: pulumi.dynamic.ResourceProvider = {
     },
 };
 
+/** The 0.1 steps that had a delete script, by name (their parents are the same components here). */
+const legacyStepsWithDelete = new Set([
+    "selfpages-account-user",
+    "selfpages-site-directories",
+    "selfpages-site-sync-script",
+    "selfpages-nginx-park-default-site",
+    "selfpages-nginx-site-config",
+    "selfpages-receiver-hooks",
+    "selfpages-receiver-openrc-service",
+    "selfpages-receiver-service",
+    "selfpages-cron-crontab",
+]);
+
 class RetiredLegacyStep extends pulumi.dynamic.Resource {
     constructor(name: string, parent: pulumi.Resource | undefined) {
         super(retiredStepProvider, name, {}, { parent, retainOnDelete: true }, legacyModule, legacyStepType);
@@ -66,11 +79,12 @@ export interface HostCommandArgs {
 
 /**
  * One step on the host: a `command.remote.Command` whose stdin (and connection) stay secret. A step
- * with a delete script also keeps its selfpages 0.1 address retired (see RetiredLegacyStep).
+ * that selfpages 0.1 had, with a delete script, also keeps its 0.1 address retired (see
+ * RetiredLegacyStep).
  */
 export function hostCommand(name: string, args: HostCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const { secretStdout, ...commandArgs } = args;
-    if (args.delete !== undefined) new RetiredLegacyStep(name, opts.parent);
+    if (legacyStepsWithDelete.has(name)) new RetiredLegacyStep(name, opts.parent);
     return new command.remote.Command(
         name,
         secretStdout ? { ...commandArgs, logging: "none" } : commandArgs,

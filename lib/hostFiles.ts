@@ -37,12 +37,58 @@ export function syncScriptFile(settings: Settings): HostFile {
             siteRoot: layout.siteRoot,
             stateDir: layout.stateDir,
             logFile: layout.syncLog,
+            deployReport: layout.deployReport,
             keepReleases: settings.site.keepReleases,
             gzipExtensions,
             gzipMinBytes: 256,
         }),
     };
 }
+
+/** The reporter of deploys to GitHub (deployments and their statuses), called by the sync script. */
+export function deployReportFile(settings: Settings): HostFile {
+    const { layout } = settings;
+    return {
+        template: "deploy-report.sh",
+        path: layout.deployReport,
+        mode: "0755",
+        owner: "root",
+        group: "root",
+        content: renderTemplate("deploy-report.sh", {
+            apiUrl: settings.github.apiUrl,
+            repository: `${settings.github.owner}/${settings.github.repo}`,
+            branch: settings.site.branch,
+            environment: settings.deployments.environment,
+            environmentUrl: settings.siteUrl,
+            tokenHeaderFile: layout.deploymentsTokenFile,
+            stateDir: layout.stateDir,
+            logFile: layout.syncLog,
+            // Per request: GitHub answers in well under a second; a slower one is given up on.
+            connectTimeout: 5,
+            maxTime: 10,
+            // A deploy's in_progress waits this long (its success, if it comes first, goes with it).
+            startDelay: 1,
+        }),
+    };
+}
+
+/**
+ * The deployments token as the header line curl reads with `-H @file`: readable by the service
+ * account only, so that the token is on no command line.
+ */
+export function deploymentsTokenFile(settings: Settings, token: string): HostFile {
+    const { layout } = settings;
+    return {
+        template: "(token header)",
+        path: layout.deploymentsTokenFile,
+        mode: "0600",
+        owner: layout.serviceUser,
+        group: layout.serviceUser,
+        content: deploymentsTokenHeader(token),
+    };
+}
+
+export const deploymentsTokenHeader = (token: string) => `Authorization: Bearer ${token}\n`;
 
 /**
  * `listenPort` is the site's port: 443 on the host with TLS, 80 without; `httpPort` the plain port
@@ -171,8 +217,9 @@ export function acmeDailyJobFile(settings: Settings): HostFile | undefined {
 /** Placeholder used where a secret would go when rendering without a stack (review, tests). */
 export const secretPlaceholder = (name: string) => `<secret:${name}>`;
 
-/** Every file for a stack, in the order they reach the host. */
-export function allHostFiles(settings: Settings, webhookSecrets: string[]): HostFile[] {
+/** Every file for a stack, in the order they reach the host (the deployments ones when it reports deploys). */
+export function allHostFiles(settings: Settings, webhookSecrets: string[], deploymentsToken = secretPlaceholder("githubDeploymentsToken")): HostFile[] {
+    const deployments = settings.deployments.enabled ? [deploymentsTokenFile(settings, deploymentsToken), deployReportFile(settings)] : [];
     const tlsFiles = [acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
-    return [syncScriptFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverServiceFile(settings), crontabFile(settings)];
+    return [...deployments, syncScriptFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverServiceFile(settings), crontabFile(settings)];
 }

@@ -13,6 +13,10 @@ export interface HostLayout {
     configDir: string;
     hooksFile: string;
     syncScript: string;
+    /** Reports each deploy to GitHub (deployments), when the stack has the token for it. */
+    deployReport: string;
+    /** The deployments token as an HTTP header line for curl (-H @file); the service account's alone. */
+    deploymentsTokenFile: string;
     receiverInitScript: string;
     receiverService: string;
     serviceUser: string;
@@ -44,6 +48,8 @@ export function hostLayout(siteRoot: string): HostLayout {
         configDir: `/etc/${serviceName}`,
         hooksFile: `/etc/${serviceName}/hooks.json`,
         syncScript: `/usr/local/lib/${serviceName}/sync`,
+        deployReport: `/usr/local/lib/${serviceName}/deploy-report`,
+        deploymentsTokenFile: `/etc/${serviceName}/github-deployments.header`,
         receiverInitScript: `/etc/init.d/${serviceName}-receiver`,
         receiverService: `${serviceName}-receiver`,
         serviceUser: serviceName,

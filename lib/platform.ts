@@ -35,8 +35,9 @@ export interface Platform {
 const alpineNologin = "/sbin/nologin";
 const debianNologin = "/usr/sbin/nologin";
 // uacme is the ACME client; openssl makes the placeholder certificate nginx starts with (see components/tls.ts).
-const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates", "uacme", "openssl"];
-const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "uacme", "openssl"];
+// curl: the deploy reporter's HTTP client (deployments in GitHub), a package on both families.
+const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates", "uacme", "openssl", "curl"];
+const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "uacme", "openssl", "curl"];
 
 const alpine: Platform = {
     family: "alpine",

@@ -38,8 +38,11 @@ export function readStackConfig(stack: string, cwd: string, env: NodeJS.ProcessE
     return validateConfig(configNamespace, values, (key) => raw[prefix + key]?.secret === true);
 }
 
-/** The plain values of a Pulumi.<stack>.yaml (secrets stay encrypted there, so they are left out). */
+/** The values of a Pulumi.<stack>.yaml; a secret, encrypted there, reads as `encryptedSecret`. */
 export function stackFileValues(stackFile: string): Record<string, string> {
     const doc = (parse(fs.readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    return namespaced(Object.entries(doc.config ?? {}).filter(([, value]) => typeof value !== "object" || value === null || !("secure" in value)));
+    const isEncrypted = (value: unknown) => typeof value === "object" && value !== null && "secure" in value;
+    return namespaced(Object.entries(doc.config ?? {}).map(([key, value]) => [key, isEncrypted(value) ? encryptedSecret : value]));
 }
+
+export const encryptedSecret = "[encrypted secret]";

@@ -18,18 +18,35 @@ export interface SandboxEnvironment {
     stateDir: string;
     repository: string;
     siteUrl: string;
+    /** The stack's GitHub token (webhooks, environment), as the stand-in knows it. */
+    githubToken: string;
+    /** The deployments token, when the environment reports deploys to GitHub. */
+    deploymentsToken?: string;
     /** Destroys the stack and removes everything the environment made. */
     close(): Promise<void>;
 }
 
-export async function startSandboxEnvironment(name: string, config: Record<string, string> = {}): Promise<SandboxEnvironment> {
+export interface SandboxEnvironmentOptions {
+    /**
+     * The stand-in listens on the host's gateway address instead of loopback, so that the host
+     * reaches it too (the deploy reporter calls GitHub from there).
+     */
+    githubReachableFromHost?: boolean;
+    /** Sets githubDeploymentsToken (secret) in the stack and gives the stand-in that token. */
+    deploymentsToken?: boolean;
+}
+
+export async function startSandboxEnvironment(name: string, config: Record<string, string> = {}, options: SandboxEnvironmentOptions = {}): Promise<SandboxEnvironment> {
     const repository = "selfpages/site";
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `selfpages-${name}-`));
     const githubToken = `ghp_${crypto.randomBytes(18).toString("hex")}`;
+    const deploymentsToken = options.deploymentsToken ? `github_pat_${crypto.randomBytes(30).toString("hex")}` : undefined;
     const host = hostUp(name);
-    const standin = await startGitHubStandin({ host: "127.0.0.1", port: 0, token: githubToken, repositories: [repository] });
+    const standinHost = options.githubReachableFromHost || options.deploymentsToken ? host.gatewayAddress : "127.0.0.1";
+    const standin = await startGitHubStandin({ host: standinHost, port: 0, token: githubToken, deploymentsToken, repositories: [repository] });
     const publisher = new SitePublisher(host.originPath);
     const stack = await sandboxStack({ stackName: name, host, stateDir, githubApiUrl: standin.apiUrl, githubToken, repository, config });
+    if (deploymentsToken) await stack.setConfig("selfpages:githubDeploymentsToken", { value: deploymentsToken, secret: true });
     return {
         host,
         standin,
@@ -38,6 +55,8 @@ export async function startSandboxEnvironment(name: string, config: Record<strin
         stateDir,
         repository,
         siteUrl: `http://${host.address}`,
+        githubToken,
+        deploymentsToken,
         async close() {
             try {
                 await stack.destroy().catch(() => undefined);

@@ -13,12 +13,14 @@ import { stackFileValues } from "../lib/stackConfig";
 const placeholderSecrets: Record<string, string> = {
     hostPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nplaceholder\n-----END OPENSSH PRIVATE KEY-----\n",
     githubToken: "placeholder",
+    githubDeploymentsToken: "placeholder_deployments_token",
 };
 
 /** The stack file's values, with stand-ins for the secrets: rendering needs none of them. */
 export function stackValues(stackFile: string): Record<string, string> {
     const values = stackFileValues(stackFile);
-    for (const key of secretKeys) values[key] = placeholderSecrets[key];
+    // An optional secret (githubDeploymentsToken) gets a stand-in only when the stack sets it.
+    for (const key of secretKeys) if (key !== "githubDeploymentsToken" || values[key]) values[key] = placeholderSecrets[key];
     return values;
 }
 

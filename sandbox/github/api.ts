@@ -1,9 +1,11 @@
 /**
- * The repository-webhook operations, by the description's operationId. Each handler gets path
+ * The repository-webhook, deployments, deployment statuses and environments operations, by the
+ * description's operationId. Each handler gets path
  * parameters, query and body that have passed the description's request schemas, and returns
  * status, body and headers that server.ts checks against the response schemas.
  */
 import { deliveryDetail, deliverySummary, type DeliveryLog } from "./delivery-log";
+import { deploymentView, environmentView, statusView, type Account, type CreateDeploymentInput, type CreateStatusInput, type DeploymentStore, type EnvironmentInput } from "./deployment-store";
 import type { Dispatcher } from "./dispatcher";
 import { notFound } from "./errors";
 import { configView, hookView, type CreateHookInput, type HookConfigInput, type HookStore, type UpdateHookInput } from "./hook-store";
@@ -15,6 +17,8 @@ export interface ApiRequest {
     body: unknown;
     /** The request's URL on the stand-in, for Link headers. */
     url: URL;
+    /** Whose token authenticated the request. */
+    account: Account;
 }
 
 export interface ApiResult {
@@ -26,6 +30,7 @@ export interface ApiResult {
 export interface ApiContext {
     repositories: Repositories;
     store: HookStore;
+    deployments: DeploymentStore;
     deliveries: DeliveryLog;
     dispatcher: Dispatcher;
     apiUrl: () => string;
@@ -40,6 +45,17 @@ function link(url: URL, rels: Record<string, Record<string, string>>): Record<st
         return `<${target.toString()}>; rel="${rel}"`;
     });
     return parts.length > 0 ? { Link: parts.join(", ") } : {};
+}
+
+/** One page of a list, with GitHub's Link header (page-number pagination). */
+function paged<T>(all: T[], query: URLSearchParams, url: URL): { items: T[]; headers: Record<string, string> } {
+    const size = perPage(query);
+    const page = Math.max(Number(query.get("page") ?? 1), 1);
+    const last = Math.max(Math.ceil(all.length / size), 1);
+    const rels: Record<string, Record<string, string>> = {};
+    if (page < last) Object.assign(rels, { next: { page: String(page + 1) }, last: { page: String(last) } });
+    if (page > 1) Object.assign(rels, { prev: { page: String(page - 1) }, first: { page: "1" } });
+    return { items: all.slice((page - 1) * size, page * size), headers: link(url, rels) };
 }
 
 export function apiHandlers(ctx: ApiContext): Record<string, (req: ApiRequest) => ApiResult> {
@@ -57,14 +73,8 @@ export function apiHandlers(ctx: ApiContext): Record<string, (req: ApiRequest) =
     // The request schemas have checked these bodies' shapes (server.ts) before a handler runs.
     return {
         "repos/list-webhooks": ({ params, query, url }) => {
-            const all = ctx.store.list(repo(params));
-            const size = perPage(query);
-            const page = Math.max(Number(query.get("page") ?? 1), 1);
-            const last = Math.max(Math.ceil(all.length / size), 1);
-            const rels: Record<string, Record<string, string>> = {};
-            if (page < last) Object.assign(rels, { next: { page: String(page + 1) }, last: { page: String(last) } });
-            if (page > 1) Object.assign(rels, { prev: { page: String(page - 1) }, first: { page: "1" } });
-            return { status: 200, body: all.slice((page - 1) * size, page * size).map((h) => hookView(h, ctx.apiUrl())), headers: link(url, rels) };
+            const { items, headers } = paged(ctx.store.list(repo(params)), query, url);
+            return { status: 200, body: items.map((h) => hookView(h, ctx.apiUrl())), headers };
         },
         "repos/create-webhook": ({ params, body }) => {
             const created = ctx.store.create(repo(params), body as CreateHookInput | null);
@@ -101,6 +111,50 @@ export function apiHandlers(ctx: ApiContext): Record<string, (req: ApiRequest) =
         "repos/test-push-webhook": ({ params }) => {
             const target = hook(params);
             ctx.dispatcher.background(() => ctx.dispatcher.testPush(target));
+            return { status: 204 };
+        },
+
+        "repos/list-deployments": ({ params, query, url }) => {
+            const filter = Object.fromEntries((["sha", "ref", "task", "environment"] as const).flatMap((k) => (query.get(k) === null ? [] : [[k, query.get(k) as string]])));
+            const { items, headers } = paged(ctx.deployments.list(repo(params), filter), query, url);
+            return { status: 200, body: items.map((d) => deploymentView(d, ctx.apiUrl())), headers };
+        },
+        "repos/create-deployment": ({ params, body, account }) => {
+            const created = ctx.deployments.create(repo(params), body as CreateDeploymentInput, account);
+            const view = deploymentView(created, ctx.apiUrl());
+            return { status: 201, body: view, headers: { Location: view.url } };
+        },
+        "repos/get-deployment": ({ params }) => ({ status: 200, body: deploymentView(ctx.deployments.get(repo(params), Number(params.deployment_id)), ctx.apiUrl()) }),
+        "repos/delete-deployment": ({ params }) => {
+            ctx.deployments.delete(repo(params), Number(params.deployment_id));
+            return { status: 204 };
+        },
+        "repos/list-deployment-statuses": ({ params, query, url }) => {
+            const r = repo(params);
+            const deployment = ctx.deployments.get(r, Number(params.deployment_id));
+            const { items, headers } = paged(ctx.deployments.statuses(r, deployment.id), query, url);
+            return { status: 200, body: items.map((s) => statusView(deployment, s, ctx.apiUrl())), headers };
+        },
+        "repos/create-deployment-status": ({ params, body, account }) => {
+            const r = repo(params);
+            const created = ctx.deployments.createStatus(r, Number(params.deployment_id), body as CreateStatusInput, account);
+            const view = statusView(ctx.deployments.get(r, Number(params.deployment_id)), created, ctx.apiUrl());
+            return { status: 201, body: view, headers: { Location: view.url } };
+        },
+        "repos/get-deployment-status": ({ params }) => {
+            const r = repo(params);
+            const deployment = ctx.deployments.get(r, Number(params.deployment_id));
+            return { status: 200, body: statusView(deployment, ctx.deployments.status(r, deployment.id, Number(params.status_id)), ctx.apiUrl()) };
+        },
+        "repos/get-all-environments": ({ params, query, url }) => {
+            const all = ctx.deployments.environmentsOf(repo(params));
+            const { items, headers } = paged(all, query, url);
+            return { status: 200, body: { total_count: all.length, environments: items.map((e) => environmentView(e, ctx.apiUrl())) }, headers };
+        },
+        "repos/get-environment": ({ params }) => ({ status: 200, body: environmentView(ctx.deployments.environment(repo(params), params.environment_name), ctx.apiUrl()) }),
+        "repos/create-or-update-environment": ({ params, body }) => ({ status: 200, body: environmentView(ctx.deployments.putEnvironment(repo(params), params.environment_name, (body ?? null) as EnvironmentInput | null), ctx.apiUrl()) }),
+        "repos/delete-an-environment": ({ params }) => {
+            ctx.deployments.deleteEnvironment(repo(params), params.environment_name);
             return { status: 204 };
         },
     };

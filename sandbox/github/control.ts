@@ -5,9 +5,13 @@
  *        -> the delivery records, one per active hook subscribed to push; with ?format=line, one
  *           text line per delivery instead: "delivery GUID to URL: STATUS_CODE STATUS"
  *   GET  /_standin/deliveries[?repo=OWNER/NAME]  -> every delivery record, oldest first
+ *   GET  /_standin/requests  -> every API request (method, path, operation, status, which token), oldest first
+ *   PUT  /_standin/fault  {"mode": "none" | "500" | "hang"}  -> the deployments, statuses and
+ *        environments endpoints answer normally, answer 500, or never answer
  */
 import type { DeliveryRecord } from "./deliveries";
 import type { PushOptions } from "./payloads";
+import type { ApiRequestRecord, Fault } from "./server";
 
 export const controlPrefix = "/_standin/";
 
@@ -15,6 +19,8 @@ export interface ControlTarget {
     sendPush(repo: string, opts: PushOptions): Promise<DeliveryRecord[]>;
     deliveries(repo?: string): DeliveryRecord[];
     knows(repo: string): boolean;
+    apiRequests(): ApiRequestRecord[];
+    setFault(fault: Fault): void;
 }
 
 export interface ControlResult {
@@ -51,6 +57,18 @@ export async function control(target: ControlTarget, method: string, url: URL, r
     if (url.pathname === "/_standin/deliveries" && method === "GET") {
         const repo = url.searchParams.get("repo") ?? undefined;
         return { status: 200, body: target.deliveries(repo) };
+    }
+    if (url.pathname === "/_standin/requests" && method === "GET") return { status: 200, body: target.apiRequests() };
+    if (url.pathname === "/_standin/fault" && method === "PUT") {
+        let body: { mode?: unknown };
+        try {
+            body = JSON.parse(rawBody || "{}") as typeof body;
+        } catch {
+            return { status: 400, body: { message: "the body is not JSON" } };
+        }
+        if (body.mode !== "none" && body.mode !== "500" && body.mode !== "hang") return { status: 400, body: { message: 'mode must be "none", "500" or "hang"' } };
+        target.setFault(body.mode);
+        return { status: 200, body: { mode: body.mode } };
     }
     return { status: 404, body: { message: `no ${method} ${url.pathname} on the stand-in's control surface` } };
 }

@@ -60,6 +60,18 @@ export class Dispatcher {
         return Promise.all(targets.map((hook) => this.send(hook, repo, "push", payload, guid)));
     }
 
+    /**
+     * The commit a ref points to as far as the pushes sent tell (a branch or tag name, or a full
+     * ref); undefined when none was pushed or the last push deleted it.
+     */
+    head(repo: RepositoryRef, ref: string): string | undefined {
+        for (const candidate of [ref, `refs/heads/${ref}`, `refs/tags/${ref}`]) {
+            const sha = this.heads.get(`${repo.id} ${candidate}`);
+            if (sha !== undefined) return sha === zeroSha ? undefined : sha;
+        }
+        return undefined;
+    }
+
     /** POST .../tests: the latest push again, if the hook is subscribed to push. */
     testPush(hook: StoredHook): Promise<DeliveryRecord> | undefined {
         if (!hook.events.includes("push") && !hook.events.includes("*")) return undefined;

@@ -36,6 +36,8 @@ const restDocs = "https://docs.github.com/rest";
 export const notFound = () => new ApiError(404, "Not Found");
 export const requiresAuthentication = () => new ApiError(401, "Requires authentication", undefined, restDocs);
 export const badCredentials = () => new ApiError(401, "Bad credentials", undefined, restDocs);
+/** A valid token without the permission the operation needs (a fine-grained token's scope). */
+export const resourceNotAccessible = () => new ApiError(403, "Resource not accessible by personal access token");
 export const problemsParsingJson = () => new ApiError(400, "Problems parsing JSON");
 /** A body that GitHub's JSON schema for the operation refuses. */
 export const invalidRequest = (problems: string[]) => new ApiError(422, `Invalid request.\n\n${problems.join("\n")}`);

@@ -1,7 +1,8 @@
 /**
  * Extracts from GitHub's OpenAPI description (@octokit/openapi, generated/api.github.com.json) the
- * repository-webhook operations (every path under /repos/{owner}/{repo}/hooks), the `ping` and
- * `push` webhook descriptions (x-webhooks), and every component they reference, transitively, into
+ * repository-webhook operations (every path under /repos/{owner}/{repo}/hooks), the deployments,
+ * deployment statuses and environments operations (deploymentPaths), the `ping` and `push` webhook
+ * descriptions (x-webhooks), and every component they reference, transitively, into
  * openapi-subset.json: the stand-in validates against that small file instead of loading the
  * 13-70 MB description at run time. test/sandbox/github/openapi-subset.test.ts checks that the
  * committed file equals a fresh extraction. After upgrading @octokit/openapi, regenerate it:
@@ -12,6 +13,18 @@ import * as path from "node:path";
 
 export const subsetFile = path.join(__dirname, "openapi-subset.json");
 export const hooksPath = "/repos/{owner}/{repo}/hooks";
+/**
+ * What a deploy is reported through: deployments, their statuses, and environments (without their
+ * branch policies, protection rules, secrets and variables, which selfpages does not touch).
+ */
+export const deploymentPaths = [
+    "/repos/{owner}/{repo}/deployments",
+    "/repos/{owner}/{repo}/deployments/{deployment_id}",
+    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}",
+    "/repos/{owner}/{repo}/environments",
+    "/repos/{owner}/{repo}/environments/{environment_name}",
+];
 /** The webhook events the stand-in sends; their payload schemas come along. */
 export const webhookEvents = ["ping", "push"] as const;
 
@@ -48,8 +61,9 @@ export function extractSubset(description = readDescription()): OpenApiSubset {
     const allComponents = document.components as { [section: string]: JsonObject };
     const info = document.info as JsonObject;
 
-    const paths = Object.fromEntries(Object.entries(allPaths).filter(([p]) => p === hooksPath || p.startsWith(`${hooksPath}/`)));
+    const paths = Object.fromEntries(Object.entries(allPaths).filter(([p]) => p === hooksPath || p.startsWith(`${hooksPath}/`) || deploymentPaths.includes(p)));
     if (Object.keys(paths).length === 0) throw new Error(`no ${hooksPath} paths in ${source}`);
+    for (const p of deploymentPaths) if (!paths[p]) throw new Error(`no ${p} in ${source}`);
     const webhooks = Object.fromEntries(
         webhookEvents.map((event) => {
             if (!allWebhooks[event]) throw new Error(`no x-webhooks.${event} in ${source}`);

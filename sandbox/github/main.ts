@@ -1,6 +1,6 @@
 /**
  * Runs the GitHub stand-in on its own (scripts/sandbox.ts starts it this way):
- *   tsx sandbox/github/main.ts --host 127.0.0.1 --port 0 --token-file F --repo owner/name [--repo ...] [--state-file out.json]
+ *   tsx sandbox/github/main.ts --host 127.0.0.1 --port 0 --token-file F [--deployments-token-file F2] --repo owner/name [--repo ...] [--state-file out.json]
  * Once listening it prints {"apiUrl": "..."} as one line on stdout (and writes {"apiUrl", "pid"}
  * to --state-file); logs go to stderr; SIGTERM or SIGINT stops it. Simulate a push from a shell:
  *   curl -s -X POST "$apiUrl/_standin/repos/OWNER/NAME/push" -H 'content-type: application/json' \
@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { startGitHubStandin } from "./server";
 
-const usage = "usage: tsx sandbox/github/main.ts --token-file F --repo owner/name [--repo ...] [--host 127.0.0.1] [--port 0] [--state-file F] [--delivery-ca-file F] [--delivery-resolve NAME=ADDRESS ...]";
+const usage = "usage: tsx sandbox/github/main.ts --token-file F [--deployments-token-file F] --repo owner/name [--repo ...] [--host 127.0.0.1] [--port 0] [--state-file F] [--delivery-ca-file F] [--delivery-resolve NAME=ADDRESS ...]";
 
 async function main(): Promise<void> {
     const { values } = parseArgs({
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
             host: { type: "string", default: "127.0.0.1" },
             port: { type: "string", default: "0" },
             "token-file": { type: "string" },
+            "deployments-token-file": { type: "string" },
             repo: { type: "string", multiple: true },
             "state-file": { type: "string" },
             // https:// hooks (the sandbox's ACME certificates): the CA to verify against, and NAME=ADDRESS.
@@ -37,10 +38,12 @@ async function main(): Promise<void> {
         process.exit(2);
     }
     const token = fs.readFileSync(values["token-file"], "utf8").trim();
+    const deploymentsTokenFile = values["deployments-token-file"];
     const standin = await startGitHubStandin({
         host: values.host,
         port,
         token,
+        deploymentsToken: deploymentsTokenFile ? fs.readFileSync(deploymentsTokenFile, "utf8").trim() : undefined,
         repositories: values.repo,
         log: (line) => console.error(`${new Date().toISOString()} ${line}`),
         deliveryTls: {

@@ -6,7 +6,8 @@
  *
  * The description is OpenAPI 3.0: schemas are compiled with ajv in strict mode (an unknown keyword
  * fails loudly rather than being ignored), with ajv's OpenAPI `nullable` support, the annotation
- * keywords the description uses, and ajv-formats for uri, date-time, email, uri-template.
+ * keywords the description uses, and ajv-formats for uri, date-time, email, uri-template. One
+ * reading is added: a `format: uri` string whose default is "" accepts "" (its own default).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -68,6 +69,9 @@ function forAjv(node: unknown): unknown {
         const { nullable, ...rest } = out;
         return nullable === true ? { anyOf: [rest, { type: "null" }] } : rest;
     }
+    // A URL whose documented default is "" (deployment-status's target_url, log_url,
+    // environment_url): GitHub answers "" when none was set, which `format: uri` alone refuses.
+    if (out.format === "uri" && out.default === "") return { anyOf: [out, { const: "" }] };
     return out;
 }
 

@@ -1,6 +1,7 @@
 /**
- * A local stand-in for GitHub's repository-webhooks REST API and its webhook deliveries, for the
- * end-to-end tests and `npm run sandbox` (GitHub itself is not reachable there).
+ * A local stand-in for GitHub's repository-webhooks, deployments and environments REST API and its
+ * webhook deliveries, for the end-to-end tests and `npm run sandbox` (GitHub itself is not
+ * reachable there).
  *
  * Every request is checked against GitHub's OpenAPI description of the operation (openapi.ts):
  * unparsable JSON gets 400, a body or query the schema refuses 422, a path parameter that does not
@@ -15,8 +16,9 @@ import { apiHandlers } from "./api";
 import { control, controlPrefix } from "./control";
 import type { DeliveryRecord, DeliveryTls } from "./deliveries";
 import { DeliveryLog } from "./delivery-log";
+import { DeploymentStore, type Account, type StoredDeployment } from "./deployment-store";
 import { Dispatcher } from "./dispatcher";
-import { ApiError, badCredentials, invalidRequest, notFound, problemsParsingJson, requiresAuthentication } from "./errors";
+import { ApiError, badCredentials, invalidRequest, notFound, problemsParsingJson, requiresAuthentication, resourceNotAccessible } from "./errors";
 import { HookStore, type StoredHook } from "./hook-store";
 import { matchOperation, validateGenericError, type Operation } from "./openapi";
 import type { PushOptions } from "./payloads";
@@ -24,6 +26,41 @@ import { Repositories } from "./repositories";
 
 export type { DeliveryRecord } from "./deliveries";
 export type { StoredHook } from "./hook-store";
+export type { StoredDeployment, StoredEnvironment, StoredStatus } from "./deployment-store";
+
+/**
+ * What the deployments, statuses and environments endpoints do for a test: answer (none), answer
+ * 500 to everything (500), or never answer (hang: the connection stays open until the client gives
+ * up or the stand-in closes).
+ */
+export type Fault = "none" | "500" | "hang";
+
+/** One API request as the stand-in saw it (never its body or token). */
+export interface ApiRequestRecord {
+    at: string;
+    method: string;
+    path: string;
+    /** The operation matched, if any. */
+    operationId?: string;
+    /** 0 when the stand-in never answered (the hang fault). */
+    status: number;
+    /** Which token authenticated it: the main one, the deployments one, or none. */
+    token: "main" | "deployments" | null;
+}
+
+/** The operations the deployments token may call (a fine-grained token with "Deployments: write"). */
+export const deploymentsTokenOperations = [
+    "repos/list-deployments",
+    "repos/create-deployment",
+    "repos/get-deployment",
+    "repos/delete-deployment",
+    "repos/list-deployment-statuses",
+    "repos/create-deployment-status",
+    "repos/get-deployment-status",
+];
+
+/** Where the fault switch applies: the deployments, deployment statuses and environments endpoints. */
+const faultable = (pathname: string) => /^\/repos\/[^/]+\/[^/]+\/(deployments|environments)(\/|$)/.test(pathname);
 
 export interface GitHubStandinOptions {
     /** Default 127.0.0.1. */
@@ -32,6 +69,11 @@ export interface GitHubStandinOptions {
     port?: number;
     /** The token clients must send (Authorization: Bearer <token> or token <token>). */
     token: string;
+    /**
+     * A second token, allowed only the deployments and deployment statuses operations (what a
+     * fine-grained token with "Deployments: read and write" may do); 403 elsewhere, as on GitHub.
+     */
+    deploymentsToken?: string;
     /** "owner/name" of each repository served. */
     repositories: string[];
     /** One line per API request and per delivery; never bodies or secrets. */
@@ -58,6 +100,12 @@ export interface GitHubStandin {
     sendRaw(repo: string, hookId: number, opts: { event: string; body: Buffer | string; headers?: Record<string, string>; signWith?: string | null }): Promise<DeliveryRecord>;
     /** Responses and webhook payloads of the stand-in that did not fit GitHub's description. */
     validationErrors(): string[];
+    /** The repository's deployments, newest first, each with its statuses oldest first (copies). */
+    deploymentsOf(repo: string): StoredDeployment[];
+    /** Every API request so far, oldest first. */
+    apiRequests(): ApiRequestRecord[];
+    /** Sets the fault of the deployments, statuses and environments endpoints. */
+    setFault(fault: Fault): void;
 }
 
 interface Answer {
@@ -76,13 +124,20 @@ function readBody(req: http.IncomingMessage): Promise<string> {
     });
 }
 
-function authenticate(header: string | undefined, token: string): void {
+const sameToken = (given: Buffer, token: string | undefined) => token !== undefined && given.length === Buffer.byteLength(token) && crypto.timingSafeEqual(given, Buffer.from(token));
+
+/** Which of the stand-in's tokens the request carries. */
+function authenticate(header: string | undefined, tokens: { main: string; deployments?: string }): "main" | "deployments" {
     if (!header) throw requiresAuthentication();
     const match = /^(bearer|token)\s+(\S+)$/i.exec(header.trim());
     const given = Buffer.from(match?.[2] ?? "");
-    const expected = Buffer.from(token);
-    if (!match || given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) throw badCredentials();
+    if (match && sameToken(given, tokens.main)) return "main";
+    if (match && sameToken(given, tokens.deployments)) return "deployments";
+    throw badCredentials();
 }
+
+/** The accounts the two tokens belong to (the `creator` of what they make). */
+const accounts: Record<"main" | "deployments", Account> = { main: { login: "selfpages-admin", id: 91_000_001 }, deployments: { login: "selfpages-deployer", id: 91_000_002 } };
 
 function parseJson(raw: string): unknown {
     if (raw.trim() === "") return undefined;
@@ -106,23 +161,36 @@ export async function startGitHubStandin(options: GitHubStandinOptions): Promise
     };
     let apiUrl = "";
     const dispatcher = new Dispatcher({ repositories, store, deliveries, apiUrl: () => apiUrl, timeoutMs: options.deliveryTimeoutMs ?? 10_000, tls: options.deliveryTls, onInvalid: invalid, log });
-    const handlers = apiHandlers({ repositories, store, deliveries, dispatcher, apiUrl: () => apiUrl });
+    const deploymentStore = new DeploymentStore((repo, ref) => dispatcher.head(repo, ref));
+    const handlers = apiHandlers({ repositories, store, deployments: deploymentStore, deliveries, dispatcher, apiUrl: () => apiUrl });
+    const requests: ApiRequestRecord[] = [];
+    let fault: Fault = "none";
+    const tokens = { main: options.token, deployments: options.deploymentsToken };
 
     const sendPush = (repo: string, opts: PushOptions) => dispatcher.push(repo, opts);
+    const setFault = (next: Fault) => {
+        fault = next;
+        log(`fault of the deployments and environments endpoints: ${next}`);
+    };
     const deliveriesOf = (repo?: string) => deliveries.all(repo === undefined ? undefined : repositories.get(repo).fullName).map((d) => structuredClone(d));
+    const apiRequests = () => requests.map((r) => ({ ...r }));
+    const controlTarget = { sendPush, deliveries: deliveriesOf, knows: (r: string) => repositories.find(r) !== undefined, apiRequests, setFault };
 
     /** A GitHub API request, from the raw request to the checked answer. */
-    const api = async (method: string, url: URL, authorization: string | undefined, rawBody: string): Promise<Answer> => {
+    const api = async (method: string, url: URL, authorization: string | undefined, rawBody: string, record: ApiRequestRecord): Promise<Answer> => {
         const match = matchOperation(method, url.pathname);
         const operation: Operation | undefined = match.operation;
+        record.operationId = operation?.operationId;
         try {
-            authenticate(authorization, options.token);
+            const token = authenticate(authorization, tokens);
+            record.token = token;
             if (!match.operation) throw notFound();
+            if (token === "deployments" && !deploymentsTokenOperations.includes(match.operation.operationId)) throw resourceNotAccessible();
             const body = parseJson(rawBody);
             const problems = match.operation.validateRequest(match.params, url.searchParams, body);
             if (problems.path.length > 0) throw notFound();
             if (problems.query.length + problems.body.length > 0) throw invalidRequest([...problems.query, ...problems.body]);
-            const result = handlers[match.operation.operationId]({ params: match.params, query: url.searchParams, body, url: new URL(url.pathname + url.search, apiUrl) });
+            const result = handlers[match.operation.operationId]({ params: match.params, query: url.searchParams, body, url: new URL(url.pathname + url.search, apiUrl), account: accounts[token] });
             invalid(match.operation.validateResponse(result.status, result.body));
             return result;
         } catch (error) {
@@ -138,11 +206,24 @@ export async function startGitHubStandin(options: GitHubStandinOptions): Promise
             const method = req.method ?? "GET";
             const url = new URL(req.url ?? "/", "http://stand-in");
             let answer: Answer;
+            const record: ApiRequestRecord = { at: new Date().toISOString(), method, path: url.pathname, status: 0, token: null };
             try {
                 const rawBody = await readBody(req);
-                answer = url.pathname.startsWith(controlPrefix)
-                    ? await control({ sendPush, deliveries: deliveriesOf, knows: (r) => repositories.find(r) !== undefined }, method, url, rawBody)
-                    : await api(method, url, req.headers.authorization, rawBody);
+                if (url.pathname.startsWith(controlPrefix)) {
+                    answer = await control(controlTarget, method, url, rawBody);
+                } else {
+                    requests.push(record);
+                    if (fault !== "none" && faultable(url.pathname)) {
+                        record.operationId = matchOperation(method, url.pathname).operation?.operationId;
+                        if (fault === "hang") {
+                            // Never answered: the client's own time limit, or close(), ends it.
+                            log(`${method} ${url.pathname}${url.search} -> (hang fault: no answer)`);
+                            return;
+                        }
+                        answer = { status: 500, body: { message: "Server Error (the stand-in's 500 fault)" } };
+                    } else answer = await api(method, url, req.headers.authorization, rawBody, record);
+                    record.status = answer.status;
+                }
             } catch (error) {
                 log(`stand-in bug: ${(error as Error).stack ?? String(error)}`);
                 answer = { status: 500, body: { message: "stand-in error", documentation_url: "https://docs.github.com/rest" } };
@@ -190,5 +271,8 @@ export async function startGitHubStandin(options: GitHubStandinOptions): Promise
         sendPush,
         sendRaw: (repo, hookId, opts) => dispatcher.raw(hookOf(repo, hookId), opts),
         validationErrors: () => [...validationErrors],
+        deploymentsOf: (repo) => deploymentStore.list(repositories.get(repo)).map((d) => structuredClone(d)),
+        apiRequests,
+        setFault,
     };
 }

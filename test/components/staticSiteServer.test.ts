@@ -92,9 +92,13 @@ describe("StaticSiteServer under mocks", () => {
     it("keeps each selfpages 0.1 step that had a delete script at its 0.1 address, retained and inert", async () => {
         const resources = await declare();
         const markers = resources.filter((r) => r.type === legacyStepType);
-        const withDelete = commands(resources).filter((r) => typeof r.inputs.delete === "string");
-        // 0.1's delete scripts (rm -rf of the site, crontab -r, stopping the receiver) must never run.
-        expect(markers.map((r) => `${r.parent} ${r.name}`).sort()).toEqual(withDelete.map((r) => `${r.parent} ${r.name}`).sort());
+        // 0.1's steps with a delete script (rm -rf of the site, crontab -r, stopping the receiver):
+        // their delete scripts must never run. Each marker sits where the step is now, which is
+        // where 0.1 had it; steps new in this release need none.
+        const of01 = ["selfpages-account-user", "selfpages-site-directories", "selfpages-site-sync-script", "selfpages-nginx-park-default-site", "selfpages-nginx-site-config", "selfpages-receiver-hooks", "selfpages-receiver-openrc-service", "selfpages-receiver-service", "selfpages-cron-crontab"];
+        const steps = commands(resources).filter((r) => of01.includes(r.name));
+        expect(steps.every((r) => typeof r.inputs.delete === "string")).toBe(true);
+        expect(markers.map((r) => `${r.parent} ${r.name}`).sort()).toEqual(steps.map((r) => `${r.parent} ${r.name}`).sort());
         expect(markers.map((r) => r.name)).toEqual(expect.arrayContaining(["selfpages-site-directories", "selfpages-cron-crontab", "selfpages-receiver-service"]));
         for (const marker of markers) {
             expect(marker.retainOnDelete).toBe(true);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { letsEncryptProduction, letsEncryptStaging } from "../../lib/config";
 import { ConfigError, validateConfig } from "../../lib/config";
-import { isSecretKey, committedStackValues, testPrivateKey, testToken, validConfig, validValues } from "./fixtures";
+import { isSecretKey, committedStackValues, testDeploymentsToken, testPrivateKey, testToken, validConfig, validValues } from "./fixtures";
 
 function problemsFor(values: Record<string, string>, isSecret = isSecretKey): string[] {
     try {
@@ -32,7 +32,34 @@ describe("config", () => {
         expect(settings.site).toMatchObject({ root: "/srv/selfpages", keepReleases: 3, branch: "gh-pages" });
         expect(settings.receiver).toMatchObject({ port: 9000, path: "/webhook" });
         expect(settings.webhookSecretVersion).toBe(1);
+        expect(settings.siteUrl).toBe("https://do-it.example.org/");
+        // Reporting deploys to GitHub is off without its token.
+        expect(settings.deployments).toEqual({ enabled: false, environment: "selfpages" });
         expect(secrets).toEqual({ hostPrivateKey: testPrivateKey, githubToken: testToken });
+    });
+
+    it("turns deployment reporting on with its token (an empty value, Pulumi.yaml's default, is unset)", () => {
+        const on = validConfig({ githubDeploymentsToken: testDeploymentsToken, githubEnvironment: "www.prod_1" });
+        expect(on.settings.deployments).toEqual({ enabled: true, environment: "www.prod_1" });
+        expect(on.secrets.githubDeploymentsToken).toBe(testDeploymentsToken);
+        const unset = validateConfig("selfpages", validValues({ githubDeploymentsToken: "" }), () => true);
+        expect(unset.settings.deployments.enabled).toBe(false);
+        expect(unset.secrets).not.toHaveProperty("githubDeploymentsToken");
+        // "" is Pulumi.yaml's default for it, which is not stored encrypted.
+        expect(() => validateConfig("selfpages", validValues({ githubDeploymentsToken: "" }), (key) => key !== "githubDeploymentsToken")).not.toThrow();
+    });
+
+    it("refuses the webhooks token as the deployments token: the latter lives on the server", () => {
+        const problems = problemsFor(validValues({ githubDeploymentsToken: testToken }));
+        expect(problems).toEqual([expect.stringMatching(/^selfpages:githubDeploymentsToken: must not be githubToken/)]);
+        expect(problems.join("\n")).not.toContain(testToken);
+    });
+
+    it("takes the site URL from the first real server name, else the host's address", () => {
+        const off = { tls: "off" };
+        expect(validConfig({ ...off, siteServerNames: '["_", "*.example.org", "www.example.org"]', receiverPublicUrl: "https://hooks.example.org/webhook" }).settings.siteUrl).toBe("http://www.example.org/");
+        expect(validConfig({ ...off, siteServerNames: '["_"]' }).settings.siteUrl).toBe("http://203.0.113.10/");
+        expect(validConfig({ ...off, siteServerNames: '["_"]', hostAddress: "2001:db8::10" }).settings.siteUrl).toBe("http://[2001:db8::10]/");
     });
 
     // One bad value per field: each must produce exactly one message naming that field.
@@ -70,6 +97,12 @@ describe("config", () => {
         ["syncSchedule", "*/0 * * * *", /cron schedule/],
         ["githubToken", "", /must not be empty/],
         ["githubApiUrl", "api.github.com", /http/],
+        ["githubDeploymentsToken", "ghp_short", /must be a GitHub token/],
+        ["githubDeploymentsToken", "github_pat_has a space in it 0123456789", /must be a GitHub token/],
+        ["githubDeploymentsToken", 'github_pat_0123456789"\nheader = x', /must be a GitHub token/],
+        ["githubEnvironment", "my site", /letters, digits/],
+        ["githubEnvironment", "", /letters, digits/],
+        ["githubEnvironment", "a/b", /letters, digits/],
         ["webhookSecretVersion", "0", /at least 1/],
         ["webhookSecretVersion", "two", /expected number|Invalid input/],
     ];
@@ -94,18 +127,20 @@ describe("config", () => {
         expect(problemsFor(validValues({ siteBrnach: "main" }))).toEqual([expect.stringMatching(/^selfpages:siteBrnach: unknown setting/)]);
     });
 
-    it("requires the private key and token to be stored encrypted", () => {
-        const problems = problemsFor(validValues(), () => false);
+    it("requires the private key and tokens to be stored encrypted", () => {
+        const problems = problemsFor(validValues({ githubDeploymentsToken: testDeploymentsToken }), () => false);
         expect(problems).toEqual([
             expect.stringMatching(/^selfpages:hostPrivateKey: must be stored encrypted/),
             expect.stringMatching(/^selfpages:githubToken: must be stored encrypted/),
+            expect.stringMatching(/^selfpages:githubDeploymentsToken: must be stored encrypted/),
         ]);
     });
 
     it("lists every problem at once and never echoes a secret", () => {
-        const problems = problemsFor(validValues({ hostPort: "0", githubToken: "", hostPrivateKey: "not-a-key-but-still-secret" }));
-        expect(problems).toHaveLength(3);
+        const problems = problemsFor(validValues({ hostPort: "0", githubToken: "", hostPrivateKey: "not-a-key-but-still-secret", githubDeploymentsToken: "bad token-but-still-secret" }));
+        expect(problems).toHaveLength(4);
         expect(problems.join("\n")).not.toContain("not-a-key-but-still-secret");
+        expect(problems.join("\n")).not.toContain("bad token-but-still-secret");
     });
 
     it("accepts IPv6 hosts, wildcard server names and GitHub Enterprise", () => {

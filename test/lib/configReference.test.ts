@@ -21,9 +21,10 @@ describe("config reference", () => {
 
     it("optional keys default to an empty value that validation reads as unset", () => {
         const optional = configReference().filter((d) => d.optional && d.default === "").map((d) => d.key);
-        expect(optional).toEqual(["siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle"]);
-        const { settings } = validConfig({ siteCloneUrl: "", receiverPublicUrl: "" });
+        expect(optional).toEqual(["siteCloneUrl", "receiverPublicUrl", "githubDeploymentsToken", "tlsContactEmail", "tlsCaBundle"]);
+        const { settings } = validConfig({ siteCloneUrl: "", receiverPublicUrl: "", githubDeploymentsToken: "" });
         expect(settings.site.cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
+        expect(settings.deployments.enabled).toBe(false);
     });
 
     it("every key has a description", () => {

@@ -20,7 +20,9 @@ export function validValues(overrides: Record<string, string> = {}): Record<stri
     };
 }
 
-const secret = new Set(["hostPrivateKey", "githubToken"]);
+export const testDeploymentsToken = "github_pat_unitTestDeploymentsTokenNeverLeaks_0123456789";
+
+const secret = new Set(["hostPrivateKey", "githubToken", "githubDeploymentsToken"]);
 export const isSecretKey = (key: string) => secret.has(key);
 
 export function validConfig(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine"): ValidatedConfig {

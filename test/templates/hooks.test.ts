@@ -73,6 +73,8 @@ describe("hooks.json: rendered rule", () => {
             { source: "payload", name: "ref" },
             { source: "payload", name: "repository.full_name" },
             { source: "header", name: "X-GitHub-Delivery" },
+            // The pushed commit: what a failure is reported against when the sync cannot read the branch.
+            { source: "payload", name: "after" },
         ]);
         expect(Object.keys(hook["trigger-rule"])).toEqual(["or"]);
         expect(hook["trigger-rule"].or).toEqual(
@@ -206,7 +208,7 @@ describe("hooks.json: the real webhook receiver", () => {
         expect(res.status).toBe(202);
         expect(res.body).toBe("accepted\n");
         const call = await waitForCall(res.delivery);
-        expect(call.args).toEqual(["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", res.delivery]);
+        expect(call.args).toEqual(["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", res.delivery, "b".repeat(40)]);
         expect(fs.realpathSync(call.cwd)).toBe(fs.realpathSync(workDir));
         await sleep(200);
         expect(calls().filter((c) => c.args[4] === res.delivery)).toHaveLength(1);
@@ -215,15 +217,15 @@ describe("hooks.json: the real webhook receiver", () => {
     it("accepts a push signed with the previous secret (rotation)", async () => {
         const res = await deliver({ event: "push", payload: push("refs/heads/main"), secret: previous });
         expect(res.status).toBe(202);
-        expect((await waitForCall(res.delivery)).args).toEqual(["webhook", "push", "refs/heads/main", "do-it-ecm/do-it", res.delivery]);
+        expect((await waitForCall(res.delivery)).args).toEqual(["webhook", "push", "refs/heads/main", "do-it-ecm/do-it", res.delivery, "b".repeat(40)]);
     });
 
-    it("accepts a ping (no ref) with 202 and passes an empty ref", async () => {
+    it("accepts a ping (no ref, no after) with 202 and passes them empty", async () => {
         const payload = pingPayload();
         expect(payload).not.toHaveProperty("ref");
         const res = await deliver({ event: "ping", payload, secret: current });
         expect(res.status).toBe(202);
-        expect((await waitForCall(res.delivery)).args).toEqual(["webhook", "ping", "", "do-it-ecm/do-it", res.delivery]);
+        expect((await waitForCall(res.delivery)).args).toEqual(["webhook", "ping", "", "do-it-ecm/do-it", res.delivery, ""]);
     });
 
     it("refuses unsigned, wrongly signed, SHA-1-only and tampered deliveries with 403, running nothing", async () => {

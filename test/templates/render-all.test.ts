@@ -79,3 +79,25 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
         expect(nginx).not.toMatch(/ssl|443|acme-challenge/);
     });
 });
+
+describe("allHostFiles with deploys reported to GitHub", () => {
+    const token = "github_pat_renderAllDeploymentsToken_0123456789";
+    const { settings } = validConfig({ githubDeploymentsToken: token });
+    const files = allHostFiles(settings, ["s1-secret-value"], token);
+
+    it("adds the token's header file (the service account's alone) and the reporter before the sync script that calls it", () => {
+        expect(files.map((f) => `${f.path} ${f.mode} ${f.owner}:${f.group}`).slice(0, 3)).toEqual([
+            "/etc/selfpages/github-deployments.header 0600 selfpages:selfpages",
+            "/usr/local/lib/selfpages/deploy-report 0755 root:root",
+            "/usr/local/lib/selfpages/sync 0755 root:root",
+        ]);
+        expect(files[0].content).toBe(`Authorization: Bearer ${token}\n`);
+        expect(files.filter((f) => f.content.includes(token)).map((f) => f.path)).toEqual(["/etc/selfpages/github-deployments.header"]);
+        // The sync script is the same with or without reporting: it calls the reporter if installed.
+        expect(files[2].content).toBe(allHostFiles(validConfig().settings, ["s1-secret-value"])[0].content);
+    });
+
+    it("shows a placeholder, not a token, when rendering without secrets", () => {
+        expect(allHostFiles(settings, ["s1"])[0].content).toBe("Authorization: Bearer <secret:githubDeploymentsToken>\n");
+    });
+});

@@ -207,6 +207,8 @@ export class SyncHost {
             siteRoot: this.siteRoot,
             stateDir: this.stateDir,
             logFile: this.logFile,
+            // Absent unless a test installs a reporter there (test/templates/deployReport.test.ts).
+            deployReport: path.join(this.root, "deploy-report"),
             keepReleases: options.keepReleases ?? 3,
             gzipExtensions,
             gzipMinBytes: options.gzipMinBytes ?? 256,

@@ -78,6 +78,7 @@ describe("sync.sh template", () => {
         siteRoot: "/srv/self pages",
         stateDir: "/var/lib/selfpages",
         logFile: "/var/log/selfpages/sync.log",
+        deployReport: "/usr/local/lib/selfpages/deploy-report",
         keepReleases: 3,
         gzipExtensions,
         gzipMinBytes: 256,
@@ -266,7 +267,7 @@ describe.each(shells)("sync script under $name", (shell) => {
 
     it("usage errors exit 2 and touch nothing", async () => {
         const host = newHost();
-        for (const args of [[], ["deploy"], ["cron", "extra"], ["manual", "x"], ["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", "d", "extra"]]) {
+        for (const args of [[], ["deploy"], ["cron", "extra"], ["manual", "x"], ["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", "d", "a".repeat(40), "extra"]]) {
             const result = await host.run(...args);
             expect(result.code, args.join(" ")).toBe(2);
             expect(result.stderr).toMatch(/usage/);

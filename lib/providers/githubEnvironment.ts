@@ -1,0 +1,108 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** A GitHub deployment environment; the token is stored as a secret. */
+export interface GitHubEnvironmentInputs {
+    apiUrl: string;
+    token: string;
+    owner: string;
+    repo: string;
+    name: string;
+}
+
+export interface GitHubEnvironmentOutputs extends GitHubEnvironmentInputs {
+    environmentId: number;
+    htmlUrl: string;
+}
+
+type Args = { [K in keyof GitHubEnvironmentInputs]: pulumi.Input<GitHubEnvironmentInputs[K]> };
+
+interface EnvironmentBody {
+    id: number;
+    name: string;
+    html_url: string;
+}
+
+/**
+ * One call to GitHub's REST API; errors name the request and GitHub's message, never the token.
+ * Module-level and self-contained, so that the dynamic provider's serialized closure captures it
+ * and nothing else from the module.
+ */
+async function callEnvironments(inputs: Pick<GitHubEnvironmentInputs, "apiUrl" | "token" | "owner" | "repo" | "name">, method: "GET" | "PUT" | "DELETE"): Promise<{ status: number; json: unknown }> {
+    const path = `/repos/${encodeURIComponent(inputs.owner)}/${encodeURIComponent(inputs.repo)}/environments/${encodeURIComponent(inputs.name)}`;
+    const response = await fetch(`${inputs.apiUrl.replace(/\/+$/, "")}${path}`, {
+        method,
+        headers: { accept: "application/vnd.github+json", authorization: `Bearer ${inputs.token}`, "user-agent": "selfpages", "x-github-api-version": "2022-11-28" },
+        signal: AbortSignal.timeout(30_000),
+    });
+    const text = await response.text();
+    let json: unknown = undefined;
+    try {
+        json = text ? JSON.parse(text) : undefined;
+    } catch {
+        json = text;
+    }
+    if (!response.ok && response.status !== 404) {
+        const message = typeof json === "object" && json !== null && "message" in json ? String((json as { message: unknown }).message) : text.slice(0, 200);
+        throw new Error(`GitHub API ${method} ${path} answered ${response.status}: ${message}`);
+    }
+    return { status: response.status, json };
+}
+
+export const githubEnvironmentProvider: pulumi.dynamic.ResourceProvider<GitHubEnvironmentInputs, GitHubEnvironmentOutputs> = {
+    async check(_olds, news) {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        if (!news.name) failures.push({ property: "name", reason: "must not be empty" });
+        if (!news.token) failures.push({ property: "token", reason: "must not be empty" });
+        return { inputs: news, failures };
+    },
+
+    async diff(_id, olds, news) {
+        // GitHub matches environment names case-insensitively: only another name is another environment.
+        const replaces = (["apiUrl", "owner", "repo"] as const).filter((k) => olds[k] !== news[k]);
+        if (olds.name.toLowerCase() !== news.name.toLowerCase()) replaces.push("name" as never);
+        const changed = (["token", "name"] as const).filter((k) => olds[k] !== news[k]);
+        return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
+    },
+
+    async create(inputs) {
+        // No body: an environment that exists (made by hand, or by a deployment) keeps its protection rules.
+        const { status, json } = await callEnvironments(inputs, "PUT");
+        if (status !== 200) throw new Error(`GitHub API PUT environment ${inputs.name} answered ${status}: repository not found or token not allowed`);
+        const environment = json as EnvironmentBody;
+        return { id: String(environment.id), outs: { ...inputs, environmentId: environment.id, htmlUrl: environment.html_url } };
+    },
+
+    async read(id, props) {
+        if (!props) throw new Error(`cannot import GitHub environment ${id}: its API URL, token and repository are unknown`);
+        const { status, json } = await callEnvironments(props, "GET");
+        // Deleted by hand: an empty id tells the engine the resource is gone, and `up` recreates it.
+        if (status === 404) return { id: "" };
+        const environment = json as EnvironmentBody;
+        return { id: String(environment.id), props: { ...props, environmentId: environment.id, htmlUrl: environment.html_url } };
+    },
+
+    async update(_id, olds, news) {
+        // A new token, or the same name in another case: nothing to change in GitHub.
+        return { outs: { ...news, environmentId: olds.environmentId, htmlUrl: olds.htmlUrl } };
+    },
+
+    async delete(_id, props) {
+        // Already gone is fine: destroy must converge.
+        await callEnvironments(props, "DELETE");
+    },
+};
+
+/**
+ * The repository's deployment environment the deploys are reported in, managed through GitHub's
+ * REST API (PUT to create, GET to notice one deleted by hand, DELETE on destroy). Creating and
+ * deleting environments takes a token with the repository's "Administration: write" permission.
+ */
+export class GitHubEnvironment extends pulumi.dynamic.Resource {
+    declare public readonly environmentId: pulumi.Output<number>;
+    declare public readonly htmlUrl: pulumi.Output<string>;
+    declare public readonly token: pulumi.Output<string>;
+
+    constructor(name: string, args: Args, opts?: pulumi.CustomResourceOptions) {
+        super(githubEnvironmentProvider, name, { environmentId: undefined, htmlUrl: undefined, ...args }, { ...opts, additionalSecretOutputs: ["token"] }, "selfpages", "GitHubEnvironment");
+    }
+}
