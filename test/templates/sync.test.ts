@@ -171,7 +171,10 @@ describe.each(shells)("sync script under $name", (shell) => {
         // (d) the new release is the new commit; the old one is still exactly the old commit.
         expectReleaseEqualsArchive(host, r2, v2);
         expect(manifest(r2)).toEqual([...generatedV1.filter((f) => !f.startsWith("docs/guide/deep")), "new/dir/added.js.gz"].sort());
+        // Only its git index went: the next sync reads the current release's alone.
+        before.delete(".selfpages-index");
         expect(snapshot(r1)).toEqual(before);
+        expect(fs.existsSync(path.join(r2, ".selfpages-index"))).toBe(true);
         expectReleaseEqualsArchive(host, r1, v1);
 
         expect(host.log()).toMatch(new RegExp(`Z sync\\[webhook delivery=delivery-2\\] deployed ${short(v2)} \\(previous ${short(v1)}\\) in \\d+s$`, "m"));
@@ -543,6 +546,58 @@ describe.each(shells)("sync script under $name", (shell) => {
         // Directories, the index and the manifest are new; file contents are not.
         expect(grown).toBeLessThan(release / 20);
         expect(host.releases()).toHaveLength(2);
+    });
+
+    it("precompresses thousands of files with a few processes (not one gzip and one touch per file), and shares an unchanged manifest", async () => {
+        const host = newHost();
+        // Counting stand-ins for gzip and touch, first on PATH, running the shell's own tool.
+        const calls = path.join(host.control, "calls");
+        for (const tool of ["gzip", "touch"]) {
+            const real = shell.path.length > 0 ? path.join(shell.path[0], tool) : which(tool);
+            fs.writeFileSync(path.join(host.root, "double", tool), `#!/bin/sh\necho ${tool} >>'${calls}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+        }
+        const count = (tool: string) => (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").split("\n").filter((l) => l === tool).length : 0);
+        const files: Record<string, string | Buffer> = {};
+        for (let i = 0; i < 3000; i++) files[`pages/${i % 30}/page ${i}.html`] = text(`page ${i}`, 400 + (i % 7) * 300);
+        for (let i = 0; i < 20; i++) files[`img/i${i}.png`] = binary(3000, i + 1);
+        host.origin.publish(files);
+
+        const first = await host.run("manual");
+        expect(first.code, first.stderr).toBe(0);
+        const r1 = path.join(host.siteRoot, host.currentTarget());
+        expect(manifest(r1)).toHaveLength(3000);
+        for (let i = 0; i < 3000; i += 97) {
+            const source = path.join(r1, `pages/${i % 30}/page ${i}.html`);
+            expect(gunzip(`${source}.gz`), source).toBe(fs.readFileSync(source, "utf8"));
+            expect(seconds(`${source}.gz`), `${source}.gz mtime`).toBe(seconds(source));
+        }
+        // Batches of command-line length: well under one process per 100 files.
+        expect(count("gzip")).toBeGreaterThan(0);
+        expect(count("gzip")).toBeLessThan(30);
+        expect(count("touch")).toBeLessThan(30);
+        console.log(`precompression under ${shell.name}: 3000 files with ${count("gzip")} gzip and ${count("touch")} touch processes`);
+
+        // One changed page: one gzip; the same set of .gz files, so the same manifest inode.
+        fs.rmSync(calls);
+        host.origin.publish({ "pages/7/page 7.html": text("page 7 v2", 2000) });
+        expect((await host.run("cron")).code).toBe(0);
+        const r2 = path.join(host.siteRoot, host.currentTarget());
+        expect(count("gzip")).toBe(1);
+        expect(gunzip(path.join(r2, "pages/7/page 7.html.gz"))).toBe(text("page 7 v2", 2000));
+        expect(seconds(path.join(r2, "pages/7/page 7.html.gz"))).toBe(seconds(path.join(r2, "pages/7/page 7.html")));
+        expect(inode(path.join(r2, ".selfpages-gz"))).toBe(inode(path.join(r1, ".selfpages-gz")));
+        // Only the current release keeps a git index.
+        expect(fs.existsSync(path.join(r1, ".selfpages-index"))).toBe(false);
+        expect(fs.existsSync(path.join(r2, ".selfpages-index"))).toBe(true);
+
+        // A new page: a new manifest; the previous release's stays as it was.
+        const v3 = host.origin.publish({ "pages/new.html": text("new page", 1000) });
+        expect((await host.run("cron")).code).toBe(0);
+        const r3 = path.join(host.siteRoot, host.currentTarget());
+        expectReleaseEqualsArchive(host, r3, v3);
+        expect(inode(path.join(r3, ".selfpages-gz"))).not.toBe(inode(path.join(r2, ".selfpages-gz")));
+        expect(manifest(r3)).toHaveLength(3001);
+        expect(manifest(r2)).toHaveLength(3000);
     });
 
     it("keeps the clone one commit deep: garbage of replaced commits is pruned, and repacked away once it is a third of the store", async () => {
