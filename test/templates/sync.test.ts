@@ -624,6 +624,12 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(count("gzip")).toBeLessThan(30);
         expect(count("touch")).toBeLessThan(30);
         console.log(`precompression under ${shell.name}: 3000 files with ${count("gzip")} gzip and ${count("touch")} touch processes`);
+        // A full checkout of more than 1000 files: the spare's index was written a second after
+        // every file, so git finds no racily clean entry to re-read at the next push.
+        const spareIndex = path.join(host.siteRoot, ".spare/.selfpages-index");
+        expect(inode(spareIndex)).not.toBe(inode(path.join(r1, ".selfpages-index")));
+        const newestFile = Math.max(...[...snapshot(r1, (rel) => rel.startsWith(".selfpages-")).keys()].map((rel) => seconds(path.join(r1, rel))));
+        expect(seconds(spareIndex)).toBeGreaterThan(newestFile);
 
         // One changed page: one gzip; the same set of .gz files, so the same manifest inode.
         fs.rmSync(calls);
