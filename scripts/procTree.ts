@@ -109,7 +109,9 @@ export function processName(pid: number, fallback: string): string {
     if (base === "node" || base.startsWith("node")) {
         if (argv.some((a) => a.includes("dynamic-provider"))) return "node (dynamic provider)";
         if (argv.some((a) => a.includes("@pulumi/pulumi/cmd/run") || a.includes("cmd/run"))) return "node (program)";
-        return "node";
+        if (argv.includes("-e")) return "node -e";
+        const script = argv.slice(1).find((a) => !a.startsWith("-"));
+        return script ? `node ${path.basename(script)}` : "node";
     }
     if (base === "git") {
         // "git index-pack", "git read-tree": which step of the sync it was.
@@ -182,6 +184,8 @@ export class TreeSampler {
         const byName: Record<string, number> = {};
         let largest = { name: "", peakKiB: 0, peakAnonKiB: 0 };
         for (const { name, peak, anon } of this.hwm.values()) {
+            // Seen only between fork and exec, or as it exited: no memory to speak of.
+            if (peak === 0) continue;
             byName[name] = Math.max(byName[name] ?? 0, peak);
             if (peak > largest.peakKiB) largest = { name, peakKiB: peak, peakAnonKiB: anon };
         }
