@@ -138,6 +138,9 @@ export function hooksFile(settings: Settings, secrets: string[]): HostFile {
     };
 }
 
+/** The receiver's Go soft memory limit (GOMEMLIMIT), chosen from `npm run bench`'s receiverRuntimeLimits. */
+export const receiverGoMemLimit = "8MiB";
+
 export function receiverServiceFile(settings: Settings): HostFile {
     const { layout } = settings;
     return {
@@ -154,6 +157,7 @@ export function receiverServiceFile(settings: Settings): HostFile {
             stateDir: layout.stateDir,
             logDir: layout.logDir,
             receiverLog: layout.receiverLog,
+            goMemLimit: receiverGoMemLimit,
         }),
     };
 }

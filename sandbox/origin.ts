@@ -34,6 +34,20 @@ export class SitePublisher {
         return this.head();
     }
 
+    /**
+     * Replaces the site with what `write` puts in the emptied work tree (a generated site),
+     * commits and pushes. Pushed without delta search: across 20 000 incompressible images it
+     * took 40 s here and found nothing; the objects still travel zlib-compressed, as GitHub's would.
+     */
+    publishGenerated<T>(write: (dir: string) => T, message: string): { sha: string; result: T } {
+        for (const name of fs.readdirSync(this.dir)) if (name !== ".git") fs.rmSync(path.join(this.dir, name), { recursive: true, force: true });
+        const result = write(this.dir);
+        this.git("-C", this.dir, "add", "-A");
+        this.git("-C", this.dir, "commit", "-q", "-m", message);
+        this.git("-C", this.dir, "-c", "pack.window=0", "push", "-q", "origin", `HEAD:${this.branch}`);
+        return { sha: this.head(), result };
+    }
+
     /** Pushes a commit to another branch (must not deploy). */
     publishOtherBranch(branch: string, files: Record<string, string>): string {
         for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(this.dir, name), content);

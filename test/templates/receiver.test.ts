@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hookId, hooksFile, receiverServiceFile } from "../../lib/hostFiles";
+import { hookId, hooksFile, receiverGoMemLimit, receiverServiceFile } from "../../lib/hostFiles";
 import { platforms } from "../../lib/platform";
 import { validConfig } from "../lib/fixtures";
 import { Daemon, freePort, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
@@ -36,7 +36,7 @@ before() { echo "before $*" >>"$CALLS"; }
 provide() { echo "provide $*" >>"$CALLS"; }
 keyword() { echo "keyword $*" >>"$CALLS"; }
 . "$SCRIPT"
-for var in name description supervisor command command_args command_user directory output_log error_log respawn_delay respawn_max respawn_period extra_started_commands pidfile command_background; do
+for var in name description supervisor supervise_daemon_args command command_args command_user directory output_log error_log respawn_delay respawn_max respawn_period extra_started_commands pidfile command_background; do
 	eval "value=\\\${$var-UNSET}"
 	printf 'var %s=%s\\n' "$var" "$value"
 done
@@ -118,6 +118,9 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
         expect(vars.error_log).toBe(layout.receiverLog);
         for (const key of ["respawn_delay", "respawn_max", "respawn_period"]) expect(vars[key], key).toMatch(/^[1-9]\d*$/);
         expect(vars.extra_started_commands.split(" ")).toContain("reload");
+        // Go's soft memory limit reaches the receiver only, through supervise-daemon's environment.
+        expect(receiverGoMemLimit).toMatch(/^\d+MiB$/);
+        expect(vars.supervise_daemon_args).toBe(`--env GOMEMLIMIT=${receiverGoMemLimit}`);
         // supervise-daemon keeps the process in the foreground itself: no pidfile/background needed.
         expect(vars.pidfile).toBe("UNSET");
         expect(vars.command_background).toBe("UNSET");
@@ -157,7 +160,10 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
         const testArgs = [...args];
         testArgs[testArgs.indexOf("-hooks") + 1] = hooksPath;
         testArgs[testArgs.indexOf("-port") + 1] = String(port);
-        webhook = new Daemon(vars.command, testArgs, { cwd: dir });
+        // With the environment supervise-daemon gives it: Go refuses to start on a malformed GOMEMLIMIT.
+        const supervisedEnv = Object.fromEntries(vars.supervise_daemon_args.split(" --env ").map((a) => a.replace(/^--env /, "").split("=", 2)));
+        expect(Object.keys(supervisedEnv)).toEqual(["GOMEMLIMIT"]);
+        webhook = new Daemon(vars.command, testArgs, { cwd: dir, env: { ...process.env, ...supervisedEnv } });
         await waitForPort(port, webhook.child, () => webhook?.output ?? "");
         // An unsigned delivery to the hook is refused by its rule: the hook was loaded.
         const res = await request(port, "POST", `/hooks/${hookId}`, { headers: { "content-type": "application/json" }, body: "{}" });

@@ -97,8 +97,8 @@ export class Daemon {
     output = "";
     private readonly exited: Promise<void>;
 
-    constructor(command: string, args: string[], options: { cwd?: string } = {}) {
-        this.child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    constructor(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+        this.child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
         this.child.stdout?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
         this.child.stderr?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
         this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -172,7 +173,10 @@ describe.each(shells)("sync script under $name", (shell) => {
         // (d) the new release is the new commit; the old one is still exactly the old commit.
         expectReleaseEqualsArchive(host, r2, v2);
         expect(manifest(r2)).toEqual([...generatedV1.filter((f) => !f.startsWith("docs/guide/deep")), "new/dir/added.js.gz"].sort());
+        // Only its git index went: the next sync reads the current release's alone.
+        before.delete(".selfpages-index");
         expect(snapshot(r1)).toEqual(before);
+        expect(fs.existsSync(path.join(r2, ".selfpages-index"))).toBe(true);
         expectReleaseEqualsArchive(host, r1, v1);
 
         expect(host.log()).toMatch(new RegExp(`Z sync\\[webhook delivery=delivery-2\\] deployed ${short(v2)} \\(previous ${short(v1)}\\) in \\d+s$`, "m"));
@@ -377,8 +381,9 @@ describe.each(shells)("sync script under $name", (shell) => {
         const v1 = host.origin.publish(siteV1());
         expect((await host.run("manual")).code).toBe(0);
         const r1 = fs.realpathSync(host.current);
-        fs.rmSync(path.join(r1, ".selfpages-index"));
+        // Damaged in place, as a disk error would: the spare copy made for the next deploy shares the file.
         fs.writeFileSync(path.join(r1, ".selfpages-index"), "not an index");
+        expect(inode(path.join(host.siteRoot, ".spare/.selfpages-index"))).toBe(inode(path.join(r1, ".selfpages-index")));
         const v2 = host.origin.publish({ "css/site.css": text("css v2", 1500), "docs/guide/small.txt": null });
         const result = await host.run("cron");
         expect(result.code, result.stderr).toBe(0);
@@ -390,6 +395,52 @@ describe.each(shells)("sync script under $name", (shell) => {
         const r2 = fs.realpathSync(host.current);
         expect((await host.run("cron")).code).toBe(0);
         expect(inode(path.join(host.current, "index.html"))).toBe(inode(path.join(r2, "index.html")));
+    });
+
+    it("starts a deploy from the spare copy the previous one left; a stale or missing spare costs a copy, never a wrong release", async () => {
+        const host = newHost();
+        const spare = path.join(host.siteRoot, ".spare");
+        const marker = () => fs.readFileSync(path.join(spare, ".selfpages-spare"), "utf8").trim();
+        host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        // A hardlink copy of the current release, named by its marker, which the release lacks.
+        expect(marker()).toBe(host.currentTarget());
+        expect(inode(path.join(spare, "index.html"))).toBe(inode(path.join(host.current, "index.html")));
+        expect(fs.existsSync(path.join(host.current, ".selfpages-spare"))).toBe(false);
+
+        // The next deploy moves the spare into place (same directory inode) and leaves a new one.
+        const spareDir = inode(spare);
+        const v2 = host.origin.publish({ "css/site.css": text("css v2", 1500) });
+        expect((await host.run("cron")).code).toBe(0);
+        const r2 = fs.realpathSync(host.current);
+        expect(inode(r2)).toBe(spareDir);
+        expectReleaseEqualsArchive(host, r2, v2);
+        expect(fs.existsSync(path.join(r2, ".selfpages-spare"))).toBe(false);
+        expect(marker()).toBe(host.currentTarget());
+        expect(inode(path.join(spare, "css/site.css"))).toBe(inode(path.join(r2, "css/site.css")));
+
+        // A spare of another release (an interrupted deploy, a hand-moved link) is not used.
+        fs.writeFileSync(path.join(spare, ".selfpages-spare"), "releases/20000101T000000Z-0000000\n");
+        fs.writeFileSync(path.join(spare, "stray.html"), "not in any commit");
+        const v3 = host.origin.publish({ "js/app.js": text("js v3", 5000) });
+        expect((await host.run("cron")).code).toBe(0);
+        const r3 = fs.realpathSync(host.current);
+        expectReleaseEqualsArchive(host, r3, v3);
+        expect(inode(path.join(r3, "index.html"))).toBe(inode(path.join(r2, "index.html")));
+        expect(fs.existsSync(path.join(spare, "stray.html"))).toBe(false);
+        expect(marker()).toBe(host.currentTarget());
+
+        // No spare, and a half-made one left behind: a copy as before, and the leftover goes.
+        fs.rmSync(spare, { recursive: true });
+        fs.mkdirSync(`${spare}.new`);
+        fs.writeFileSync(path.join(`${spare}.new`, "half.html"), "half");
+        const v4 = host.origin.publish({ "css/site.css": text("css v4", 1500) });
+        expect((await host.run("cron")).code).toBe(0);
+        const r4 = fs.realpathSync(host.current);
+        expectReleaseEqualsArchive(host, r4, v4);
+        expect(inode(path.join(r4, "index.html"))).toBe(inode(path.join(r3, "index.html")));
+        expect(fs.existsSync(`${spare}.new`)).toBe(false);
+        expect(marker()).toBe(host.currentTarget());
     });
 
     it("refuses a commit whose top-level files use the script's own .selfpages- names", async () => {
@@ -546,6 +597,66 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(host.releases()).toHaveLength(2);
     });
 
+    it("precompresses thousands of files with a few processes (not one gzip and one touch per file), and shares an unchanged manifest", async () => {
+        const host = newHost();
+        // Counting stand-ins for gzip and touch, first on PATH, running the shell's own tool.
+        const calls = path.join(host.control, "calls");
+        for (const tool of ["gzip", "touch"]) {
+            const real = shell.path.length > 0 ? path.join(shell.path[0], tool) : which(tool);
+            fs.writeFileSync(path.join(host.root, "double", tool), `#!/bin/sh\necho ${tool} >>'${calls}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+        }
+        const count = (tool: string) => (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").split("\n").filter((l) => l === tool).length : 0);
+        const files: Record<string, string | Buffer> = {};
+        for (let i = 0; i < 3000; i++) files[`pages/${i % 30}/page ${i}.html`] = text(`page ${i}`, 400 + (i % 7) * 300);
+        for (let i = 0; i < 20; i++) files[`img/i${i}.png`] = binary(3000, i + 1);
+        host.origin.publish(files);
+
+        const first = await host.run("manual");
+        expect(first.code, first.stderr).toBe(0);
+        const r1 = path.join(host.siteRoot, host.currentTarget());
+        expect(manifest(r1)).toHaveLength(3000);
+        for (let i = 0; i < 3000; i += 97) {
+            const source = path.join(r1, `pages/${i % 30}/page ${i}.html`);
+            expect(gunzip(`${source}.gz`), source).toBe(fs.readFileSync(source, "utf8"));
+            expect(seconds(`${source}.gz`), `${source}.gz mtime`).toBe(seconds(source));
+        }
+        // Batches of command-line length: well under one process per 100 files.
+        expect(count("gzip")).toBeGreaterThan(0);
+        expect(count("gzip")).toBeLessThan(30);
+        expect(count("touch")).toBeLessThan(30);
+        console.log(`precompression under ${shell.name}: 3000 files with ${count("gzip")} gzip and ${count("touch")} touch processes`);
+        // A checkout of more than 1000 files: the spare's index was written a second after
+        // every file, so git finds no racily clean entry to re-read at the next push.
+        const spareIndex = path.join(host.siteRoot, ".spare/.selfpages-index");
+        expect(inode(spareIndex)).not.toBe(inode(path.join(r1, ".selfpages-index")));
+        const newestFile = Math.max(...[...snapshot(r1, (rel) => rel.startsWith(".selfpages-")).keys()].map((rel) => seconds(path.join(r1, rel))));
+        expect(seconds(spareIndex)).toBeGreaterThan(newestFile);
+
+        // One changed page: one gzip; the same set of .gz files, so the same manifest inode.
+        fs.rmSync(calls);
+        host.origin.publish({ "pages/7/page 7.html": text("page 7 v2", 2000) });
+        expect((await host.run("cron")).code).toBe(0);
+        const r2 = path.join(host.siteRoot, host.currentTarget());
+        expect(count("gzip")).toBe(1);
+        expect(gunzip(path.join(r2, "pages/7/page 7.html.gz"))).toBe(text("page 7 v2", 2000));
+        expect(seconds(path.join(r2, "pages/7/page 7.html.gz"))).toBe(seconds(path.join(r2, "pages/7/page 7.html")));
+        expect(inode(path.join(r2, ".selfpages-gz"))).toBe(inode(path.join(r1, ".selfpages-gz")));
+        // A small deploy does not wait a second to refresh the spare's index: it is the release's.
+        expect(inode(path.join(host.siteRoot, ".spare/.selfpages-index"))).toBe(inode(path.join(r2, ".selfpages-index")));
+        // Only the current release keeps a git index.
+        expect(fs.existsSync(path.join(r1, ".selfpages-index"))).toBe(false);
+        expect(fs.existsSync(path.join(r2, ".selfpages-index"))).toBe(true);
+
+        // A new page: a new manifest; the previous release's stays as it was.
+        const v3 = host.origin.publish({ "pages/new.html": text("new page", 1000) });
+        expect((await host.run("cron")).code).toBe(0);
+        const r3 = path.join(host.siteRoot, host.currentTarget());
+        expectReleaseEqualsArchive(host, r3, v3);
+        expect(inode(path.join(r3, ".selfpages-gz"))).not.toBe(inode(path.join(r2, ".selfpages-gz")));
+        expect(manifest(r3)).toHaveLength(3001);
+        expect(manifest(r2)).toHaveLength(3000);
+    });
+
     it("keeps the clone one commit deep: garbage of replaced commits is pruned, and repacked away once it is a third of the store", async () => {
         const host = newHost();
         // Over git's unpack limit (100 objects): the first fetch stays a pack, as a real site's would.
@@ -584,5 +695,43 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(now.unreachable).toEqual([]);
         expect(now.packs).toBe(1);
         expect(host.currentCommit()).toBe(last);
+    });
+});
+
+// Memory is the shell's no concern: one shell is enough, and the site is large.
+describe("sync script memory", () => {
+    const time = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+    const dash = dashShell();
+
+    it("keeps git's mapped pack windows small: checking out and measuring a 64 MB commit stays under 52 MB of RSS", async () => {
+        if (!time || !dash) {
+            console.warn("GNU time or dash missing: skipping the sync's memory test");
+            return;
+        }
+        const host = new SyncHost(dash);
+        hosts.push(host);
+        // The peak RSS of every git the script runs, with its command line.
+        const rss = path.join(host.control, "rss");
+        const realGit = which("git")!;
+        fs.writeFileSync(path.join(host.root, "double", "git"), `#!/bin/sh\nexec ${time} -a -o '${rss}' -f '%M %C' ${realGit} "$@"\n`, { mode: 0o755 });
+        // Random bytes: the pack is as large as the site. No delta search when publishing (it finds nothing in random data, slowly).
+        execFileSync(realGit, ["-C", host.origin.work, "config", "pack.window", "0"]);
+        const files: Record<string, Buffer> = {};
+        // Over git's unpack limit (100 objects): the fetch keeps one pack, as for a real site.
+        for (let i = 0; i < 160; i++) files[`media/${i % 8}/m${i}.jpg`] = crypto.randomBytes(400 << 10);
+        host.origin.publish(files);
+        const result = await host.run("manual");
+        expect(result.code, result.stderr).toBe(0);
+        const peaks = fs
+            .readFileSync(rss, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => ({ kib: Number(line.split(" ")[0]), command: line.slice(line.indexOf(" ") + 1) }));
+        const of = (sub: string) => peaks.filter((p) => p.command.includes(` ${sub} `));
+        // Both read every object of the pack: mapped whole, each would hold 70 MB or more.
+        expect(of("read-tree")).toHaveLength(1);
+        expect(of("rev-list")).toHaveLength(1);
+        for (const p of [...of("read-tree"), ...of("rev-list")]) expect(p.kib, p.command).toBeLessThan(52 * 1024);
+        console.log(`sync memory, 64 MB commit: read-tree ${Math.round(of("read-tree")[0].kib / 1024)} MB, rev-list ${Math.round(of("rev-list")[0].kib / 1024)} MB`);
     });
 });
