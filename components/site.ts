@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
-import { syncScriptFile } from "../lib/hostFiles";
+import { syncConfigFile, syncScriptFile } from "../lib/hostFiles";
 import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
 import { shellQuote } from "../lib/templates";
 
@@ -49,6 +49,8 @@ export class Site extends pulumi.ComponentResource {
 
         const script = syncScriptFile(settings);
         this.syncScript = hostFile(`${name}-sync-script`, { connection: args.connection, ...script }, childOptions(this, opts, [directories]));
+        const config = syncConfigFile(settings);
+        const syncConfig = hostFile(`${name}-sync-config`, { connection: args.connection, ...config }, childOptions(this, opts, [directories]));
 
         this.deployed = hostCommand(
             `${name}-first-deploy`,
@@ -56,9 +58,9 @@ export class Site extends pulumi.ComponentResource {
                 connection: args.connection,
                 create: `su -s /bin/sh ${layout.serviceUser} -c ${q(`${layout.syncScript} manual`)}`,
                 // A new script or source deploys again right away instead of waiting for a push.
-                triggers: [sha256(script.content), settings.site.cloneUrl, settings.site.branch],
+                triggers: [sha256(script.content), sha256(config.content)],
             },
-            childOptions(this, opts, [this.syncScript]),
+            childOptions(this, opts, [this.syncScript, syncConfig]),
         );
         this.registerOutputs({ syncScript: this.syncScript, deployed: this.deployed });
     }

@@ -1,11 +1,13 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { Settings } from "./config";
 import { serviceName } from "./layout";
 import { renderTemplate } from "./templates";
 
 /** Where a file the stack writes to the host goes, and who may read it: known without its content. */
 export interface HostFileSpec {
-    /** templates/<template>.hbs renders its content. */
-    template: string;
+    /** Where its content comes from: templates/<source>.hbs renders it, or files/<source> is it. */
+    source: string;
     path: string;
     mode: string;
     owner: string;
@@ -22,26 +24,44 @@ export const hookId = serviceName;
 /** Text assets the sync script precompresses for gzip_static. */
 export const gzipExtensions = ["html", "htm", "css", "js", "mjs", "json", "xml", "svg", "txt", "map", "webmanifest", "ico", "wasm"];
 
+/** Programs shipped as they are: their parameters come from small rendered files. */
+export const filesDir = path.resolve(__dirname, "..", "files");
+
+/** The sync program, the same on every host; it reads its parameters from syncConfigFile's path. */
 export function syncScriptFile(settings: Settings): HostFile {
+    return { source: "sync.sh", path: settings.layout.syncScript, mode: "0755", owner: "root", group: "root", content: fs.readFileSync(path.join(filesDir, "sync.sh"), "utf8") };
+}
+
+/**
+ * The sync program's parameters, at the path the program reads by default. Readable by the service
+ * account, which runs the program, and not by others: a clone URL may carry a credential.
+ */
+export function syncConfigFile(settings: Settings): HostFile {
     const { layout } = settings;
     return {
-        template: "sync.sh",
-        path: layout.syncScript,
-        mode: "0755",
+        source: "sync.conf",
+        path: layout.syncConfig,
+        mode: "0640",
         owner: "root",
-        group: "root",
-        content: renderTemplate("sync.sh", {
-            repository: settings.site.repository,
-            branch: settings.site.branch,
-            cloneUrl: settings.site.cloneUrl,
-            siteRoot: layout.siteRoot,
-            stateDir: layout.stateDir,
-            logFile: layout.syncLog,
-            deployReport: layout.deployReport,
-            keepReleases: settings.site.keepReleases,
-            gzipExtensions,
-            gzipMinBytes: 256,
-        }),
+        group: layout.serviceUser,
+        content: renderTemplate("sync.conf", syncParameters(settings)),
+    };
+}
+
+/** What templates/sync.conf.hbs is rendered from; the tests render it with their own paths. */
+export function syncParameters(settings: Settings) {
+    const { layout } = settings;
+    return {
+        repository: settings.site.repository,
+        branch: settings.site.branch,
+        cloneUrl: settings.site.cloneUrl,
+        siteRoot: layout.siteRoot,
+        stateDir: layout.stateDir,
+        logFile: layout.syncLog,
+        deployReport: layout.deployReport,
+        keepReleases: settings.site.keepReleases,
+        gzipExtensions,
+        gzipMinBytes: 256,
     };
 }
 
@@ -49,7 +69,7 @@ export function syncScriptFile(settings: Settings): HostFile {
 export function deployReportFile(settings: Settings): HostFile {
     const { layout } = settings;
     return {
-        template: "deploy-report.sh",
+        source: "deploy-report.sh",
         path: layout.deployReport,
         mode: "0755",
         owner: "root",
@@ -79,7 +99,7 @@ export function deployReportFile(settings: Settings): HostFile {
 export function deploymentsTokenFile(settings: Settings, token: string): HostFile {
     const { layout } = settings;
     return {
-        template: "(token header)",
+        source: "(token header)",
         path: layout.deploymentsTokenFile,
         mode: "0600",
         owner: layout.serviceUser,
@@ -97,7 +117,7 @@ export const deploymentsTokenHeader = (token: string) => `Authorization: Bearer 
 export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 443 : 80, httpPort = 80): HostFile {
     const { layout } = settings;
     return {
-        template: "nginx.conf",
+        source: "nginx.conf",
         path: settings.platform.nginxSiteConfPath,
         mode: "0644",
         owner: "root",
@@ -122,7 +142,7 @@ export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 44
  */
 export function hooksFileSpec(settings: Settings): HostFileSpec {
     const { layout } = settings;
-    return { template: "hooks.json", path: layout.hooksFile, mode: "0600", owner: layout.serviceUser, group: layout.serviceUser };
+    return { source: "hooks.json", path: layout.hooksFile, mode: "0600", owner: layout.serviceUser, group: layout.serviceUser };
 }
 
 export function hooksFile(settings: Settings, secrets: string[]): HostFile {
@@ -144,7 +164,7 @@ export const receiverGoMemLimit = "8MiB";
 export function receiverServiceFile(settings: Settings): HostFile {
     const { layout } = settings;
     return {
-        template: "receiver.initd",
+        source: "receiver.initd",
         path: layout.receiverInitScript,
         mode: "0755",
         owner: "root",
@@ -166,7 +186,7 @@ export function receiverServiceFile(settings: Settings): HostFile {
 export function crontabFile(settings: Settings): HostFile {
     const { layout } = settings;
     return {
-        template: "crontab",
+        source: "crontab",
         path: `crontab:${layout.serviceUser}`,
         mode: "0600",
         owner: layout.serviceUser,
@@ -184,7 +204,7 @@ export function acmeRenewScriptFile(settings: Settings): HostFile | undefined {
     const { layout, tls } = settings;
     if (!tls) return undefined;
     return {
-        template: "acme-renew.sh",
+        source: "acme-renew.sh",
         path: layout.acmeScript,
         mode: "0755",
         owner: "root",
@@ -209,7 +229,7 @@ export function acmeDailyJobFile(settings: Settings): HostFile | undefined {
     const { layout } = settings;
     if (!settings.tls) return undefined;
     return {
-        template: "acme-daily",
+        source: "acme-daily",
         path: `${settings.platform.dailyJobDir}/${layout.acmeDailyJob}`,
         mode: "0755",
         owner: "root",
@@ -225,5 +245,5 @@ export const secretPlaceholder = (name: string) => `<secret:${name}>`;
 export function allHostFiles(settings: Settings, webhookSecrets: string[], deploymentsToken = secretPlaceholder("githubDeploymentsToken")): HostFile[] {
     const deployments = settings.deployments.enabled ? [deploymentsTokenFile(settings, deploymentsToken), deployReportFile(settings)] : [];
     const tlsFiles = [acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
-    return [...deployments, syncScriptFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverServiceFile(settings), crontabFile(settings)];
+    return [...deployments, syncScriptFile(settings), syncConfigFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverServiceFile(settings), crontabFile(settings)];
 }

@@ -13,6 +13,7 @@ export interface HostLayout {
     configDir: string;
     hooksFile: string;
     syncScript: string;
+    syncConfig: string;
     /** Reports each deploy to GitHub (deployments), when the stack has the token for it. */
     deployReport: string;
     /** The deployments token as an HTTP header line for curl (-H @file); the service account's alone. */
@@ -48,6 +49,8 @@ export function hostLayout(siteRoot: string): HostLayout {
         configDir: `/etc/${serviceName}`,
         hooksFile: `/etc/${serviceName}/hooks.json`,
         syncScript: `/usr/local/lib/${serviceName}/sync`,
+        // The sync program reads it here unless told otherwise (files/sync.sh).
+        syncConfig: `/etc/${serviceName}/sync.conf`,
         deployReport: `/usr/local/lib/${serviceName}/deploy-report`,
         deploymentsTokenFile: `/etc/${serviceName}/github-deployments.header`,
         receiverInitScript: `/etc/init.d/${serviceName}-receiver`,

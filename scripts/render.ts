@@ -37,7 +37,7 @@ export function renderStack(stackFile: string, outDir: string): string[] {
         fs.mkdirSync(path.dirname(target), { recursive: true });
         fs.writeFileSync(target, file.content);
         written.push(target);
-        manifest.push({ path: file.path, mode: file.mode, owner: file.owner, group: file.group, template: file.template, renderedTo: relative });
+        manifest.push({ path: file.path, mode: file.mode, owner: file.owner, group: file.group, source: file.source, renderedTo: relative });
     }
     fs.writeFileSync(path.join(outDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     return written;

@@ -65,6 +65,7 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-account-user",
                 "selfpages-site-directories",
                 "selfpages-site-sync-script",
+                "selfpages-site-sync-config",
                 "selfpages-site-first-deploy",
                 "selfpages-receiver-accepted-secrets",
                 "selfpages-receiver-hooks",

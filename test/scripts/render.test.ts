@@ -16,6 +16,7 @@ describe("npm run render", () => {
         const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as Array<{ path: string; mode: string; renderedTo: string }>;
         expect(manifest.map((m) => m.path)).toEqual([
             "/usr/local/lib/selfpages/sync",
+            "/etc/selfpages/sync.conf",
             "/usr/local/lib/selfpages/acme-renew",
             "/etc/periodic/daily/selfpages-acme",
             "/etc/nginx/http.d/selfpages.conf",

@@ -13,11 +13,12 @@ const dailyDir = { alpine: "/etc/periodic/daily", debian: "/etc/cron.daily" } as
 describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => {
     const { settings } = validConfig({}, osFamily);
     const files = allHostFiles(settings, ["s1-secret-value", "s2-secret-value"]);
-    const byTemplate = Object.fromEntries(files.map((f) => [f.template, f]));
+    const bySource = Object.fromEntries(files.map((f) => [f.source, f]));
 
-    it("renders the seven files in the order they reach the host, at the platform's paths", () => {
-        expect(files.map((f) => [f.template, f.path])).toEqual([
+    it("renders the eight files in the order they reach the host, at the platform's paths", () => {
+        expect(files.map((f) => [f.source, f.path])).toEqual([
             ["sync.sh", "/usr/local/lib/selfpages/sync"],
+            ["sync.conf", "/etc/selfpages/sync.conf"],
             ["acme-renew.sh", "/usr/local/lib/selfpages/acme-renew"],
             ["acme-daily", `${dailyDir[osFamily]}/selfpages-acme`],
             ["nginx.conf", expected[osFamily]],
@@ -26,13 +27,14 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
             ["crontab", "crontab:selfpages"],
         ]);
         // Each platform's nginx path is the directory its stock nginx.conf includes, not the other's.
-        expect(byTemplate["nginx.conf"].path).not.toBe(expected[osFamily === "alpine" ? "debian" : "alpine"]);
+        expect(bySource["nginx.conf"].path).not.toBe(expected[osFamily === "alpine" ? "debian" : "alpine"]);
     });
 
     it("gives scripts 0755 root, the nginx config 0644 root, and the secret-bearing files to the service user only", () => {
-        const modes = Object.fromEntries(files.map((f) => [f.template, `${f.mode} ${f.owner}:${f.group}`]));
+        const modes = Object.fromEntries(files.map((f) => [f.source, `${f.mode} ${f.owner}:${f.group}`]));
         expect(modes).toEqual({
             "sync.sh": "0755 root:root",
+            "sync.conf": "0640 root:selfpages",
             "acme-renew.sh": "0755 root:root",
             "acme-daily": "0755 root:root",
             "nginx.conf": "0644 root:root",
@@ -40,41 +42,41 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
             "receiver.initd": "0755 root:root",
             crontab: "0600 selfpages:selfpages",
         });
-        for (const f of files) expect(f.mode, f.template).toMatch(/^0[0-7]{3}$/);
+        for (const f of files) expect(f.mode, f.source).toMatch(/^0[0-7]{3}$/);
     });
 
     it("puts the secrets in the hooks file and nowhere else", () => {
         for (const f of files) {
             const holds = f.content.includes("s1-secret-value") && f.content.includes("s2-secret-value");
-            expect(holds, f.template).toBe(f.template === "hooks.json");
-            if (f.template !== "hooks.json") expect(f.content, f.template).not.toMatch(/s[12]-secret-value/);
+            expect(holds, f.source).toBe(f.source === "hooks.json");
+            if (f.source !== "hooks.json") expect(f.content, f.source).not.toMatch(/s[12]-secret-value/);
         }
     });
 
     it("renders clean text: a final newline, no leftover {{, no undefined or [object Object]", () => {
         for (const f of files) {
-            expect(f.content.length, f.template).toBeGreaterThan(0);
-            expect(f.content.endsWith("\n"), `${f.template} ends with a newline`).toBe(true);
-            expect(f.content, f.template).not.toContain("{{");
-            expect(f.content, f.template).not.toContain("}}");
-            expect(f.content, f.template).not.toMatch(/\bundefined\b/);
-            expect(f.content, f.template).not.toContain("[object Object]");
-            expect(f.content, f.template).not.toContain("\r");
+            expect(f.content.length, f.source).toBeGreaterThan(0);
+            expect(f.content.endsWith("\n"), `${f.source} ends with a newline`).toBe(true);
+            expect(f.content, f.source).not.toContain("{{");
+            expect(f.content, f.source).not.toContain("}}");
+            expect(f.content, f.source).not.toMatch(/\bundefined\b/);
+            expect(f.content, f.source).not.toContain("[object Object]");
+            expect(f.content, f.source).not.toContain("\r");
             // HTML escaping is off: a rendered '&', '<' or '"' must never come out as an entity.
-            expect(f.content, f.template).not.toMatch(/&(amp|lt|gt|quot|#x27|#x3D);/);
+            expect(f.content, f.source).not.toMatch(/&(amp|lt|gt|quot|#x27|#x3D);/);
         }
     });
 
     it("renders the production nginx config on ports 80 and 443", () => {
-        expect(byTemplate["nginx.conf"].content).toMatch(/^\s*listen 80 default_server;$/m);
-        expect(byTemplate["nginx.conf"].content).toMatch(/^\s*listen \[::\]:80 default_server;$/m);
-        expect(byTemplate["nginx.conf"].content).toMatch(/^\s*listen 443 ssl http2 default_server;$/m);
+        expect(bySource["nginx.conf"].content).toMatch(/^\s*listen 80 default_server;$/m);
+        expect(bySource["nginx.conf"].content).toMatch(/^\s*listen \[::\]:80 default_server;$/m);
+        expect(bySource["nginx.conf"].content).toMatch(/^\s*listen 443 ssl http2 default_server;$/m);
     });
 
-    it("with tls off: five files, the site on port 80, no ACME script or daily job", () => {
+    it("with tls off: six files, the site on port 80, no ACME script or daily job", () => {
         const plain = allHostFiles(validConfig({ tls: "off" }, osFamily).settings, ["s1"]);
-        expect(plain.map((f) => f.template)).toEqual(["sync.sh", "nginx.conf", "hooks.json", "receiver.initd", "crontab"]);
-        const nginx = plain.find((f) => f.template === "nginx.conf")?.content ?? "";
+        expect(plain.map((f) => f.source)).toEqual(["sync.sh", "sync.conf", "nginx.conf", "hooks.json", "receiver.initd", "crontab"]);
+        const nginx = plain.find((f) => f.source === "nginx.conf")?.content ?? "";
         expect(nginx).toMatch(/^\s*listen 80 default_server;$/m);
         expect(nginx).not.toMatch(/ssl|443|acme-challenge/);
     });

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { filesDir } from "../../lib/hostFiles";
 import { renderTemplate } from "../../lib/templates";
 
 /**
@@ -173,6 +174,7 @@ export class Origin {
 export class SyncHost {
     readonly root: string;
     readonly script: string;
+    readonly config: string;
     readonly siteRoot: string;
     readonly stateDir: string;
     readonly logFile: string;
@@ -195,12 +197,16 @@ export class SyncHost {
         fs.mkdirSync(this.control);
         fs.mkdirSync(this.siteRoot, { recursive: true });
         gitDouble(path.join(this.root, "double"), this.control);
+        // The program as it ships, and its parameters rendered for this directory.
         this.script = path.join(this.root, "sync");
-        fs.writeFileSync(this.script, this.render(options), { mode: 0o755 });
+        fs.copyFileSync(path.join(filesDir, "sync.sh"), this.script);
+        fs.chmodSync(this.script, 0o755);
+        this.config = path.join(this.root, "sync.conf");
+        fs.writeFileSync(this.config, this.render(options));
     }
 
     render(options: { keepReleases?: number; gzipMinBytes?: number; cloneUrl?: (origin: Origin) => string } = {}): string {
-        return renderTemplate("sync.sh", {
+        return renderTemplate("sync.conf", {
             repository,
             branch: "gh-pages",
             cloneUrl: options.cloneUrl ? options.cloneUrl(this.origin) : this.origin.bare,
@@ -219,7 +225,7 @@ export class SyncHost {
         const dirs = [path.join(this.root, "double"), ...this.shell.path];
         // Under busybox, nothing but its applets and git: no GNU tool can slip in.
         const rest = this.shell.path.length > 0 ? [] : [process.env.PATH ?? "/usr/bin:/bin"];
-        return { HOME: this.root, PATH: [...dirs, ...rest].join(":"), LANG: "C" };
+        return { HOME: this.root, PATH: [...dirs, ...rest].join(":"), LANG: "C", SELFPAGES_SYNC_CONF: this.config };
     }
 
     /** Starts the script; resolves when it exits. */

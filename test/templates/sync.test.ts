@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { filesDir } from "../../lib/hostFiles";
 import { renderTemplate } from "../../lib/templates";
 import { binary, busyboxShell, dashShell, gzipExtensions, inode, type Shell, snapshot, SyncHost, text, which } from "./sync-fixtures";
 
@@ -71,7 +72,7 @@ function expectReleaseEqualsArchive(host: SyncHost, release: string, sha: string
     }
 }
 
-describe("sync.sh template", () => {
+describe("the sync program (files/sync.sh) and its parameters (sync.conf)", () => {
     const ctx = {
         repository: "it's/a repo",
         branch: "gh-pages",
@@ -84,26 +85,25 @@ describe("sync.sh template", () => {
         gzipExtensions,
         gzipMinBytes: 256,
     };
+    const program = path.join(filesDir, "sync.sh");
 
-    it("renders with every config string single-quoted, and parses under dash and busybox", () => {
-        const script = renderTemplate("sync.sh", ctx);
-        expect(script.startsWith("#!/bin/sh\n")).toBe(true);
-        expect(script).toContain(`REPOSITORY='it'\\''s/a repo'`);
-        expect(script).toContain(`SITE_ROOT='/srv/self pages'`);
-        expect(script).toContain(`GZIP_EXTENSIONS='html htm css js mjs json xml svg txt map webmanifest ico wasm'`);
-        const file = path.join(toolsDir, "rendered.sh");
-        fs.writeFileSync(file, script);
-        for (const shell of shells) execFileSync(shell.command[0], [...shell.command.slice(1), "-n", file]);
+    it("renders every parameter single-quoted; program and parameters parse under dash and busybox", () => {
+        const conf = renderTemplate("sync.conf", ctx);
+        expect(conf).toContain(`REPOSITORY='it'\\''s/a repo'`);
+        expect(conf).toContain(`SITE_ROOT='/srv/self pages'`);
+        expect(conf).toContain(`GZIP_EXTENSIONS='html htm css js mjs json xml svg txt map webmanifest ico wasm'`);
+        expect(fs.readFileSync(program, "utf8").startsWith("#!/bin/sh\n")).toBe(true);
+        const file = path.join(toolsDir, "sync.conf");
+        fs.writeFileSync(file, conf);
+        for (const shell of shells) for (const f of [file, program]) execFileSync(shell.command[0], [...shell.command.slice(1), "-n", f]);
     });
 
-    it("passes shellcheck -s sh", () => {
+    it("passes shellcheck -s sh, the program as it ships", () => {
         if (!which("shellcheck")) {
-            console.warn("shellcheck not installed: skipping the lint of the rendered sync script");
+            console.warn("shellcheck not installed: skipping the lint of the sync program");
             return;
         }
-        const file = path.join(toolsDir, "lint.sh");
-        fs.writeFileSync(file, renderTemplate("sync.sh", ctx));
-        execFileSync("shellcheck", ["-s", "sh", file]);
+        execFileSync("shellcheck", ["-s", "sh", program]);
     });
 });
 

@@ -39,16 +39,18 @@
 # "success SHA" (after the switch) or "failure AFTER REASON", queues that and returns at once.
 set -eu
 
-REPOSITORY={{shq repository}}
-BRANCH={{shq branch}}
-CLONE_URL={{shq cloneUrl}}
-SITE_ROOT={{shq siteRoot}}
-STATE_DIR={{shq stateDir}}
-LOG_FILE={{shq logFile}}
-DEPLOY_REPORT={{shq deployReport}}
-KEEP_RELEASES={{shq keepReleases}}
-GZIP_MIN_BYTES={{shq gzipMinBytes}}
-GZIP_EXTENSIONS={{shq (join gzipExtensions " ")}}
+# Its parameters (REPOSITORY, BRANCH, CLONE_URL, SITE_ROOT, STATE_DIR, LOG_FILE, DEPLOY_REPORT,
+# KEEP_RELEASES, GZIP_MIN_BYTES, GZIP_EXTENSIONS) come from a small file the stack renders
+# (templates/sync.conf.hbs); the tests point SELFPAGES_SYNC_CONF at their own.
+# shellcheck source=/dev/null
+. "${SELFPAGES_SYNC_CONF:-/etc/selfpages/sync.conf}"
+# A parameter missing from that file stops the sync here, naming it. (shellcheck cannot see the
+# assignments in the sourced file, hence SC2153 off.)
+# shellcheck disable=SC2153
+: "${REPOSITORY:?is not set in sync.conf}" "${BRANCH:?is not set in sync.conf}" "${CLONE_URL:?is not set in sync.conf}" \
+	"${SITE_ROOT:?is not set in sync.conf}" "${STATE_DIR:?is not set in sync.conf}" "${LOG_FILE:?is not set in sync.conf}" \
+	"${DEPLOY_REPORT:?is not set in sync.conf}" "${KEEP_RELEASES:?is not set in sync.conf}" \
+	"${GZIP_MIN_BYTES:?is not set in sync.conf}" "${GZIP_EXTENSIONS:?is not set in sync.conf}"
 # Seconds `manual` waits for a running sync before giving up.
 LOCK_WAIT=600
 
