@@ -4,11 +4,11 @@
  * parameters, query and body that have passed the description's request schemas, and returns
  * status, body and headers that server.ts checks against the response schemas.
  */
-import { deliveryDetail, deliverySummary, type DeliveryLog } from "./delivery-log";
-import { deploymentView, environmentView, statusView, type Account, type CreateDeploymentInput, type CreateStatusInput, type DeploymentStore, type EnvironmentInput } from "./deployment-store";
+import { deliveryDetail, deliverySummary, type DeliveryLog } from "./deliveryLog";
+import { deploymentView, environmentView, statusView, type Account, type CreateDeploymentInput, type CreateStatusInput, type DeploymentStore, type EnvironmentInput } from "./deploymentStore";
 import type { Dispatcher } from "./dispatcher";
 import { notFound } from "./errors";
-import { configView, hookView, type CreateHookInput, type HookConfigInput, type HookStore, type UpdateHookInput } from "./hook-store";
+import { configView, hookView, type CreateHookInput, type HookConfigInput, type HookStore, type UpdateHookInput } from "./hookStore";
 import type { Repositories } from "./repositories";
 
 export interface ApiRequest {

@@ -9,8 +9,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type * as dns from "node:dns";
 import type * as net from "node:net";
-import { timestamp } from "./hook-store";
-import { webhooksMethods } from "./webhooks-methods";
+import { timestamp } from "./hookStore";
+import { webhooksMethods } from "./webhooksMethods";
 
 /** One attempt to deliver an event: the description's hook-delivery, plus what a test wants. */
 export interface DeliveryRecord {

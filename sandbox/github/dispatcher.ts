@@ -6,8 +6,8 @@
  */
 import * as crypto from "node:crypto";
 import { deliver, type DeliveryRecord, type DeliveryTarget, type DeliveryTls } from "./deliveries";
-import type { DeliveryLog } from "./delivery-log";
-import { hookView, type HookStore, type StoredHook } from "./hook-store";
+import type { DeliveryLog } from "./deliveryLog";
+import { hookView, type HookStore, type StoredHook } from "./hookStore";
 import { validateWebhook } from "./openapi";
 import { pingPayload, pushPayload, zeroSha, type PushOptions } from "./payloads";
 import type { Repositories, RepositoryRef } from "./repositories";

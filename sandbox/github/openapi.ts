@@ -1,6 +1,6 @@
 /**
- * Checks the stand-in against GitHub's OpenAPI description (openapi-subset.json, extracted from
- * @octokit/openapi by extract-openapi.ts): finds the operation of a request, validates its path
+ * Checks the stand-in against GitHub's OpenAPI description (openapiSubset.json, extracted from
+ * @octokit/openapi by extractOpenapi.ts): finds the operation of a request, validates its path
  * and query parameters and its JSON body, validates every response the stand-in gives, and
  * validates the ping and push payloads it delivers (the description's x-webhooks).
  *
@@ -49,7 +49,7 @@ interface Subset {
 
 // A JSON file read at run time (not imported) so TypeScript does not infer a type from 130 kB of
 // JSON; its shape is the OpenAPI 3.0 structure above, checked by the tests that compile it all.
-export const subset = JSON.parse(fs.readFileSync(path.join(__dirname, "openapi-subset.json"), "utf8")) as Subset;
+export const subset = JSON.parse(fs.readFileSync(path.join(__dirname, "openapiSubset.json"), "utf8")) as Subset;
 
 const schemaBase = "https://openapi-subset.invalid/components/schemas/";
 
@@ -90,7 +90,7 @@ export const describeError = (e: ErrorObject): string => `${e.instancePath || "(
 const resolveRef = <T>(section: Record<string, T>, ref: string): T => {
     const name = ref.split("/").pop() as string;
     const found = section[name];
-    if (found === undefined) throw new Error(`unresolved ${ref} in openapi-subset.json`);
+    if (found === undefined) throw new Error(`unresolved ${ref} in openapiSubset.json`);
     return found;
 };
 

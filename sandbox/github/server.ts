@@ -15,18 +15,18 @@ import type { AddressInfo } from "node:net";
 import { apiHandlers } from "./api";
 import { control, controlPrefix } from "./control";
 import type { DeliveryRecord, DeliveryTls } from "./deliveries";
-import { DeliveryLog } from "./delivery-log";
-import { DeploymentStore, type Account, type StoredDeployment } from "./deployment-store";
+import { DeliveryLog } from "./deliveryLog";
+import { DeploymentStore, type Account, type StoredDeployment } from "./deploymentStore";
 import { Dispatcher } from "./dispatcher";
 import { ApiError, badCredentials, invalidRequest, notFound, problemsParsingJson, requiresAuthentication, resourceNotAccessible } from "./errors";
-import { HookStore, type StoredHook } from "./hook-store";
+import { HookStore, type StoredHook } from "./hookStore";
 import { matchOperation, validateGenericError, type Operation } from "./openapi";
 import type { PushOptions } from "./payloads";
 import { Repositories } from "./repositories";
 
 export type { DeliveryRecord } from "./deliveries";
-export type { StoredHook } from "./hook-store";
-export type { StoredDeployment, StoredEnvironment, StoredStatus } from "./deployment-store";
+export type { StoredHook } from "./hookStore";
+export type { StoredDeployment, StoredEnvironment, StoredStatus } from "./deploymentStore";
 
 /**
  * What the deployments, statuses and environments endpoints do for a test: answer (none), answer

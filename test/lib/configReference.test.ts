@@ -6,7 +6,7 @@ import { configReference, configReferenceMarkdown, pulumiYamlEntry } from "../..
 import { repoRoot, validConfig } from "./fixtures";
 
 describe("config reference", () => {
-    it("README's table is generated from the schema (run: npx tsx scripts/config-reference.ts)", () => {
+    it("README's table is generated from the schema (run: npx tsx scripts/configReference.ts)", () => {
         const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
         const table = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(readme)?.[1];
         expect(table).toBe(configReferenceMarkdown());

@@ -7,7 +7,7 @@ import { deploymentsTokenHeader, deployReportFile } from "../../lib/hostFiles";
 import { renderTemplate } from "../../lib/templates";
 import { startGitHubStandin, type ApiRequestRecord, type GitHubStandin } from "../../sandbox/github/server";
 import { validConfig } from "../lib/fixtures";
-import { busyboxShell, dashShell, realGit, repository, type Shell, SyncHost, which } from "./sync-fixtures";
+import { busyboxShell, dashShell, realGit, repository, type Shell, SyncHost, which } from "./syncFixtures";
 
 // The deploy reporter (templates/deploy-report.sh.hbs), run for real under dash and under busybox
 // ash (busybox applets, git and curl only on PATH), against the GitHub stand-in on loopback; then

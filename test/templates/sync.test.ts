@@ -8,7 +8,7 @@ import * as zlib from "node:zlib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { filesDir } from "../../lib/hostFiles";
 import { renderTemplate } from "../../lib/templates";
-import { binary, busyboxShell, dashShell, gzipExtensions, inode, type Shell, snapshot, SyncHost, text, which } from "./sync-fixtures";
+import { binary, busyboxShell, dashShell, gzipExtensions, inode, type Shell, snapshot, SyncHost, text, which } from "./syncFixtures";
 
 // The rendered sync script, run for real on local git repositories under dash (Debian's /bin/sh)
 // and under busybox ash with nothing but busybox applets and git on PATH (Alpine).

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubWebhookProvider, type GitHubWebhookInputs } from "../../../lib/providers/githubWebhook";
 import { startGitHubStandin, type GitHubStandin } from "../../../sandbox/github/server";
-import { webhooksMethods } from "../../../sandbox/github/webhooks-methods";
+import { webhooksMethods } from "../../../sandbox/github/webhooksMethods";
 import { sha, startReceiver, type Receiver } from "../../sandbox/github/helpers";
 
 /** The project's own GitHub client (the GitHubWebhook dynamic provider) against the stand-in. */

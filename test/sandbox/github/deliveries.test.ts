@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startGitHubStandin, type GitHubStandin } from "../../../sandbox/github/server";
-import { webhooksMethods } from "../../../sandbox/github/webhooks-methods";
+import { webhooksMethods } from "../../../sandbox/github/webhooksMethods";
 import { apiClient, sha, startReceiver, type Receiver } from "./helpers";
 
 describe("deliveries, as GitHub makes them", () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGitHubStandin, type GitHubStandin } from "../../../sandbox/github/server";
-import { webhooksMethods } from "../../../sandbox/github/webhooks-methods";
+import { webhooksMethods } from "../../../sandbox/github/webhooksMethods";
 import { apiClient, sha, startReceiver, type Receiver } from "./helpers";
 
 describe("a hook's whole life through the stand-in's API, as with GitHub", () => {

@@ -1,6 +1,6 @@
 /**
  * Rewrites the README's config table and Pulumi.yaml's typed config block from the schema:
- *   npx tsx scripts/config-reference.ts
+ *   npx tsx scripts/configReference.ts
  * test/lib/configReference.test.ts fails when they drift.
  */
 import * as fs from "node:fs";

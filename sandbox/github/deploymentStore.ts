@@ -13,7 +13,7 @@
  * Bodies reaching this module have passed the description's request schemas already.
  */
 import { ApiError, notFound, validationFailed } from "./errors";
-import { timestamp } from "./hook-store";
+import { timestamp } from "./hookStore";
 import type { RepositoryRef } from "./repositories";
 
 export type DeploymentState = "error" | "failure" | "inactive" | "in_progress" | "queued" | "pending" | "success";

@@ -1,10 +1,10 @@
 import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { extractSubset, serializeSubset, subsetFile } from "../../../sandbox/github/extract-openapi";
+import { extractSubset, serializeSubset, subsetFile } from "../../../sandbox/github/extractOpenapi";
 import { describedWebhookEvents, operations, subset } from "../../../sandbox/github/openapi";
 
 describe("the committed subset of GitHub's OpenAPI description", () => {
-    it("equals a fresh extraction from the installed @octokit/openapi (else: npx tsx sandbox/github/extract-openapi.ts)", () => {
+    it("equals a fresh extraction from the installed @octokit/openapi (else: npx tsx sandbox/github/extractOpenapi.ts)", () => {
         const fresh = serializeSubset(extractSubset());
         expect(fs.readFileSync(subsetFile, "utf8") === fresh).toBe(true);
     });

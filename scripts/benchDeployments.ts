@@ -1,7 +1,7 @@
 /**
  * What reporting deploys to GitHub (deployments) costs a deploy, measured on a sandbox host in one
  * run, with reporting on and off on the same host:
- *   npx tsx scripts/bench-deployments.ts [--pushes 20]
+ *   npx tsx scripts/benchDeployments.ts [--pushes 20]
  * writes bench/deployments.json and prints a table.
  *
  * - delivery to served, pushes interleaved: reporting off (the reporter switched off with chmod -x,

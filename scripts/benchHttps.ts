@@ -1,5 +1,5 @@
 /**
- * `npx tsx scripts/bench-https.ts`: HTTPS figures on a sandbox host with pebble as the ACME server,
+ * `npx tsx scripts/benchHttps.ts`: HTTPS figures on a sandbox host with pebble as the ACME server,
  * into bench/https.json. Every figure from this one run:
  * - certificate issuance on the first `up` (the issue step's duration, engine events);
  * - requests/s over HTTPS against plain HTTP for the same files (wrk, keep-alive connections, one

@@ -3,15 +3,15 @@
  * repository-webhook operations (every path under /repos/{owner}/{repo}/hooks), the deployments,
  * deployment statuses and environments operations (deploymentPaths), the `ping` and `push` webhook
  * descriptions (x-webhooks), and every component they reference, transitively, into
- * openapi-subset.json: the stand-in validates against that small file instead of loading the
- * 13-70 MB description at run time. test/sandbox/github/openapi-subset.test.ts checks that the
+ * openapiSubset.json: the stand-in validates against that small file instead of loading the
+ * 13-70 MB description at run time. test/sandbox/github/openapiSubset.test.ts checks that the
  * committed file equals a fresh extraction. After upgrading @octokit/openapi, regenerate it:
- *   npx tsx sandbox/github/extract-openapi.ts
+ *   npx tsx sandbox/github/extractOpenapi.ts
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-export const subsetFile = path.join(__dirname, "openapi-subset.json");
+export const subsetFile = path.join(__dirname, "openapiSubset.json");
 export const hooksPath = "/repos/{owner}/{repo}/hooks";
 /**
  * What a deploy is reported through: deployments, their statuses, and environments (without their
