@@ -46,9 +46,9 @@ const alpineNologin = "/sbin/nologin";
 const debianNologin = "/usr/sbin/nologin";
 // uacme is the ACME client; openssl makes the placeholder certificate nginx starts with (see components/tls.ts).
 // curl: the deploy reporter's HTTP client (deployments in GitHub), a package on both families.
-// Alpine: crond's init script is in busybox-openrc and getent in musl-utils; only alpine-base pulls
-// them in, and an image built without it lacks them.
-const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "busybox-openrc", "musl-utils", "ca-certificates", "uacme", "openssl", "curl"];
+// Alpine: nginx's init script is in nginx-openrc, crond's in busybox-openrc and getent in musl-utils;
+// the last two come only with alpine-base, which an image may be built without.
+const alpinePackages = ["nginx", "nginx-openrc", "git", "webhook", "openrc", "busybox", "busybox-openrc", "musl-utils", "ca-certificates", "uacme", "openssl", "curl"];
 const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "uacme", "openssl", "curl"];
 
 /**
