@@ -125,9 +125,9 @@ export function extractMinirootfs(members: string[] = []): string {
 
 /**
  * Runs the minirootfs's busybox without a chroot: musl's dynamic loader is also its libc, the
- * binary's only library, so it runs from the extracted tree as any user.
+ * binary's only library, so it runs from the extracted tree as any user. stdin is empty.
  */
-export function rootfsBusybox(root: string, args: string[], input?: string): { stdout: string; stderr: string; status: number } {
-    const r = spawnSync(path.join(root, "lib/ld-musl-x86_64.so.1"), [path.join(root, "bin/busybox"), ...args], { encoding: "utf8", input });
+export function rootfsBusybox(root: string, args: string[], cwd?: string): { stdout: string; stderr: string; status: number } {
+    const r = spawnSync(path.join(root, "lib/ld-musl-x86_64.so.1"), [path.join(root, "bin/busybox"), ...args], { encoding: "utf8", input: "", cwd, timeout: 5_000 });
     return { stdout: r.stdout, stderr: r.stderr, status: r.status ?? 1 };
 }
