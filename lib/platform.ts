@@ -69,7 +69,7 @@ END {
     }
     for (i = 1; i <= n; i++) if (!(order[i] in done)) { print order[i]; done[order[i]] = 1 }
 }`;
-const enableCommunityRepository = [
+export const enableCommunityRepository = [
     "f=/etc/apk/repositories",
     "if ! grep -Eq '^[^#@[:space:]].*/community/?$' \"$f\"; then",
     `  awk ${shellQuote(communityTwins)} "$f" > "$f.selfpages" && cat "$f.selfpages" > "$f"; rm -f "$f.selfpages"`,
