@@ -16,16 +16,32 @@ export interface ChrootResult {
 export class AlpineRoot {
     readonly dir = extractMinirootfs();
 
+    /**
+     * argv that runs Alpine's /bin/sh (busybox ash) in the root with the arguments appended.
+     * `binds`: host paths mounted at the same path inside (the parent made, a file or a directory).
+     */
+    shell(binds: string[] = []): string[] {
+        const enter = [
+            'root=$1; shift; binds=$1; shift',
+            // The root a mount of its own, as / is on a host: busybox df finds it in /proc/mounts.
+            'mount --bind "$root" "$root"',
+            'mount -t proc proc "$root/proc"',
+            'for d in null zero urandom; do : > "$root/dev/$d"; mount --bind "/dev/$d" "$root/dev/$d"; done',
+            'for b in $binds; do',
+            '  mkdir -p "$root$(dirname "$b")"',
+            '  if [ -d "$b" ]; then mkdir -p "$root$b"; else [ -e "$root$b" ] || : > "$root$b"; fi',
+            '  mount --bind "$b" "$root$b"',
+            "done",
+            'exec chroot "$root" /bin/sh "$@"',
+        ].join("\n");
+        // --kill-child: the namespace's processes end with the unshare a test kills.
+        return ["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--kill-child", "sh", "-c", enter, "enter", this.dir, binds.join(" ")];
+    }
+
     /** Runs `script` with /bin/sh (busybox ash) inside the root. */
     run(script: string, stdin = ""): ChrootResult {
-        const enter = [
-            // The root a mount of its own, as / is on a host: busybox df finds it in /proc/mounts.
-            'mount --bind "$1" "$1"',
-            'mount -t proc proc "$1/proc"',
-            'for d in null zero urandom; do : > "$1/dev/$d"; mount --bind "/dev/$d" "$1/dev/$d"; done',
-            'exec chroot "$1" /bin/sh -c "$2"',
-        ].join("\n");
-        const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--net", "--pid", "--fork", "sh", "-c", enter, "enter", this.dir, script], {
+        const [command, ...args] = this.shell();
+        const r = spawnSync(command, [...args, "-c", script], {
             input: stdin,
             encoding: "utf8",
             timeout: 30_000,
