@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # nginx (nginx -t and live config tests), webhook (the receiver, run for real on loopback),
-# busybox (Alpine's userland for the sync script), shellcheck, and what the sandbox host needs.
-debian_packages=(nginx webhook busybox shellcheck git util-linux debootstrap zstd iproute2 openssh-client curl ca-certificates wrk)
+# busybox (Alpine's userland for the sync script), shellcheck, shfmt (test/alpine parses the shell
+# programs with it), and what the sandbox host needs.
+debian_packages=(nginx webhook busybox shellcheck shfmt git util-linux debootstrap zstd iproute2 openssh-client curl ca-certificates wrk)
 
 missing=()
 for pkg in "${debian_packages[@]}"; do
