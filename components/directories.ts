@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
-import { createDirectoriesScript, hostDirectories, removeDirectoriesScript } from "../lib/layout";
+import { createDirectoriesScript, hostDirectories, removeDirectoriesScript, serverDirectories } from "../lib/layout";
 import { childOptions } from "../lib/options";
 
 export interface HostDirectoriesArgs {
@@ -14,7 +14,7 @@ export interface HostDirectoriesArgs {
 
 /**
  * Every directory the stack writes to (lib/layout.ts declares them), made in one step before any
- * file goes into them; `pulumi destroy` removes them, except uacme's (see README).
+ * file goes into them; `pulumi destroy` removes them (the certificate's: components/tls.ts).
  */
 export class HostDirectories extends pulumi.ComponentResource {
     public readonly created: command.remote.Command;
@@ -22,13 +22,13 @@ export class HostDirectories extends pulumi.ComponentResource {
     constructor(name: string, args: HostDirectoriesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:directories:HostDirectories", name, {}, opts);
         const { layout } = args.settings;
-        const directories = hostDirectories(args.settings);
         this.created = hostCommand(
             `${name}-install`,
             {
                 connection: args.connection,
-                create: createDirectoriesScript(directories),
-                delete: removeDirectoriesScript(directories),
+                create: createDirectoriesScript(hostDirectories(args.settings)),
+                // The certificate's own step removes its directories (it runs when TLS is switched off too).
+                delete: removeDirectoriesScript(serverDirectories(layout)),
                 // A new site root (or account) makes them anew; the others follow from it and never move.
                 triggers: [layout.siteRoot, layout.stateDir, layout.logDir, layout.configDir, `${layout.serviceUser}:${layout.serviceUser}`],
             },

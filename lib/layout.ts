@@ -95,9 +95,13 @@ export interface HostDirectory {
  * (components/directories.ts) before anything is written into them.
  */
 export function hostDirectories(settings: Pick<Settings, "layout" | "tls">): HostDirectory[] {
-    const { layout } = settings;
+    return settings.tls ? [...serverDirectories(settings.layout), ...tlsDirectories(settings.layout)] : serverDirectories(settings.layout);
+}
+
+/** The directories of the site, the services and the programs. */
+export function serverDirectories(layout: HostLayout): HostDirectory[] {
     const user = layout.serviceUser;
-    const directories: HostDirectory[] = [
+    return [
         { path: layout.siteRoot, owner: user, group: user, mode: "0755" },
         { path: layout.stateDir, owner: user, group: user, mode: "0750" },
         { path: layout.logDir, owner: user, group: user, mode: "0750" },
@@ -105,7 +109,6 @@ export function hostDirectories(settings: Pick<Settings, "layout" | "tls">): Hos
         { path: layout.configDir, owner: "root", group: user, mode: "0750" },
         { path: layout.libDir, owner: "root", group: "root", mode: "0755" },
     ];
-    return settings.tls ? [...directories, ...tlsDirectories(layout)] : directories;
 }
 
 /** The certificate's directories (root's): its own list, so that TLS switched off removes them. */
