@@ -26,8 +26,9 @@ export interface StaticSiteServerArgs {
 
 /**
  * A bare Alpine (or Debian + OpenRC) host turned into the server of a static site published on a
- * git branch: packages, service account, directories, site and sync script, nginx, the webhook (receiver,
- * secret and GitHub hook), the fallback cron, and (with its token) deployments reported to GitHub.
+ * git branch: packages, service account, directories, site and sync script, nginx (with its
+ * certificate), the webhook (receiver, secret and GitHub hook), the fallback cron, and (with its
+ * token) deployments reported to GitHub.
  */
 export class StaticSiteServer extends pulumi.ComponentResource {
     public readonly siteUrl: string;

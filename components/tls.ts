@@ -50,8 +50,9 @@ export class Certificate extends pulumi.ComponentResource {
         const { layout, tls } = settings;
         const q = shellQuote;
 
-        // Removes what TLS wrote when it is switched off (the directories step removes them on
-        // destroy). Stacks made by earlier releases hold it as the step that made the directories.
+        // The directories step makes the certificate's directories; this one removes them, on
+        // destroy and when TLS is switched off. Stacks made by earlier releases hold it as the step
+        // that made them: the alias keeps its address, so its removal never runs during an upgrade.
         const cleanup = hostCommand(
             `${name}-cleanup`,
             {
