@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { callGitHub } from "./githubRest";
 
 /** What the GitHub repository hook is made of; token and secret are stored as secrets. */
 export interface GitHubWebhookInputs {
@@ -24,38 +25,6 @@ interface HookBody {
     active: boolean;
     events: string[];
     config: { url?: string; content_type?: string };
-}
-
-/**
- * One call to GitHub's REST API. Errors name the request and GitHub's message, never the token.
- * Module-level so that the dynamic provider's serialized closure stays small: it captures this
- * function and nothing else from the module.
- */
-async function callGitHub(inputs: Pick<GitHubWebhookInputs, "apiUrl" | "token">, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const response = await fetch(`${inputs.apiUrl.replace(/\/+$/, "")}${path}`, {
-        method,
-        headers: {
-            accept: "application/vnd.github+json",
-            authorization: `Bearer ${inputs.token}`,
-            "user-agent": "selfpages",
-            "x-github-api-version": "2022-11-28",
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    let json: unknown = undefined;
-    try {
-        json = text ? JSON.parse(text) : undefined;
-    } catch {
-        json = text;
-    }
-    if (!response.ok && response.status !== 404) {
-        const message = typeof json === "object" && json !== null && "message" in json ? String((json as { message: unknown }).message) : text.slice(0, 200);
-        throw new Error(`GitHub API ${method} ${path} answered ${response.status}: ${message}`);
-    }
-    return { status: response.status, json };
 }
 
 function hookRequestBody(inputs: GitHubWebhookInputs) {
