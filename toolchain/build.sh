@@ -140,8 +140,9 @@ if [[ ! -d $third_party ]]; then
     for binary in "pulumi-language-nodejs $PULUMI_VERSION recipe_language_host" "pulumi-resource-command $COMMAND_VERSION recipe_command" "pulumi-resource-random $RANDOM_VERSION recipe_random"; do
         read -r name version recipe <<<"$binary"
         if ! command -v go >/dev/null || [[ ! -x $(cache_dir "$name" "$version" "$recipe")/$name ]]; then
-            echo "toolchain: no source snapshots in $third_party (a clone without ../shared): using the pulumi on PATH" >&2
-            system_pulumi "; or set SELFPAGES_THIRD_PARTY to the directory of the source snapshots"
+            dir=$(system_pulumi "; or set SELFPAGES_THIRD_PARTY to the directory of the source snapshots (none in $third_party)") || exit 1
+            echo "toolchain: no source snapshots in $third_party (a clone without ../shared): using $dir/pulumi" >&2
+            echo "$dir"
             exit 0
         fi
     done

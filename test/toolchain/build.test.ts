@@ -59,7 +59,7 @@ describe("toolchain without the source snapshots", () => {
         const result = run("build.sh", [bin]);
         expect(result.status).toBe(0);
         expect(result.stdout).toBe(bin);
-        expect(result.stderr).toContain("using the pulumi on PATH");
+        expect(result.stderr).toContain(`using ${bin}/pulumi`);
         const newer = fakePulumi("newer", sdkVersion.replace(/^(\d+)\.(\d+)\./, (_, major: string, minor: string) => `${major}.${Number(minor) + 1}.`));
         expect(run("build.sh", [newer]).stdout).toBe(newer);
     });
