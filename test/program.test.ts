@@ -31,6 +31,8 @@ describe("program.js", () => {
         write("index.ts", 'import { version } from "./lib/version";\nexport = () => version;\n', past);
         write("lib/version.ts", 'export const version = "v1";\n', past);
         write("components/index.ts", "export {};\n", past);
+        // The build's second step: here it leaves a mark of each run.
+        write("lib/providers/serializeProviders.ts", 'import * as fs from "node:fs";\nfs.appendFileSync(`${__dirname}/serialized.log`, "serialized\\n");\n', past);
     });
     afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
 
@@ -38,6 +40,7 @@ describe("program.js", () => {
         const first = load();
         expect(first.stdout).toBe("result=v1");
         expect(first.stderr).toContain("sources are newer than dist/: building");
+        expect(fs.readFileSync(path.join(project, "dist", "lib", "providers", "serialized.log"), "utf8")).toBe("serialized\n");
         const again = load();
         expect(again).toEqual({ stdout: "result=v1", stderr: "" });
     });

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { DynamicResource } from "./dynamicResource";
 
 /** What the GitHub repository hook is made of; token and secret are stored as secrets. */
 export interface GitHubWebhookInputs {
@@ -121,7 +122,7 @@ export const githubWebhookProvider: pulumi.dynamic.ResourceProvider<GitHubWebhoo
  * through GitHub's REST API: create, read (so `pulumi refresh` notices a hook deleted by hand),
  * update (PATCH, secret resent), delete.
  */
-export class GitHubWebhook extends pulumi.dynamic.Resource {
+export class GitHubWebhook extends DynamicResource {
     declare public readonly hookId: pulumi.Output<number>;
     declare public readonly url: pulumi.Output<string>;
     declare public readonly secret: pulumi.Output<string>;
