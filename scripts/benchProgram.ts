@@ -62,6 +62,20 @@ function pythonOnHost(host: SandboxHost): void {
     inHost("apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3", "python3-apt");
 }
 
+/**
+ * processName's, except for the language host's `node -e` that only resolves the SDK's run
+ * script: its code names cmd/run, and it is not the program.
+ */
+function nameOf(pid: number, fallback: string): string {
+    let argv: string[] = [];
+    try {
+        argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+        // gone
+    }
+    return argv[1] === "-e" && path.basename(argv[0]).startsWith("node") ? "node -e (language host's SDK check)" : processName(pid, fallback);
+}
+
 interface ProcessSpan {
     name: string;
     startMs: number;
@@ -95,8 +109,8 @@ async function traced(command: string, args: string[], options: { cwd: string; e
                 known.endMs = now;
                 known.peakRssMiB = Math.max(known.peakRssMiB, peak);
                 // A process seen before its exec has the name of its parent: take the newest name.
-                known.name = processName(pid, known.name);
-            } else spans.set(pid, { name: processName(pid, procs.get(pid)?.comm ?? "?"), startMs: now, endMs: now, peakRssMiB: peak });
+                known.name = nameOf(pid, known.name);
+            } else spans.set(pid, { name: nameOf(pid, procs.get(pid)?.comm ?? "?"), startMs: now, endMs: now, peakRssMiB: peak });
         }
     };
     const timer = setInterval(sample, 20);
