@@ -138,7 +138,8 @@ function tsNodeProject(stackName: string): string {
     const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as Record<string, unknown>;
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ ...pkg, main: "index.ts" }, null, 2));
     const project = fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8");
-    const tsNode = project.replace(/typescript: false/, "typescript: true");
+    // ts-node as before, with node's default memory settings.
+    const tsNode = project.replace(/typescript: false/, "typescript: true").replace(/^ *nodeargs: .*\n/m, "");
     if (tsNode === project) throw new Error("Pulumi.yaml: no `typescript: false` to turn into the ts-node baseline");
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), tsNode);
     return dir;
