@@ -125,23 +125,26 @@ async function traced(command: string, args: string[], options: { cwd: string; e
 const programSpans = (spans: ProcessSpan[]) => spans.filter((s) => s.name === "node (program)");
 
 /**
- * The project as it ran before: a copy of the sources with Pulumi.yaml's `typescript: true` and
- * package.json's main index.ts (ts-node compiles and type-checks every run), beside the same
- * node_modules, stack file and backend: the same stack, read by the other program.
+ * A copy of the project beside the same node_modules, stack file and backend (the same stack, read
+ * by another program), with Pulumi.yaml and package.json changed by `variant`:
+ *   tsNode: the program as it ran before: `typescript: true` and main index.ts (ts-node compiles
+ *     and type-checks every run), node's default memory settings;
+ *   defaultNode: the compiled program without Pulumi.yaml's nodeargs.
+ * Modification times are kept, so that the copied build is not stale.
  */
-function tsNodeProject(stackName: string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-tsnode-"));
-    for (const entry of ["index.ts", "components", "lib", "templates", "files", "tsconfig.json", `Pulumi.${stackName}.yaml`]) {
-        fs.cpSync(path.join(repoRoot, entry), path.join(dir, entry), { recursive: true });
+function projectCopy(stackName: string, variant: "tsNode" | "defaultNode"): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `selfpages-${variant}-`));
+    for (const entry of ["program.js", "dist", "index.ts", "components", "lib", "templates", "files", "tsconfig.json", "tsconfig.build.json", "package-lock.json", `Pulumi.${stackName}.yaml`]) {
+        fs.cpSync(path.join(repoRoot, entry), path.join(dir, entry), { recursive: true, preserveTimestamps: true });
     }
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
     const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as Record<string, unknown>;
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ ...pkg, main: "index.ts" }, null, 2));
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(variant === "tsNode" ? { ...pkg, main: "index.ts" } : pkg, null, 2));
     const project = fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8");
-    // ts-node as before, with node's default memory settings.
-    const tsNode = project.replace(/typescript: false/, "typescript: true").replace(/^ *nodeargs: .*\n/m, "");
-    if (tsNode === project) throw new Error("Pulumi.yaml: no `typescript: false` to turn into the ts-node baseline");
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), tsNode);
+    let changed = project.replace(/^ *nodeargs: .*\n/m, "");
+    if (variant === "tsNode") changed = changed.replace(/typescript: false/, "typescript: true");
+    if (changed === project || (variant === "tsNode" && !changed.includes("typescript: true"))) throw new Error(`Pulumi.yaml: nothing to change for the ${variant} variant`);
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), changed);
     return dir;
 }
 
@@ -289,21 +292,25 @@ async function main(): Promise<void> {
         const cliEnv = { ...process.env, ...sandboxEnv(env.stateDir) };
         const bareEnv = { ...process.env, ...sandboxEnv(bare.stateDir) };
         const compiled = repoRoot;
-        const tsNode = tsNodeProject(name);
-        const bareTsNode = tsNodeProject(`${name}-ts`);
-        tsNodeDirs.push(tsNode, bareTsNode);
+        const tsNode = projectCopy(name, "tsNode");
+        const defaultNode = projectCopy(name, "defaultNode");
+        const bareTsNode = projectCopy(`${name}-ts`, "tsNode");
+        tsNodeDirs.push(tsNode, defaultNode, bareTsNode);
 
         const fromBare = {
             compiled: await pulumiRun(compiled, name, cliEnv, ["up", "--yes", "--skip-preview"], false),
             tsNode: await pulumiRun(bareTsNode, `${name}-ts`, bareEnv, ["up", "--yes", "--skip-preview"], false),
         };
         await closeBare();
-        const noOp = await noOps({ compiled, tsNode }, name, cliEnv);
+        const noOp = await noOps({ compiled, tsNode, defaultNode }, name, cliEnv);
         pythonOnHost(env.host);
         const ansible = await ansibleNoOps(env, path.join(repoRoot, `Pulumi.${name}.yaml`));
 
         const variant = (key: "compiled" | "tsNode") => ({
             upFromBare: { seconds: round(fromBare[key].seconds), programPeakRssMiB: fromBare[key].programPeakRssMiB, processes: fromBare[key].spans },
+            ...noOpSummary(key),
+        });
+        const noOpSummary = (key: string) => ({
             upYes: summary(noOp[key].upYes),
             upSkipPreview: summary(noOp[key].upSkipPreview),
             preview: summary(noOp[key].preview),
@@ -313,6 +320,7 @@ async function main(): Promise<void> {
         const upYes = compiledFigures.upYes.medianSeconds;
         results.compiled = compiledFigures;
         results.tsNode = tsNodeFigures;
+        results.compiledWithoutNodeArgs = noOpSummary("defaultNode");
         results.ansibleNoOpPlay = ansible;
         results.goals = {
             noOpUpYesSeconds: { value: upYes, goal: 2.6, met: upYes <= 2.6 },
