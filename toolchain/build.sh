@@ -157,9 +157,9 @@ random_plugin=$(cached pulumi-resource-random "$RANDOM_VERSION" recipe_random)
 # looks for the language host and the dynamic-provider shim (a script of @pulumi/pulumi that runs
 # the project's own copy of the SDK) next to its own executable, symlinks resolved, before PATH
 # (where it warns): hence hard links, not symbolic ones. The plugins
-# are linked under plugins/ for install-plugins.sh, not put on PATH.
-shim="$here/../node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
-[[ -f $shim ]] || { echo "toolchain: $shim is missing: run npm install first" >&2; exit 1; }
+# are linked under plugins/ for install-plugins.sh, not put on PATH. The shim is the SDK's with the
+# program's start-up settings (dynamicProviderShim.sh).
+shim="$here/dynamicProviderShim.sh"
 key=$( (echo "hard links: $cli $language_host $command_plugin $random_plugin"; cat "$shim") | sha256sum | cut -c1-16)
 bin="$cache/bin-$key"
 if [[ ! -x $bin/plugins/pulumi-resource-random ]]; then
