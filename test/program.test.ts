@@ -24,7 +24,8 @@ function load() {
 
 describe("program.js", () => {
     beforeAll(() => {
-        for (const file of ["program.js", "tsconfig.json", "tsconfig.build.json", "Pulumi.yaml"]) fs.copyFileSync(path.join(repoRoot, file), path.join(project, file));
+        fs.mkdirSync(path.join(project, "lib"));
+        for (const file of ["program.js", "lib/deferImports.js", "tsconfig.json", "tsconfig.build.json", "Pulumi.yaml"]) fs.copyFileSync(path.join(repoRoot, file), path.join(project, file));
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(project, "node_modules"));
         const past = new Date(Date.now() - 60_000);
         write("package-lock.json", "{}", past);
