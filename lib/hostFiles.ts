@@ -5,6 +5,7 @@ import { serviceName } from "./layout";
 import { reloadIfRunning } from "./openrc";
 import { acmeHook, webhookBinary } from "./platform";
 import { renderTemplate } from "./templates";
+import { projectRoot } from "./projectRoot";
 
 /** Where a file the stack writes to the host goes, and who may read it: known without its content. */
 export interface HostFileSpec {
@@ -27,7 +28,7 @@ export const hookId = serviceName;
 export const gzipExtensions = ["html", "htm", "css", "js", "mjs", "json", "xml", "svg", "txt", "map", "webmanifest", "ico", "wasm"];
 
 /** Programs shipped as they are: their parameters come from small rendered files. */
-export const filesDir = path.resolve(__dirname, "..", "files");
+export const filesDir = path.join(projectRoot(), "files");
 
 /** The sync program, the same on every host; it reads its parameters from syncConfigFile's path. */
 export function syncScriptFile(settings: Settings): HostFile {

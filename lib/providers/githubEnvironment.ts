@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { callGitHub } from "./githubRest";
+import { DynamicResource } from "./dynamicResource";
 
 /** A GitHub deployment environment; the token is stored as a secret. */
 export interface GitHubEnvironmentInputs {
@@ -76,7 +77,7 @@ export const githubEnvironmentProvider: pulumi.dynamic.ResourceProvider<GitHubEn
  * REST API (PUT to create, GET to notice one deleted by hand, DELETE on destroy). Creating and
  * deleting environments takes a token with the repository's "Administration: write" permission.
  */
-export class GitHubEnvironment extends pulumi.dynamic.Resource {
+export class GitHubEnvironment extends DynamicResource {
     declare public readonly environmentId: pulumi.Output<number>;
     declare public readonly htmlUrl: pulumi.Output<string>;
     declare public readonly token: pulumi.Output<string>;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { callGitHub } from "./githubRest";
+import { DynamicResource } from "./dynamicResource";
 
 /** What the GitHub repository hook is made of; token and secret are stored as secrets. */
 export interface GitHubWebhookInputs {
@@ -90,7 +91,7 @@ export const githubWebhookProvider: pulumi.dynamic.ResourceProvider<GitHubWebhoo
  * through GitHub's REST API: create, read (so `pulumi refresh` notices a hook deleted by hand),
  * update (PATCH, secret resent), delete.
  */
-export class GitHubWebhook extends pulumi.dynamic.Resource {
+export class GitHubWebhook extends DynamicResource {
     declare public readonly hookId: pulumi.Output<number>;
     declare public readonly url: pulumi.Output<string>;
     declare public readonly secret: pulumi.Output<string>;
