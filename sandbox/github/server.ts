@@ -30,15 +30,7 @@ export type { StoredHook } from "./hookStore";
 export type { StoredDeployment, StoredEnvironment, StoredStatus } from "./deploymentStore";
 
 /** The operations the deployments token may call (a fine-grained token with "Deployments: write"). */
-export const deploymentsTokenOperations = [
-    "repos/list-deployments",
-    "repos/create-deployment",
-    "repos/get-deployment",
-    "repos/delete-deployment",
-    "repos/list-deployment-statuses",
-    "repos/create-deployment-status",
-    "repos/get-deployment-status",
-];
+export const deploymentsTokenOperations = ["repos/list-deployments", "repos/create-deployment", "repos/create-deployment-status"];
 
 /** Where the fault switch applies: the deployments, deployment statuses and environments endpoints. */
 const faultable = (pathname: string) => /^\/repos\/[^/]+\/[^/]+\/(deployments|environments)(\/|$)/.test(pathname);
@@ -143,7 +135,7 @@ export async function startGitHubStandin(options: GitHubStandinOptions): Promise
     let apiUrl = "";
     const dispatcher = new Dispatcher({ repositories, store, deliveries, apiUrl: () => apiUrl, timeoutMs: options.deliveryTimeoutMs ?? 10_000, tls: options.deliveryTls, onInvalid: invalid, log });
     const deploymentStore = new DeploymentStore((repo, ref) => dispatcher.head(repo, ref));
-    const handlers = apiHandlers({ repositories, store, deployments: deploymentStore, deliveries, dispatcher, apiUrl: () => apiUrl });
+    const handlers = apiHandlers({ repositories, store, deployments: deploymentStore, dispatcher, apiUrl: () => apiUrl });
     const requests: ApiRequestRecord[] = [];
     let fault: Fault = "none";
     const tokens = { main: options.token, deployments: options.deploymentsToken };
