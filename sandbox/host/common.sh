@@ -21,8 +21,9 @@ else
 fi
 
 # Whether another interface of this machine holds the gateway address of subnet $1.
+# (Not `ip | grep -q`: under pipefail, grep's early exit fails ip with SIGPIPE, and a taken subnet reads as free.)
 subnet_taken() {
-    ip -4 -o addr show | grep -q " 10\.233\.$1\.1/"
+    [[ $(ip -4 -o addr show) == *" 10.233.$1.1/"* ]]
 }
 
 instance_pid() {

@@ -6,7 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSandbox, type Sandbox } from "../../sandbox/build";
-import { hostExec, hostUp, hostDown } from "../../sandbox/hostInstance";
+import { hostDown, hostExec, hostUp } from "../../sandbox/hostInstance";
+import { hostRun } from "../e2e/support";
 
 const isRoot = process.getuid?.() === 0;
 const namespaces = () => execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
@@ -32,13 +33,14 @@ describe.skipIf(!isRoot)("buildSandbox with several hosts", () => {
         expect(() => sandbox.stack).toThrow(/without a stack/);
     });
 
-    it("serves every repository from one stand-in that each host reaches", () => {
+    it("serves every repository from one stand-in that each host reaches", async () => {
         expect(sandbox.repository).toBe("selfpages/site");
         for (const repository of sandbox.repositories) expect(sandbox.standin.hooks(repository)).toEqual([]);
         for (const host of sandbox.hosts) {
-            // 401: the stand-in answered (the request carries no token).
-            const status = hostExec(host.name, `curl -s -o /dev/null -w '%{http_code}' ${sandbox.standin.apiUrl}/repos/selfpages/blog/deployments`);
-            expect(status, host.name).toBe("401");
+            // 401: the stand-in answered (the request carries no token). Not hostExec: the
+            // stand-in answers from this process's event loop, which a synchronous call would block.
+            const { output } = await hostRun(host.name, `curl -s -m 10 -o /dev/null -w '%{http_code}' ${sandbox.standin.apiUrl}/repos/selfpages/blog/deployments`);
+            expect(output, host.name).toBe("401");
         }
     });
 
