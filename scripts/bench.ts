@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { writeBigSite } from "../sandbox/bigSite";
-import { buildSandbox, type Sandbox } from "../sandbox/build";
+import { buildSandbox, type Sandbox as SandboxEnvironment } from "../sandbox/build";
 import { hostExec } from "../sandbox/hostInstance";
 import { receiverGoMemLimit } from "../lib/hostFiles";
 import { repoRoot } from "../toolchain/env";
@@ -25,12 +25,12 @@ function percentile(values: number[], p: number): number {
     return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-async function served(env: Sandbox, file: string): Promise<string> {
+async function served(env: SandboxEnvironment, file: string): Promise<string> {
     const response = await fetch(`${env.siteUrl}${file}`, { signal: AbortSignal.timeout(5000) });
     return response.text();
 }
 
-async function waitServed(env: Sandbox, token: string, timeoutMs: number, pollMs = 20): Promise<number> {
+async function waitServed(env: SandboxEnvironment, token: string, timeoutMs: number, pollMs = 20): Promise<number> {
     const started = Date.now();
     while (Date.now() - started < timeoutMs) {
         if ((await served(env, "/version.txt").catch(() => "")) === token) return Date.now() - started;
@@ -39,7 +39,7 @@ async function waitServed(env: Sandbox, token: string, timeoutMs: number, pollMs
     throw new Error(`${token} not served within ${timeoutMs} ms`);
 }
 
-const syncLog = (env: Sandbox) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").split("\n");
+const syncLog = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").split("\n");
 const countSyncs = (lines: string[]) => lines.filter((l) => / (deployed|up to date) /.test(l)).length;
 
 async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
@@ -66,7 +66,7 @@ function memoryFigures(tree: TreeFigures) {
     };
 }
 
-async function pulumiFigures(env: Sandbox) {
+async function pulumiFigures(env: SandboxEnvironment) {
     const [, upFromBare] = await timed(() => env.stack.up());
     const [[noop, noopTree], upNoop] = await timed(() => sampled("no-op pulumi up", pulumiTree, () => env.stack.up()));
     const [[, previewTree], previewNoop] = await timed(() => sampled("pulumi preview", pulumiTree, () => env.stack.preview()));
@@ -84,7 +84,7 @@ async function pulumiFigures(env: Sandbox) {
     };
 }
 
-async function latency(env: Sandbox, pushes: number) {
+async function latency(env: SandboxEnvironment, pushes: number) {
     const samples: number[] = [];
     for (let i = 0; i < pushes; i++) {
         const token = crypto.randomBytes(6).toString("hex");
@@ -112,7 +112,7 @@ function bigChange(files: number): Record<string, string> {
     return change;
 }
 
-async function answerDuringSlowSync(env: Sandbox) {
+async function answerDuringSlowSync(env: SandboxEnvironment) {
     const token = crypto.randomBytes(6).toString("hex");
     const sha = env.publisher.publish({ ...bigChange(3000), "version.txt": token }, "bench: big change");
     const started = Date.now();
@@ -139,7 +139,7 @@ async function answerDuringSlowSync(env: Sandbox) {
     };
 }
 
-async function burst(env: Sandbox, deliveries: number) {
+async function burst(env: SandboxEnvironment, deliveries: number) {
     const token = crypto.randomBytes(6).toString("hex");
     const sha = env.publisher.publish({ "version.txt": token }, "bench: burst");
     const before = countSyncs(syncLog(env));
@@ -167,7 +167,7 @@ function gzipBytes(url: string): number {
 }
 
 /** Our gzip_static config against the seed's on-the-fly gzip (level 2), same files, same nginx. */
-async function nginxLoad(env: Sandbox) {
+async function nginxLoad(env: SandboxEnvironment) {
     const seedPort = 8081;
     hostExec(
         env.host.name,
@@ -211,7 +211,7 @@ nginx -t -q && rc-service nginx reload >/dev/null`,
 }
 
 /** Waits for the workers an nginx reload retired (they finish their connections first). */
-async function nginxSettled(env: Sandbox): Promise<void> {
+async function nginxSettled(env: SandboxEnvironment): Promise<void> {
     for (let i = 0; i < 100; i++) {
         if (Number(hostExec(env.host.name, "ps -eo args= | grep -c '^nginx: worker process is shutting down' || true").trim()) === 0) return;
         await sleep(100);
@@ -219,7 +219,7 @@ async function nginxSettled(env: Sandbox): Promise<void> {
     throw new Error("nginx workers still shutting down 10 s after a reload");
 }
 
-function footprint(env: Sandbox) {
+function footprint(env: SandboxEnvironment) {
     const rssKiB = (pattern: string) =>
         hostExec(env.host.name, `ps -eo rss=,comm= | awk '$2 ~ /${pattern}/ {s += $1} END {print s + 0}'`)
             .trim()
@@ -246,7 +246,7 @@ const bigSiteBytes = 300e6;
 const launcherPids = new Map<string, number>();
 
 /** PID (here) of the sandbox host's launcher: every process of the host descends from it. */
-function hostLauncherPid(env: Sandbox): number {
+function hostLauncherPid(env: SandboxEnvironment): number {
     let pid = launcherPids.get(env.host.name);
     if (pid === undefined) {
         pid = Number(fs.readFileSync(path.join(path.dirname(env.host.rootfs), "init.pid"), "utf8").trim());
@@ -256,20 +256,20 @@ function hostLauncherPid(env: Sandbox): number {
 }
 
 /** Processes of the host that `match`, by comm. */
-function hostProcesses(env: Sandbox, procs: Map<number, Proc>, match: (comm: string) => boolean): Proc[] {
+function hostProcesses(env: SandboxEnvironment, procs: Map<number, Proc>, match: (comm: string) => boolean): Proc[] {
     return descendants(procs, [hostLauncherPid(env)])
         .map((pid) => procs.get(pid)!)
         .filter((p) => p !== undefined && match(p.comm));
 }
 
 /** Every running sync script of the host (comm is the script's name), the roots of what to sample. */
-const syncRoots = (env: Sandbox) => (procs: Map<number, Proc>) => hostProcesses(env, procs, (c) => c === "sync").map((p) => p.pid);
+const syncRoots = (env: SandboxEnvironment) => (procs: Map<number, Proc>) => hostProcesses(env, procs, (c) => c === "sync").map((p) => p.pid);
 
 /**
  * Waits until no sync has run for `quietMs` (the work after the switch: pruning, the spare copy,
  * git maintenance); returns when one was last seen running.
  */
-async function waitSyncsDone(env: Sandbox, timeoutMs: number, quietMs = 500): Promise<number> {
+async function waitSyncsDone(env: SandboxEnvironment, timeoutMs: number, quietMs = 500): Promise<number> {
     const started = Date.now();
     let lastSeen = Date.now();
     while (Date.now() - started < timeoutMs) {
@@ -281,7 +281,7 @@ async function waitSyncsDone(env: Sandbox, timeoutMs: number, quietMs = 500): Pr
 }
 
 /** Polls `file` (gzip accepted, as a browser does) until its body contains `token`; ms taken. */
-async function waitBodyContains(env: Sandbox, file: string, token: string, timeoutMs: number, pollMs: number): Promise<number> {
+async function waitBodyContains(env: SandboxEnvironment, file: string, token: string, timeoutMs: number, pollMs: number): Promise<number> {
     const started = Date.now();
     while (Date.now() - started < timeoutMs) {
         const body = await fetch(`${env.siteUrl}${file}`, { headers: { "Accept-Encoding": "gzip" }, signal: AbortSignal.timeout(5000) })
@@ -294,7 +294,7 @@ async function waitBodyContains(env: Sandbox, file: string, token: string, timeo
 }
 
 /** KiB used by each path, in order, counting a file shared with an earlier path only there. */
-function duInOrder(env: Sandbox, paths: string[]): number[] {
+function duInOrder(env: SandboxEnvironment, paths: string[]): number[] {
     return hostExec(env.host.name, `du -sk ${paths.map((p) => `'${p}'`).join(" ")}`)
         .trim()
         .split("\n")
@@ -304,16 +304,16 @@ function duInOrder(env: Sandbox, paths: string[]): number[] {
 const siteRoot = "/srv/selfpages";
 
 /** Releases on the host, oldest first. */
-function releases(env: Sandbox): string[] {
+function releases(env: SandboxEnvironment): string[] {
     return hostExec(env.host.name, `ls ${siteRoot}/releases`).trim().split("\n").filter(Boolean).sort();
 }
 
-async function push(env: Sandbox, sha: string): Promise<void> {
+async function push(env: SandboxEnvironment, sha: string): Promise<void> {
     const [delivery] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
     if (delivery.status_code !== 202) throw new Error(`delivery answered ${delivery.status_code}`);
 }
 
-async function bigSite(env: Sandbox, changes: number, sampledChanges: number) {
+async function bigSite(env: SandboxEnvironment, changes: number, sampledChanges: number) {
     // The generated site replaces what the branch holds (the small site and the bench's pages).
     const token = crypto.randomBytes(6).toString("hex");
     const [{ sha, result: site }, publishSeconds] = await timed(async () =>
@@ -454,7 +454,7 @@ async function bigSite(env: Sandbox, changes: number, sampledChanges: number) {
 }
 
 /** RSS and PSS of the server's processes at rest, by program. */
-async function serverMemory(env: Sandbox) {
+async function serverMemory(env: SandboxEnvironment) {
     await waitSyncsDone(env, 120_000, 2000);
     const procs = listProcs();
     const groups: Record<string, { processes: number; rssKiB: number; pssKiB: number }> = {};
@@ -495,7 +495,7 @@ const receiverVariants: Array<[string, Record<string, string>]> = [
     [`GOGC=50 GOMEMLIMIT=${receiverGoMemLimit}`, { GOGC: "50", GOMEMLIMIT: receiverGoMemLimit }],
 ];
 
-function receiverPid(env: Sandbox): number {
+function receiverPid(env: SandboxEnvironment): number {
     const found = hostProcesses(env, listProcs(), (c) => c === "webhook");
     if (found.length !== 1) throw new Error(`expected one webhook process, found ${found.length}`);
     return found[0].pid;
@@ -508,7 +508,7 @@ function receiverGoEnv(pid: number): Record<string, string> {
 }
 
 /** Restarts the receiver with exactly `vars` set through supervise-daemon (none: the init script's own lines removed). */
-async function restartReceiverWith(env: Sandbox, original: string, vars: Record<string, string>): Promise<number> {
+async function restartReceiverWith(env: SandboxEnvironment, original: string, vars: Record<string, string>): Promise<number> {
     const args = Object.entries(vars).map(([k, v]) => `--env ${k}=${v}`).join(" ");
     const script = original.replace(/^supervise_daemon_args=.*\n/m, "").replace(/^(supervisor=.*)$/m, `$1\nsupervise_daemon_args="${args}"`);
     fs.writeFileSync(path.join(env.host.rootfs, receiverInit.slice(1)), script);
@@ -520,7 +520,7 @@ async function restartReceiverWith(env: Sandbox, original: string, vars: Record<
     return pid;
 }
 
-async function receiverRuntimeLimits(env: Sandbox, rounds: number, bursts: number, deliveries: number) {
+async function receiverRuntimeLimits(env: SandboxEnvironment, rounds: number, bursts: number, deliveries: number) {
     const initPath = path.join(env.host.rootfs, receiverInit.slice(1));
     const original = fs.readFileSync(initPath, "utf8");
     const sha = env.publisher.head();

@@ -20,7 +20,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { promisify } from "node:util";
-import { buildSandbox, type Sandbox } from "../sandbox/build";
+import { buildSandbox, type Sandbox as SandboxEnvironment } from "../sandbox/build";
 import { repoRoot } from "../toolchain/env";
 
 const resultsFile = path.join(repoRoot, "bench", "deployments.json");
@@ -29,7 +29,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const run = promisify(execFile);
 
 /** A command in the host as root; asynchronous, so that the stand-in in this process keeps answering. */
-async function hostSh(env: Sandbox, command: string): Promise<string> {
+async function hostSh(env: SandboxEnvironment, command: string): Promise<string> {
     const { stdout } = await run("bash", [path.join(repoRoot, "sandbox", "host", "exec.sh"), env.host.name, "sh", "-c", command], { maxBuffer: 16 << 20 });
     return stdout;
 }
@@ -72,7 +72,7 @@ function watchServed(url: string, token: string): { ready: Promise<void>; served
 }
 
 /** Publishes, delivers, and returns the delivery-to-served time (ms) and the commit. */
-async function push(env: Sandbox, label: string): Promise<{ sha: string; ms: number }> {
+async function push(env: SandboxEnvironment, label: string): Promise<{ sha: string; ms: number }> {
     const token = crypto.randomBytes(6).toString("hex");
     const sha = env.publisher.publish({ "version.txt": token }, label);
     const watcher = watchServed(`${env.siteUrl}/version.txt`, token);
@@ -84,7 +84,7 @@ async function push(env: Sandbox, label: string): Promise<{ sha: string; ms: num
 }
 
 /** The sync and the reporter's sender have both finished on the host. */
-async function idle(env: Sandbox): Promise<void> {
+async function idle(env: SandboxEnvironment): Promise<void> {
     for (const end = Date.now() + 90_000; Date.now() < end; await sleep(100)) {
         const lines = await hostSh(env, "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null");
         if (!/deploy-report|\/sync (webhook|manual|cron)/.test(lines)) return;
@@ -92,7 +92,7 @@ async function idle(env: Sandbox): Promise<void> {
     throw new Error("the host never went idle");
 }
 
-const successAt = (env: Sandbox, sha: string) => {
+const successAt = (env: SandboxEnvironment, sha: string) => {
     const status = env.standin.deploymentsOf(env.repository).find((d) => d.sha === sha)?.statuses.find((s) => s.state === "success");
     return status !== undefined;
 };

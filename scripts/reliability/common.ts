@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Sandbox } from "../../sandbox/build";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,30 +46,30 @@ export class Checks {
     }
 }
 
-export const version = async (env: Sandbox) => {
+export const version = async (env: SandboxEnvironment) => {
     const response = await fetch(`${env.siteUrl}/version.txt`, { signal: AbortSignal.timeout(5000) });
     return { status: response.status, text: await response.text() };
 };
 
-export async function deploysWithin(env: Sandbox, token: string, ms: number): Promise<boolean> {
+export async function deploysWithin(env: SandboxEnvironment, token: string, ms: number): Promise<boolean> {
     for (const end = Date.now() + ms; Date.now() < end; await sleep(200)) if ((await version(env).catch(() => ({ text: "" }))).text === token) return true;
     return false;
 }
 
-const syncLog = (env: Sandbox) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").split("\n");
+const syncLog = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").split("\n");
 
 /** Sync runs the host's sync log shows so far (each deploy or "up to date" line is one). */
-export const syncRuns = (env: Sandbox) => syncLog(env).filter((l) => / (deployed|up to date) /.test(l)).length;
+export const syncRuns = (env: SandboxEnvironment) => syncLog(env).filter((l) => / (deployed|up to date) /.test(l)).length;
 
 /** The error lines the sync log holds for one delivery, without their timestamps. */
-export const syncErrors = (env: Sandbox, deliveryId: string) =>
+export const syncErrors = (env: SandboxEnvironment, deliveryId: string) =>
     syncLog(env)
         .filter((line) => line.includes(`delivery=${deliveryId}]`) && line.includes(" error: "))
         .map((line) => line.replace(/^.*? error: /, ""))
         .join(" | ");
 
 /** Publishes a commit whose version.txt is a fresh token; returns the commit and the token. */
-export function publishToken(env: Sandbox, message: string): { sha: string; token: string } {
+export function publishToken(env: SandboxEnvironment, message: string): { sha: string; token: string } {
     const token = crypto.randomBytes(6).toString("hex");
     return { sha: env.publisher.publish({ "version.txt": token }, message), token };
 }

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
-import type { Sandbox } from "../../sandbox/build";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { Checks } from "./common";
 import { mergePeaks, sampleProcessTreeRss, type RssPeak } from "./rss";
 
@@ -34,7 +34,7 @@ async function connectionSink(): Promise<{ port: number; connections: () => numb
 }
 
 /** Puts back the sandbox's own value of a key the invalid-config run replaced. */
-async function restoreKey(env: Sandbox, key: string): Promise<void> {
+async function restoreKey(env: SandboxEnvironment, key: string): Promise<void> {
     const sandboxValues: Record<string, string | undefined> = {
         hostAddress: "127.0.0.1",
         hostKey: env.host.hostKey,
@@ -49,7 +49,7 @@ async function restoreKey(env: Sandbox, key: string): Promise<void> {
     else if (value !== undefined) await env.stack.setConfig(`selfpages:${key}`, { value, secret: key === "hostPrivateKey" });
 }
 
-export async function invalidConfigRuns(env: Sandbox, checks: Checks) {
+export async function invalidConfigRuns(env: SandboxEnvironment, checks: Checks) {
     const drill = "invalid configs";
     const sink = await connectionSink();
     const results: Array<{ key: string; value: string; rejected: boolean; namesKey: boolean; message: string; connections: number; seconds: number; peakRssMiB: number }> = [];

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as net from "node:net";
 import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
-import type { Sandbox } from "../../sandbox/build";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { hostExec, hostRestart, originDaemon } from "../../sandbox/hostInstance";
 import { Checks, deploysWithin, errorLine, publishToken, sleep, syncErrors, version } from "./common";
 import { probeSite } from "./load";
@@ -34,7 +34,7 @@ async function refusedWithin(address: string, port: number, ms: number): Promise
 }
 
 /** A push while something is wrong: the previous release must stay served, and deploys resume after. */
-async function pushDuringFault(env: Sandbox, breakIt: () => Promise<boolean> | boolean, repairIt: () => void) {
+async function pushDuringFault(env: SandboxEnvironment, breakIt: () => Promise<boolean> | boolean, repairIt: () => void) {
     const before = await version(env);
     const { sha, token } = publishToken(env, "during a fault");
     const faultInPlace = await breakIt();
@@ -67,7 +67,7 @@ function checkPushDuringFault(checks: Checks, drill: string, report: PushReport,
  * connections it is offered and closes each at once: every dial of the command provider fails
  * its SSH handshake right away, and is counted.
  */
-async function sshSink(env: Sandbox): Promise<{ stop(): Promise<number> }> {
+async function sshSink(env: SandboxEnvironment): Promise<{ stop(): Promise<number> }> {
     const script = [
         'const net = require("node:net");',
         "let connections = 0;",
@@ -122,7 +122,7 @@ const changes = (summary: OpMap | undefined) => Object.entries(summary ?? {}).fi
  * (dialErrorLimit 30 in components/connection.ts). Then sshd is started again and a second `up`
  * must finish the work.
  */
-async function sshCutDuringUp(env: Sandbox, checks: Checks) {
+async function sshCutDuringUp(env: SandboxEnvironment, checks: Checks) {
     const drill = "SSH cut during up";
     // Changes that need several dependent steps: the sync script, a fresh deploy, the crontab.
     await env.stack.setConfig("selfpages:siteKeepReleases", { value: "4" });
@@ -199,7 +199,7 @@ async function sshCutDuringUp(env: Sandbox, checks: Checks) {
 }
 
 /** Host restart: all services stopped, every process killed, the default runlevel started. */
-async function hostRestartDrill(env: Sandbox, checks: Checks) {
+async function hostRestartDrill(env: SandboxEnvironment, checks: Checks) {
     const drill = "host restart";
     const pids = () =>
         hostExec(env.host.name, "for p in nginx webhook cron sshd; do echo \"$p=$(pgrep -o -x $p)\"; done")
@@ -225,7 +225,7 @@ async function hostRestartDrill(env: Sandbox, checks: Checks) {
     return report;
 }
 
-export async function faults(env: Sandbox, checks: Checks) {
+export async function faults(env: SandboxEnvironment, checks: Checks) {
     const report: Record<string, unknown> = {};
 
     const originUnreachable = await pushDuringFault(
@@ -260,7 +260,7 @@ export async function faults(env: Sandbox, checks: Checks) {
 }
 
 /** Disk nearly full: the site root moved onto a tmpfs with 2 MB to spare, then a 30 MB change. */
-async function diskNearlyFull(env: Sandbox, checks: Checks) {
+async function diskNearlyFull(env: SandboxEnvironment, checks: Checks) {
     const drill = "disk nearly full";
     const used = Number(hostExec(env.host.name, "du -sk /srv/selfpages | cut -f1").trim());
     const fill = () =>

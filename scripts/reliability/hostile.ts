@@ -5,7 +5,7 @@
  */
 import * as crypto from "node:crypto";
 import * as http from "node:http";
-import type { Sandbox } from "../../sandbox/build";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { Checks, countBy, deploysWithin, publishToken, sign, sleep, syncRuns } from "./common";
 
 interface Probe {
@@ -48,7 +48,7 @@ function send(host: string, probe: Probe): Promise<number> {
     });
 }
 
-function pushBody(env: Sandbox, overrides: Record<string, unknown> = {}): Buffer {
+function pushBody(env: SandboxEnvironment, overrides: Record<string, unknown> = {}): Buffer {
     return Buffer.from(JSON.stringify({ ref: "refs/heads/gh-pages", after: env.publisher.head(), repository: { full_name: env.repository, name: "site", owner: { login: "selfpages" } }, ...overrides }));
 }
 
@@ -66,7 +66,7 @@ interface HostileClass {
     valid: boolean;
 }
 
-function corpus(env: Sandbox, secret: string): Record<string, HostileClass> {
+function corpus(env: SandboxEnvironment, secret: string): Record<string, HostileClass> {
     const n = 20;
     const many = (make: (i: number) => Probe, count = n) => Array.from({ length: count }, (_, i) => make(i));
     const signed = (body: Buffer, headers = githubHeaders()) => ({ ...headers, "x-hub-signature-256": sign(secret, body) });
@@ -99,7 +99,7 @@ function corpus(env: Sandbox, secret: string): Record<string, HostileClass> {
     };
 }
 
-export async function hostileInputs(env: Sandbox, checks: Checks) {
+export async function hostileInputs(env: SandboxEnvironment, checks: Checks) {
     const drill = "hostile requests";
     const secret = env.standin.hooks(env.repository)[0].config.secret as string;
     const report: Record<string, unknown> = {};

@@ -1,4 +1,4 @@
-import type { Sandbox } from "../../sandbox/build";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { countBy, sleep } from "./common";
 
 export interface SiteProbeReport {
@@ -9,7 +9,7 @@ export interface SiteProbeReport {
 }
 
 /** GETs the site's home page every `intervalMs` until stop(); 0 stands for no answer. */
-export function probeSite(env: Sandbox, intervalMs = 100): { stop(): Promise<SiteProbeReport> } {
+export function probeSite(env: SandboxEnvironment, intervalMs = 100): { stop(): Promise<SiteProbeReport> } {
     const statuses: number[] = [];
     let running = true;
     const loop = (async () => {
@@ -48,7 +48,7 @@ export interface DeliveryLoadReport {
  * secret the hook has at that moment (the stand-in reads it when it sends), so a secret switched
  * half-way is exercised exactly as GitHub would. Deliveries overlap when the receiver is slow.
  */
-export function sendDeliveries(env: Sandbox, initialSecret: string | undefined, intervalMs = 250): { stop(): Promise<DeliveryLoadReport> } {
+export function sendDeliveries(env: SandboxEnvironment, initialSecret: string | undefined, intervalMs = 250): { stop(): Promise<DeliveryLoadReport> } {
     const sent: Array<Promise<{ status: number; signedWith: string }>> = [];
     let running = true;
     const loop = (async () => {

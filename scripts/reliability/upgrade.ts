@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type EngineEvent, type OpMap } from "@pulumi/pulumi/automation";
-import type { Sandbox } from "../../sandbox/build";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { hostExec } from "../../sandbox/hostInstance";
 import { sandboxEnv } from "../../sandbox/stack";
 import { repoRoot } from "../../toolchain/env";
@@ -85,7 +85,7 @@ interface HostFacts {
 }
 
 /** What 0.1's delete scripts would have undone, read on the host outside SSH. */
-function hostFacts(env: Sandbox): HostFacts {
+function hostFacts(env: SandboxEnvironment): HostFacts {
     const out = hostExec(
         env.host.name,
         [
@@ -109,14 +109,14 @@ function hostFacts(env: Sandbox): HostFacts {
 }
 
 /** The secrets the receiver's hooks file accepts (compared in memory, never printed). */
-function acceptedSecrets(env: Sandbox): string[] {
+function acceptedSecrets(env: SandboxEnvironment): string[] {
     const hooks = JSON.parse(fs.readFileSync(path.join(env.host.rootfs, "etc/selfpages/hooks.json"), "utf8")) as Array<{ "trigger-rule": { or: Array<{ match: { secret: string } }> } }>;
     return hooks.flatMap((h) => h["trigger-rule"].or.map((rule) => rule.match.secret));
 }
 
 const changes = (summary: OpMap | undefined) => Object.entries(summary ?? {}).filter(([op, n]) => op !== "same" && (n ?? 0) > 0).length;
 
-export async function upgradeDrill(env: Sandbox, checks: Checks): Promise<{ report: Record<string, unknown>; normalUpRss: RssPeak }> {
+export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Promise<{ report: Record<string, unknown>; normalUpRss: RssPeak }> {
     const started = Date.now();
     const previous = checkOut(previousRelease);
     let worktreeRemoved = false;
