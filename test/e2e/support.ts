@@ -44,6 +44,8 @@ export interface Ran {
     status: number | null;
     stdout: string;
     stderr: string;
+    /** stdout and stderr together, in the order they came. */
+    output: string;
 }
 
 /**
@@ -55,17 +57,18 @@ export function runCommand(command: string, args: string[], options: { cwd?: str
         const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        let output = "";
+        child.stdout.on("data", (d: Buffer) => ((stdout += d.toString()), (output += d.toString())));
+        child.stderr.on("data", (d: Buffer) => ((stderr += d.toString()), (output += d.toString())));
         child.on("error", reject);
-        child.on("close", (status) => resolve({ status, stdout, stderr }));
+        child.on("close", (status) => resolve({ status, stdout, stderr, output }));
     });
 }
 
-/** A command inside a sandbox host as root, outside SSH, without blocking this process; stdout and stderr together. */
+/** A command inside a sandbox host as root, outside SSH, without blocking this process. */
 export async function hostRun(name: string, command: string): Promise<{ code: number; output: string }> {
     const ran = await runCommand("bash", [path.join(repoRoot, "sandbox", "host", "exec.sh"), name, "sh", "-c", command]);
-    return { code: ran.status ?? -1, output: ran.stdout + ran.stderr };
+    return { code: ran.status ?? -1, output: ran.output };
 }
 
 /** `pulumi stack export` of a sandbox's stack as a user runs it: secrets stay encrypted. */
