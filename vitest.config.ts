@@ -9,14 +9,14 @@ export default defineConfig({
                 test: {
                     name: "unit",
                     include: ["test/**/*.test.ts"],
-                    exclude: ["test/e2e/**", "test/sandbox/host/**", "node_modules/**"],
+                    exclude: ["test/e2e/**", "test/sandbox/host/**", "test/sandbox/build.test.ts", "node_modules/**"],
                     testTimeout: 60_000,
                 },
             },
             {
                 test: {
                     name: "e2e",
-                    include: ["test/e2e/**/*.test.ts", "test/sandbox/host/**/*.test.ts"],
+                    include: ["test/e2e/**/*.test.ts", "test/sandbox/host/**/*.test.ts", "test/sandbox/build.test.ts"],
                     testTimeout: 900_000,
                     hookTimeout: 1_800_000,
                 },

@@ -8,7 +8,8 @@ import { cacheDir, repoRoot, toolchainEnv } from "../toolchain/env";
 
 export interface SandboxStackOptions {
     stackName: string;
-    host: SandboxHost;
+    /** The sandbox's hosts; a stack serves one server today, the first (see hostSettings). */
+    hosts: SandboxHost[];
     /** Directory for the file backend and the stack's passphrase (kept outside the repo). */
     stateDir: string;
     githubApiUrl: string;
@@ -16,6 +17,21 @@ export interface SandboxStackOptions {
     repository: string;
     /** Extra `selfpages:` settings, e.g. a short sync schedule for tests. */
     config?: Record<string, string>;
+    /** TLS on: the ACME server's directory and CA, the names it certifies and the DNS that resolves them. */
+    tls?: { directoryUrl: string; directoryCa: string; serverNames: string[]; dnsServer: string };
+    deploymentsToken?: string;
+}
+
+/** The settings that point a stack at one sandbox host (a fleet's config will hold one set per host). */
+function hostSettings(host: SandboxHost): ConfigMap {
+    return {
+        "selfpages:hostAddress": { value: host.address },
+        "selfpages:hostPort": { value: String(host.port) },
+        "selfpages:hostUser": { value: host.user },
+        "selfpages:hostKey": { value: host.hostKey },
+        "selfpages:hostPrivateKey": { value: privateKeyOf(host), secret: true },
+        "selfpages:siteCloneUrl": { value: host.originUrl },
+    };
 }
 
 /** Reads or creates the passphrase that encrypts the sandbox stack's secrets (0600, not in the repo). */
@@ -44,25 +60,32 @@ export async function sandboxStack(options: SandboxStackOptions): Promise<Stack>
     // The language host and plugins are found through PATH; the Automation API resolves `pulumi` there too.
     process.env.PATH = envVars.PATH;
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: options.stackName, workDir: repoRoot }, { envVars });
-    const { host } = options;
+    const [host] = options.hosts;
     const config: ConfigMap = {
-        "selfpages:hostAddress": { value: host.address },
-        "selfpages:hostPort": { value: String(host.port) },
-        "selfpages:hostUser": { value: host.user },
-        "selfpages:hostKey": { value: host.hostKey },
-        "selfpages:hostPrivateKey": { value: privateKeyOf(host), secret: true },
+        ...hostSettings(host),
         "selfpages:os": { value: "debian" },
         "selfpages:siteRepository": { value: options.repository },
-        "selfpages:siteCloneUrl": { value: host.originUrl },
         "selfpages:githubApiUrl": { value: options.githubApiUrl },
         "selfpages:githubToken": { value: options.githubToken, secret: true },
-        // The server name is the host's address, which no certificate names: plain HTTP unless a
-        // test sets up the sandbox's ACME server and names (test/e2e/https.test.ts).
+        // The server name is the host's address, which no certificate names: plain HTTP unless the
+        // sandbox runs its ACME server and names (buildSandbox's `tls`).
         "selfpages:tls": { value: "off" },
     };
+    const { tls } = options;
+    if (tls) {
+        Object.assign(config, {
+            "selfpages:tls": { value: "acme" },
+            "selfpages:tlsAcmeDirectoryUrl": { value: tls.directoryUrl },
+            "selfpages:tlsCaBundle": { value: tls.directoryCa },
+            "selfpages:tlsContactEmail": { value: "webmaster@example.com" },
+        });
+        // The preflight resolves the names as pebble does: through pebble-challtestsrv.
+        stack.workspace.envVars.SELFPAGES_DNS_SERVER = tls.dnsServer;
+    }
+    if (options.deploymentsToken) config["selfpages:githubDeploymentsToken"] = { value: options.deploymentsToken, secret: true };
     for (const [key, value] of Object.entries(options.config ?? {})) config[`selfpages:${key}`] = { value };
     await stack.setAllConfig(config);
     // A list goes in as a YAML list (Pulumi.yaml types it as an array), hence the path form.
-    await stack.setConfig("selfpages:siteServerNames[0]", { value: host.address }, true);
+    for (const [i, name] of (tls?.serverNames ?? [host.address]).entries()) await stack.setConfig(`selfpages:siteServerNames[${i}]`, { value: name }, true);
     return stack;
 }

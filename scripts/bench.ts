@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { writeBigSite } from "../sandbox/bigSite";
-import { startSandboxEnvironment, type SandboxEnvironment } from "../sandbox/environment";
+import { buildSandbox, type Sandbox as SandboxEnvironment } from "../sandbox/build";
 import { hostExec } from "../sandbox/hostInstance";
 import { receiverGoMemLimit } from "../lib/hostFiles";
 import { repoRoot } from "../toolchain/env";
@@ -579,7 +579,7 @@ async function main(): Promise<void> {
     // and writes nothing: for working on one of them. A full run writes bench/results.json.
     const only = process.env.BENCH_ONLY?.split(",").filter(Boolean);
     // Another checkout may run its own bench on this machine: BENCH_SANDBOX names ours apart.
-    const env = await startSandboxEnvironment(process.env.BENCH_SANDBOX ?? "bench");
+    const env = await buildSandbox({ name: process.env.BENCH_SANDBOX ?? "bench" });
     try {
         const results: Record<string, Record<string, unknown>> = {};
         // The machine's own name here is a VM's generic one: the name the figures are quoted under.

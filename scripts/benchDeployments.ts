@@ -20,7 +20,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { promisify } from "node:util";
-import { startSandboxEnvironment, type SandboxEnvironment } from "../sandbox/environment";
+import { buildSandbox, type Sandbox as SandboxEnvironment } from "../sandbox/build";
 import { repoRoot } from "../toolchain/env";
 
 const resultsFile = path.join(repoRoot, "bench", "deployments.json");
@@ -100,7 +100,7 @@ const successAt = (env: SandboxEnvironment, sha: string) => {
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: { pushes: { type: "string", default: "20" } } });
     const pushes = Number(values.pushes);
-    const env = await startSandboxEnvironment("bench-deploy", {}, { deploymentsToken: true });
+    const env = await buildSandbox({ name: "bench-deploy", deployments: true });
     try {
         const up = await env.stack.up();
         if (up.summary.result !== "succeeded") throw new Error("pulumi up failed");

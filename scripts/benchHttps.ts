@@ -14,7 +14,7 @@ import * as tls from "node:tls";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { validateConfig } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
-import { startHttpsSandbox } from "../sandbox/acme/environment";
+import { buildSandbox } from "../sandbox/build";
 import { hostExec } from "../sandbox/hostInstance";
 import { repoRoot } from "../toolchain/env";
 
@@ -82,7 +82,7 @@ async function handshakes(address: string, servername: string, ca: string, versi
 }
 
 async function main(): Promise<void> {
-    const env = await startHttpsSandbox("benchtls");
+    const env = await buildSandbox({ name: "benchtls", tls: true });
     try {
         let issueStarted = 0;
         let issuanceMs = 0;
@@ -98,10 +98,10 @@ async function main(): Promise<void> {
         const upSeconds = (Date.now() - t0) / 1000;
         const root = await env.acme.rootCa();
         const address = env.host.address;
-        const name = env.names[0];
+        const name = env.serverNames[0];
 
         // The same server block without TLS, on port 8080 of the same nginx, for the plain side.
-        const values: Record<string, string> = { hostAddress: address, hostKey: env.host.hostKey, hostPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----", siteRepository: env.repository, siteServerNames: JSON.stringify(env.names), githubToken: "x", os: "debian", tls: "off" };
+        const values: Record<string, string> = { hostAddress: address, hostKey: env.host.hostKey, hostPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----", siteRepository: env.repository, siteServerNames: JSON.stringify(env.serverNames), githubToken: "x", os: "debian", tls: "off" };
         const plain = nginxSiteFile(validateConfig("selfpages", values, () => true).settings, plainPort).content.replace(/ default_server;/g, ";").replace(/map \$sent_http_content_type \$selfpages_cache_control \{[^}]*\}/, "");
         fs.writeFileSync(path.join(env.host.rootfs, "etc/nginx/conf.d/zz-bench-plain.conf"), plain);
         hostExec(env.host.name, "nginx -t -q && rc-service nginx reload >/dev/null");

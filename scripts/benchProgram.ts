@@ -16,7 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { validateConfig } from "../lib/config";
 import { allHostFiles, secretPlaceholder } from "../lib/hostFiles";
-import { startSandboxEnvironment, type SandboxEnvironment } from "../sandbox/environment";
+import { buildSandbox, type Sandbox as SandboxEnvironment } from "../sandbox/build";
 import { hostExec, type SandboxHost } from "../sandbox/hostInstance";
 import { sandboxEnv } from "../sandbox/stack";
 import { repoRoot } from "../toolchain/env";
@@ -279,9 +279,9 @@ async function main(): Promise<void> {
     const results: Record<string, unknown> = {
         run: { date: new Date().toISOString(), machine: process.env.BENCH_MACHINE ?? "polyglot", hostname: os.hostname(), cores: os.cpus().length, runsPerMeasure: runs },
     };
-    const env = await startSandboxEnvironment(name);
+    const env = await buildSandbox({ name });
     // A second bare host for the ts-node program's up from bare, closed once that is measured.
-    const bare = await startSandboxEnvironment(`${name}-ts`);
+    const bare = await buildSandbox({ name: `${name}-ts` });
     let bareOpen = true;
     const closeBare = async () => {
         if (bareOpen) await bare.close();

@@ -15,7 +15,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startSandboxEnvironment } from "../sandbox/environment";
+import { buildSandbox } from "../sandbox/build";
 import { repoRoot } from "../toolchain/env";
 import { Checks } from "./reliability/common";
 import { invalidConfigRuns } from "./reliability/configs";
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     // This repository, and the previous release's worktree (upgrade.ts makes it there).
     const ours = [repoRoot, path.join(os.tmpdir(), "selfpages-prev-")];
     const orphansBefore = orphanedPlugins(ours);
-    const env = await startSandboxEnvironment("reliab");
+    const env = await buildSandbox({ name: "reliab" });
     try {
         if (only.has("upgrade")) {
             const upgrade = await upgradeDrill(env, checks);

@@ -11,9 +11,28 @@
  */
 import type { DeliveryRecord } from "./deliveries";
 import type { PushOptions } from "./payloads";
-import type { ApiRequestRecord, Fault } from "./server";
 
 export const controlPrefix = "/_standin/";
+
+/**
+ * What the deployments, statuses and environments endpoints do for a test: answer (none), answer
+ * 500 to everything (500), or never answer (hang: the connection stays open until the client gives
+ * up or the stand-in closes).
+ */
+export type Fault = "none" | "500" | "hang";
+
+/** One API request as the stand-in saw it (never its body or token). */
+export interface ApiRequestRecord {
+    at: string;
+    method: string;
+    path: string;
+    /** The operation matched, if any. */
+    operationId?: string;
+    /** 0 when the stand-in never answered (the hang fault). */
+    status: number;
+    /** Which token authenticated it: the main one, the deployments one, or none. */
+    token: "main" | "deployments" | null;
+}
 
 export interface ControlTarget {
     sendPush(repo: string, opts: PushOptions): Promise<DeliveryRecord[]>;

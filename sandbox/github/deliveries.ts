@@ -55,13 +55,12 @@ export interface DeliveryTls {
 export interface DeliveryRequest {
     id: number;
     event: string;
-    /** The event's GUID, shared by every hook that gets the event and by redeliveries. */
+    /** The event's GUID, shared by every hook that gets the event. */
     guid: string;
     /** The JSON payload as bytes; form-encoded as payload=... when the hook asks for "form". */
     json: Buffer;
     /** Key for the signature headers; null sends none. */
     secret: string | null;
-    redelivery?: boolean;
     /** Added last, replacing GitHub's header of the same name (any case). */
     headers?: Record<string, string>;
     timeoutMs: number;
@@ -189,7 +188,7 @@ export async function deliver(target: DeliveryTarget, request: DeliveryRequest):
         id: request.id,
         guid: request.guid,
         delivered_at: deliveredAt,
-        redelivery: request.redelivery ?? false,
+        redelivery: false,
         duration: Math.round(performance.now() - started) / 1000,
         status: outcome.status,
         status_code: outcome.statusCode,

@@ -184,27 +184,7 @@ export class DeploymentStore {
         return deployment;
     }
 
-    delete(repo: RepositoryRef, id: number): void {
-        const deployment = this.get(repo, id);
-        const others = this.list(repo).filter((d) => d.id !== id);
-        if (others.length > 0 && latestState(deployment) === "success") {
-            throw new ApiError(422, "We cannot delete an active deployment unless it is the only deployment in a given environment.");
-        }
-        this.deployments.delete(deployment.id);
-    }
-
     // --- statuses ----------------------------------------------------------------------------
-
-    /** Newest first. */
-    statuses(repo: RepositoryRef, deploymentId: number): StoredStatus[] {
-        return [...this.get(repo, deploymentId).statuses].reverse();
-    }
-
-    status(repo: RepositoryRef, deploymentId: number, statusId: number): StoredStatus {
-        const found = this.get(repo, deploymentId).statuses.find((s) => s.id === statusId);
-        if (!found) throw notFound();
-        return found;
-    }
 
     createStatus(repo: RepositoryRef, deploymentId: number, input: CreateStatusInput, creator: Account): StoredStatus {
         const deployment = this.get(repo, deploymentId);
@@ -232,10 +212,6 @@ export class DeploymentStore {
     }
 
     // --- environments ------------------------------------------------------------------------
-
-    environmentsOf(repo: RepositoryRef): StoredEnvironment[] {
-        return [...this.environments.values()].filter((e) => e.repo === repo.fullName);
-    }
 
     environment(repo: RepositoryRef, name: string): StoredEnvironment {
         const found = this.environments.get(this.key(repo, name));

@@ -1,6 +1,6 @@
 /**
  * Decides which hooks get an event and delivers it: pings, pushes (to active hooks subscribed to
- * `push` or `*`), test pushes, redeliveries and the hostile raw deliveries of sendRaw. Payloads it
+ * `push` or `*`) and the hostile raw deliveries of sendRaw. Payloads it
  * builds are checked against the description first; every attempt goes to the delivery log and
  * the hook's last_response. close() aborts what is in flight and waits for it.
  */
@@ -38,8 +38,6 @@ export class Dispatcher {
     private readonly closing = new AbortController();
     /** The last `after` pushed per repository and ref: the next push's default `before`. */
     private readonly heads = new Map<string, string>();
-    /** The latest push per repository, which the test-push endpoint sends again. */
-    private readonly latestPush = new Map<number, Record<string, unknown>>();
 
     constructor(private readonly o: DispatcherOptions) {}
 
@@ -53,7 +51,6 @@ export class Dispatcher {
         const headKey = `${repo.id} ${opts.ref}`;
         const payload = pushPayload(repo, { ...opts, before: opts.before ?? this.heads.get(headKey) ?? zeroSha });
         this.heads.set(headKey, opts.after);
-        this.latestPush.set(repo.id, payload);
         // One event, one GUID, whichever hooks receive it.
         const guid = crypto.randomUUID();
         const targets = this.o.store.list(repo).filter((h) => h.active && (h.events.includes("push") || h.events.includes("*")));
@@ -70,19 +67,6 @@ export class Dispatcher {
             if (sha !== undefined) return sha === zeroSha ? undefined : sha;
         }
         return undefined;
-    }
-
-    /** POST .../tests: the latest push again, if the hook is subscribed to push. */
-    testPush(hook: StoredHook): Promise<DeliveryRecord> | undefined {
-        if (!hook.events.includes("push") && !hook.events.includes("*")) return undefined;
-        const repo = this.o.repositories.get(hook.repo);
-        const payload = this.latestPush.get(repo.id) ?? pushPayload(repo, { ref: "refs/heads/main", after: crypto.createHash("sha1").update(repo.fullName).digest("hex") });
-        return this.send(hook, repo, "push", payload, crypto.randomUUID());
-    }
-
-    redeliver(hook: StoredHook, original: DeliveryRecord): Promise<DeliveryRecord> {
-        const repo = this.o.repositories.get(hook.repo);
-        return this.send(hook, repo, original.event, original.request.payload ?? {}, original.guid, true);
     }
 
     /** Whatever a test wants sent to a hook's URL, bypassing every check: bytes as given. */
@@ -109,12 +93,12 @@ export class Dispatcher {
         return { hookId: hook.id, url: hook.config.url, contentType: hook.config.content_type, insecureSsl: hook.config.insecure_ssl, repositoryId: repo.id, repository: repo.fullName };
     }
 
-    private send(hook: StoredHook, repo: RepositoryRef, event: string, payload: Record<string, unknown>, guid: string, redelivery = false): Promise<DeliveryRecord> {
+    private send(hook: StoredHook, repo: RepositoryRef, event: string, payload: Record<string, unknown>, guid: string): Promise<DeliveryRecord> {
         const secret = hook.config.secret ?? null;
-        return this.track(hook, this.target(hook, repo), { event, guid, json: Buffer.from(JSON.stringify(payload)), secret, redelivery }, payload);
+        return this.track(hook, this.target(hook, repo), { event, guid, json: Buffer.from(JSON.stringify(payload)), secret }, payload);
     }
 
-    private track(hook: StoredHook, target: DeliveryTarget, request: { event: string; guid: string; json: Buffer; secret: string | null; redelivery?: boolean; headers?: Record<string, string> }, described?: Record<string, unknown>): Promise<DeliveryRecord> {
+    private track(hook: StoredHook, target: DeliveryTarget, request: { event: string; guid: string; json: Buffer; secret: string | null; headers?: Record<string, string> }, described?: Record<string, unknown>): Promise<DeliveryRecord> {
         const attempt = (async () => {
             const record = await deliver(target, { ...request, id: this.o.deliveries.nextId(), timeoutMs: this.o.timeoutMs, signal: this.closing.signal, tls: this.o.tls });
             if (described) {

@@ -1,30 +1,28 @@
 /**
  * Extracts from GitHub's OpenAPI description (@octokit/openapi, generated/api.github.com.json) the
- * repository-webhook operations (every path under /repos/{owner}/{repo}/hooks), the deployments,
- * deployment statuses and environments operations (deploymentPaths), the `ping` and `push` webhook
- * descriptions (x-webhooks), and every component they reference, transitively, into
- * openapiSubset.json: the stand-in validates against that small file instead of loading the
- * 13-70 MB description at run time. test/sandbox/github/openapiSubset.test.ts checks that the
- * committed file equals a fresh extraction. After upgrading @octokit/openapi, regenerate it:
+ * operations selfpages calls (calledOperations), the `ping` and `push` webhook descriptions
+ * (x-webhooks), and every component they reference, transitively, into openapiSubset.json: the
+ * stand-in validates against that small file instead of loading the 13-70 MB description at run
+ * time. test/sandbox/github/openapiSubset.test.ts checks that the committed file equals a fresh
+ * extraction. After upgrading @octokit/openapi or changing the list, regenerate it:
  *   npx tsx sandbox/github/extractOpenapi.ts
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 
 export const subsetFile = path.join(__dirname, "openapiSubset.json");
-export const hooksPath = "/repos/{owner}/{repo}/hooks";
 /**
- * What a deploy is reported through: deployments, their statuses, and environments (without their
- * branch policies, protection rules, secrets and variables, which selfpages does not touch).
+ * The operations the product calls, by path and method, and nothing else: the webhook provider
+ * (create, read, update, delete), the environment provider (put, get, delete) and the deploy
+ * reporter (find the deployment of a SHA, create one, add a status).
  */
-export const deploymentPaths = [
-    "/repos/{owner}/{repo}/deployments",
-    "/repos/{owner}/{repo}/deployments/{deployment_id}",
-    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
-    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}",
-    "/repos/{owner}/{repo}/environments",
-    "/repos/{owner}/{repo}/environments/{environment_name}",
-];
+export const calledOperations: Record<string, string[]> = {
+    "/repos/{owner}/{repo}/hooks": ["post"],
+    "/repos/{owner}/{repo}/hooks/{hook_id}": ["get", "patch", "delete"],
+    "/repos/{owner}/{repo}/environments/{environment_name}": ["get", "put", "delete"],
+    "/repos/{owner}/{repo}/deployments": ["get", "post"],
+    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses": ["post"],
+};
 /** The webhook events the stand-in sends; their payload schemas come along. */
 export const webhookEvents = ["ping", "push"] as const;
 
@@ -61,9 +59,16 @@ export function extractSubset(description = readDescription()): OpenApiSubset {
     const allComponents = document.components as { [section: string]: JsonObject };
     const info = document.info as JsonObject;
 
-    const paths = Object.fromEntries(Object.entries(allPaths).filter(([p]) => p === hooksPath || p.startsWith(`${hooksPath}/`) || deploymentPaths.includes(p)));
-    if (Object.keys(paths).length === 0) throw new Error(`no ${hooksPath} paths in ${source}`);
-    for (const p of deploymentPaths) if (!paths[p]) throw new Error(`no ${p} in ${source}`);
+    // In the description's order, so a regenerated file diffs cleanly.
+    const paths: JsonObject = {};
+    for (const [p, item] of Object.entries(allPaths)) {
+        const methods = calledOperations[p];
+        if (!methods || !isObject(item)) continue;
+        paths[p] = Object.fromEntries(Object.entries(item).filter(([key]) => methods.includes(key)));
+    }
+    for (const [p, methods] of Object.entries(calledOperations)) {
+        for (const method of methods) if (!isObject(paths[p]) || !(paths[p] as JsonObject)[method]) throw new Error(`no ${method.toUpperCase()} ${p} in ${source}`);
+    }
     const webhooks = Object.fromEntries(
         webhookEvents.map((event) => {
             if (!allWebhooks[event]) throw new Error(`no x-webhooks.${event} in ${source}`);

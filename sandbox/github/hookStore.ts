@@ -122,16 +122,6 @@ export class HookStore {
         return hook;
     }
 
-    /** PATCH of .../config: only the fields sent change; an empty secret removes it. */
-    updateConfig(repo: RepositoryRef, id: number, input: HookConfigInput | null): StoredHook {
-        const hook = this.get(repo, id);
-        const { secret, ...rest } = hook.config;
-        const merged: HookConfigInput = { ...rest, ...(secret ? { secret } : {}), ...(input ?? {}) };
-        hook.config = checkedConfig(merged);
-        hook.updated_at = timestamp();
-        return hook;
-    }
-
     delete(repo: RepositoryRef, id: number): void {
         this.hooks.delete(this.get(repo, id).id);
     }
@@ -175,6 +165,6 @@ export function hookView(hook: StoredHook, apiUrl: string) {
 }
 
 /** The description's `webhook-config` example: keys in order, secret as "********" when set. */
-export function configView(config: HookConfig): Record<string, string> {
+function configView(config: HookConfig): Record<string, string> {
     return { content_type: config.content_type, insecure_ssl: config.insecure_ssl, ...(config.secret ? { secret: "********" } : {}), url: config.url };
 }

@@ -13,7 +13,7 @@ import * as crypto from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { apiHandlers } from "./api";
-import { control, controlPrefix } from "./control";
+import { control, controlPrefix, type ApiRequestRecord, type Fault } from "./control";
 import type { DeliveryRecord, DeliveryTls } from "./deliveries";
 import { DeliveryLog } from "./deliveryLog";
 import { DeploymentStore, type Account, type StoredDeployment } from "./deploymentStore";
@@ -24,40 +24,13 @@ import { matchOperation, validateGenericError, type Operation } from "./openapi"
 import type { PushOptions } from "./payloads";
 import { Repositories } from "./repositories";
 
+export type { ApiRequestRecord, Fault } from "./control";
 export type { DeliveryRecord } from "./deliveries";
 export type { StoredHook } from "./hookStore";
 export type { StoredDeployment, StoredEnvironment, StoredStatus } from "./deploymentStore";
 
-/**
- * What the deployments, statuses and environments endpoints do for a test: answer (none), answer
- * 500 to everything (500), or never answer (hang: the connection stays open until the client gives
- * up or the stand-in closes).
- */
-export type Fault = "none" | "500" | "hang";
-
-/** One API request as the stand-in saw it (never its body or token). */
-export interface ApiRequestRecord {
-    at: string;
-    method: string;
-    path: string;
-    /** The operation matched, if any. */
-    operationId?: string;
-    /** 0 when the stand-in never answered (the hang fault). */
-    status: number;
-    /** Which token authenticated it: the main one, the deployments one, or none. */
-    token: "main" | "deployments" | null;
-}
-
 /** The operations the deployments token may call (a fine-grained token with "Deployments: write"). */
-export const deploymentsTokenOperations = [
-    "repos/list-deployments",
-    "repos/create-deployment",
-    "repos/get-deployment",
-    "repos/delete-deployment",
-    "repos/list-deployment-statuses",
-    "repos/create-deployment-status",
-    "repos/get-deployment-status",
-];
+export const deploymentsTokenOperations = ["repos/list-deployments", "repos/create-deployment", "repos/create-deployment-status"];
 
 /** Where the fault switch applies: the deployments, deployment statuses and environments endpoints. */
 const faultable = (pathname: string) => /^\/repos\/[^/]+\/[^/]+\/(deployments|environments)(\/|$)/.test(pathname);
@@ -162,7 +135,7 @@ export async function startGitHubStandin(options: GitHubStandinOptions): Promise
     let apiUrl = "";
     const dispatcher = new Dispatcher({ repositories, store, deliveries, apiUrl: () => apiUrl, timeoutMs: options.deliveryTimeoutMs ?? 10_000, tls: options.deliveryTls, onInvalid: invalid, log });
     const deploymentStore = new DeploymentStore((repo, ref) => dispatcher.head(repo, ref));
-    const handlers = apiHandlers({ repositories, store, deployments: deploymentStore, deliveries, dispatcher, apiUrl: () => apiUrl });
+    const handlers = apiHandlers({ repositories, store, deployments: deploymentStore, dispatcher, apiUrl: () => apiUrl });
     const requests: ApiRequestRecord[] = [];
     let fault: Fault = "none";
     const tokens = { main: options.token, deployments: options.deploymentsToken };

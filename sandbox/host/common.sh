@@ -5,12 +5,26 @@ instance_name=${1:?usage: $0 NAME}
 state_root=${SELFPAGES_STATE:-/var/lib/selfpages-sandbox}
 state="$state_root/$instance_name"
 netns="sp-$instance_name"
-# One /24 per instance so several can run at once; SANDBOX_SUBNET overrides the derived one.
-subnet=${SANDBOX_SUBNET:-$((16 + $(printf '%s' "$instance_name" | cksum | cut -d' ' -f1) % 200))}
-host_side="sp${subnet}h"
-guest_side="sp${subnet}g"
-gateway="10.233.$subnet.1"
-address="10.233.$subnet.2"
+# One /24 per instance so several can run at once: derived from the name, SANDBOX_SUBNET overrides
+# it, and up.sh records the one it took (the next free one when another instance holds it).
+set_subnet() {
+    subnet=$1
+    host_side="sp${subnet}h"
+    guest_side="sp${subnet}g"
+    gateway="10.233.$subnet.1"
+    address="10.233.$subnet.2"
+}
+if [[ -f $state/subnet ]]; then
+    set_subnet "$(<"$state/subnet")"
+else
+    set_subnet "${SANDBOX_SUBNET:-$((16 + $(printf '%s' "$instance_name" | cksum | cut -d' ' -f1) % 200))}"
+fi
+
+# Whether another interface of this machine holds the gateway address of subnet $1.
+# (Not `ip | grep -q`: under pipefail, grep's early exit fails ip with SIGPIPE, and a taken subnet reads as free.)
+subnet_taken() {
+    [[ $(ip -4 -o addr show) == *" 10.233.$1.1/"* ]]
+}
 
 instance_pid() {
     [[ -f $state/init.pid ]] || return 1

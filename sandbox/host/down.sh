@@ -13,7 +13,10 @@ fi
 # Anything still running inside the network namespace (it should be gone with PID 1).
 for p in $(ip netns pids "$netns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 ip netns del "$netns" 2>/dev/null
-ip link del "$host_side" 2>/dev/null
+# Deleting the namespace deletes the veth pair; the host end is deleted here only when up.sh
+# recorded the subnet (a crash between its creation and the move), never from the name alone:
+# another instance may hold the subnet this name derives.
+[[ -f $state/subnet ]] && ip link del "$host_side" 2>/dev/null
 # Mounts live in the host's private mount namespace; check nothing leaked into ours.
 if grep -q " $state/" /proc/mounts; then
     grep " $state/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l

@@ -13,6 +13,15 @@ bash "$here/down.sh" "$instance_name" >/dev/null 2>&1 || true
 tarball=$(bash "$here/rootfs.sh")
 root="$state/rootfs"
 mkdir -p "$root" "$state/origin"
+# A /24 no other instance holds.
+if [[ -z ${SANDBOX_SUBNET:-} ]]; then
+    for _ in $(seq 1 200); do
+        subnet_taken "$subnet" || break
+        set_subnet $((16 + (subnet - 16 + 1) % 200))
+    done
+fi
+subnet_taken "$subnet" && { echo "sandbox: subnet 10.233.$subnet.0/24 is taken" >&2; exit 1; }
+echo "$subnet" >"$state/subnet"
 zstd -dc "$tarball" | tar -C "$root" --numeric-owner -xf -
 
 # Keys: a host key pinned by the stack, and a client key for root.

@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { Checks } from "./common";
 import { mergePeaks, sampleProcessTreeRss, type RssPeak } from "./rss";
 

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as net from "node:net";
 import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { hostExec, hostRestart, originDaemon } from "../../sandbox/hostInstance";
 import { Checks, deploysWithin, errorLine, publishToken, sleep, syncErrors, version } from "./common";
 import { probeSite } from "./load";

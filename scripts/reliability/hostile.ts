@@ -5,7 +5,7 @@
  */
 import * as crypto from "node:crypto";
 import * as http from "node:http";
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { Checks, countBy, deploysWithin, publishToken, sign, sleep, syncRuns } from "./common";
 
 interface Probe {

@@ -1,4 +1,4 @@
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { countBy, sleep } from "./common";
 
 export interface SiteProbeReport {

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type EngineEvent, type OpMap } from "@pulumi/pulumi/automation";
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { hostExec } from "../../sandbox/hostInstance";
 import { sandboxEnv } from "../../sandbox/stack";
 import { repoRoot } from "../../toolchain/env";

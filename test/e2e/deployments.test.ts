@@ -5,68 +5,23 @@
  * failure with its reason; a stand-in answering 500 or not at all delays no deploy; without the
  * token nothing is sent; the token leaks nowhere. Steps run in order and share the stack.
  */
-import { execFile } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSandboxEnvironment, type SandboxEnvironment } from "../../sandbox/environment";
+import { buildSandbox, type Sandbox } from "../../sandbox/build";
 import type { StoredDeployment } from "../../sandbox/github/server";
-import { hostDown, hostExec, privateKeyOf } from "../../sandbox/hostInstance";
-import { sandboxEnv } from "../../sandbox/stack";
-import { repoRoot } from "../../toolchain/env";
-import { get, waitFor, worldReadableFiles } from "./support";
+import { hostExec, privateKeyOf } from "../../sandbox/hostInstance";
+import { exportStack, filesHolding, get, runCommand, waitFor, worldReadableFiles } from "./support";
 
 const isRoot = process.getuid?.() === 0;
-const run = promisify(execFile);
-
-/** `pulumi stack export` as a user runs it, without blocking the stand-in in this process. */
-async function exportStack(stackName: string, stateDir: string): Promise<string> {
-    const { stdout } = await run("pulumi", ["stack", "export", "--stack", stackName], { cwd: repoRoot, env: { ...process.env, ...sandboxEnv(stateDir) }, maxBuffer: 256 << 20 });
-    return stdout;
-}
 
 /** Every command line on the host, as `ps` would show them. */
 const hostCommandLines = (name: string) => hostExec(name, "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null");
 
-/** Every regular file under the host's directories (readable or not) that holds `needle`, as the host names it. */
-function filesHolding(rootfs: string, dirs: string[], needle: string): string[] {
-    const found: string[] = [];
-    const walk = (dir: string) => {
-        let entries: fs.Dirent[];
-        try {
-            entries = fs.readdirSync(dir, { withFileTypes: true });
-        } catch {
-            return;
-        }
-        for (const entry of entries) {
-            const full = path.join(dir, entry.name);
-            if (entry.isDirectory()) walk(full);
-            else if (entry.isFile() && fs.statSync(full).size <= 16 << 20 && fs.readFileSync(full).includes(needle)) found.push(`/${path.relative(rootfs, full)}`);
-        }
-    };
-    for (const dir of dirs) walk(path.join(rootfs, dir));
-    return found;
-}
-
-async function start(name: string, options: Parameters<typeof startSandboxEnvironment>[2]): Promise<SandboxEnvironment> {
-    try {
-        return await startSandboxEnvironment(name, {}, options);
-    } catch (error) {
-        // up.sh succeeded but something after it failed: the host must not outlive the test.
-        try {
-            hostDown(name);
-        } catch {
-            // never started
-        }
-        throw error;
-    }
-}
-
 describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
     const name = "e2e-deploy";
-    let env: SandboxEnvironment;
+    let env: Sandbox;
     const engineOutput: string[] = [];
     const onOutput = (line: string) => engineOutput.push(line);
     /** Host command lines sampled while the reporter was busy (scanned for the token at the end). */
@@ -93,7 +48,7 @@ describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
     const reporterIdle = () => waitFor("the reporter to finish", async () => !/deploy-report/.test(hostCommandLines(name)), 60_000, 200);
 
     beforeAll(async () => {
-        env = await start(name, { deploymentsToken: true });
+        env = await buildSandbox({ name, deployments: true });
     });
 
     afterAll(async () => {
@@ -141,7 +96,7 @@ describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
 
     it("3. a deploy that fails (branch missing at the origin): failure with the sync's reason, the previous release still served", async () => {
         const before = await served();
-        const git = (...args: string[]) => run("git", ["--git-dir", env.host.originPath, ...args]);
+        const git = (...args: string[]) => runCommand("git", ["--git-dir", env.host.originPath, ...args]);
         const sha = env.publisher.publish({ "version.txt": "never-served" }, "branch about to go");
         await git("update-ref", "-d", "refs/heads/gh-pages");
         try {
@@ -208,7 +163,7 @@ describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
         await reporterIdle();
         const deploymentsToken = env.deploymentsToken as string;
         const secrets = [deploymentsToken, env.githubToken, privateKeyOf(env.host).split("\n")[1]];
-        const state = await exportStack(name, env.stateDir);
+        const state = await exportStack(env);
         expect(state).toContain("secrets_providers");
         commandLineSamples.push(hostCommandLines(name));
         const logs = hostExec(name, "cat /var/log/selfpages/*.log /var/log/nginx/*.log 2>/dev/null || true");
@@ -238,11 +193,11 @@ describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
 
 describe.skipIf(!isRoot)("without githubDeploymentsToken", () => {
     const name = "e2e-nodeploy";
-    let env: SandboxEnvironment;
+    let env: Sandbox;
 
     beforeAll(async () => {
         // The host can reach the stand-in: nothing is sent because nothing is set up, not because it can't.
-        env = await start(name, { githubReachableFromHost: true });
+        env = await buildSandbox({ name, standinReachableFromHosts: true });
     });
 
     afterAll(async () => {

@@ -3,7 +3,6 @@
  * name with the sandbox host's address) on the host's gateway; uacme on the host gets the
  * certificate through nginx on port 80. Steps run in order and share the stack.
  */
-import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -11,34 +10,23 @@ import * as http2 from "node:http2";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import type { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSandboxAcme, type SandboxAcme } from "../../sandbox/acme/pebble";
+import type { SandboxAcme } from "../../sandbox/acme/pebble";
+import { buildSandbox, tlsServerNames, type Sandbox } from "../../sandbox/build";
 import type { DeliveryTls } from "../../sandbox/github/deliveries";
-import { startGitHubStandin, type GitHubStandin } from "../../sandbox/github/server";
-import { hostDown, hostUp, type SandboxHost } from "../../sandbox/hostInstance";
-import { SitePublisher } from "../../sandbox/origin";
-import { sandboxStack } from "../../sandbox/stack";
+import type { GitHubStandin } from "../../sandbox/github/server";
+import type { SandboxHost } from "../../sandbox/hostInstance";
+import type { SitePublisher } from "../../sandbox/origin";
 import { repoRoot } from "../../toolchain/env";
-import { recordFigure, waitFor } from "./support";
+import { hostRun, recordFigure, runCommand, waitFor } from "./support";
 
 const isRoot = process.getuid?.() === 0;
 const repository = "selfpages/site";
 const stackName = "https";
-const names = ["site.selfpages.test", "www.site.selfpages.test"];
+const names = tlsServerNames;
 const figuresFile = path.join(repoRoot, "bench", "e2e-figures.json");
 const renewScript = "/usr/local/lib/selfpages/acme-renew";
-
-/** A command inside the host, without blocking the event loop (the stand-in and probes run in this process). */
-function hostRun(name: string, command: string): Promise<{ code: number; output: string }> {
-    return new Promise((resolve) => {
-        const child = spawn("bash", [path.join(repoRoot, "sandbox", "host", "exec.sh"), name, "sh", "-c", command], { stdio: ["ignore", "pipe", "pipe"] });
-        let output = "";
-        child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-        child.stderr.on("data", (c: Buffer) => (output += c.toString()));
-        child.on("close", (code) => resolve({ code: code ?? -1, output }));
-    });
-}
 
 interface Served {
     status: number;
@@ -84,48 +72,21 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
     let standin: GitHubStandin;
     let stack: Stack;
     let publisher: SitePublisher;
-    let stateDir: string;
+    let env: Sandbox;
     let root = "";
-    const deliveryTls: DeliveryTls = {};
-    const githubToken = `ghp_${crypto.randomBytes(18).toString("hex")}`;
+    let deliveryTls: DeliveryTls;
     const engineOutput: string[] = [];
     const onOutput = (line: string) => engineOutput.push(line);
     const serial = async () => (await httpsGet(host.address, root, names[0])).certificate.serialNumber;
 
     beforeAll(async () => {
-        stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-https-"));
-        host = hostUp(stackName);
-        acme = await startSandboxAcme({ gatewayAddress: host.gatewayAddress, hostAddress: host.address, workDir: path.join(stateDir, "acme") });
+        env = await buildSandbox({ name: stackName, tls: true });
+        ({ host, acme, standin, stack, publisher, deliveryTls } = env);
         root = await acme.rootCa();
-        deliveryTls.ca = root;
-        deliveryTls.hosts = Object.fromEntries(names.map((n) => [n, host.address]));
-        standin = await startGitHubStandin({ host: "127.0.0.1", port: 0, token: githubToken, repositories: [repository], deliveryTls });
-        publisher = new SitePublisher(host.originPath);
-        stack = await sandboxStack({
-            stackName,
-            host,
-            stateDir,
-            githubApiUrl: standin.apiUrl,
-            githubToken,
-            repository,
-            config: { tls: "acme", tlsAcmeDirectoryUrl: acme.directoryUrl, tlsCaBundle: acme.directoryCa, tlsContactEmail: "webmaster@example.com" },
-        });
-        for (const [i, name] of names.entries()) await stack.setConfig(`selfpages:siteServerNames[${i}]`, { value: name }, true);
-        // The preflight resolves the names as pebble does: through pebble-challtestsrv.
-        (stack.workspace as LocalWorkspace).envVars.SELFPAGES_DNS_SERVER = `${host.gatewayAddress}:8053`;
     });
 
     afterAll(async () => {
-        try {
-            if (stack) await stack.workspace.removeStack(stackName).catch(() => undefined);
-        } finally {
-            fs.rmSync(path.join(repoRoot, `Pulumi.${stackName}.yaml`), { force: true });
-            await standin?.close();
-            await acme?.close();
-            publisher?.remove();
-            if (host) hostDown(host.name);
-            if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-        }
+        await env?.close();
     });
 
     it("1. the first up issues a certificate; https answers 200 over HTTP/2 and the chain verifies", async () => {
@@ -285,16 +246,7 @@ describe.skipIf(!isRoot)("`npm run sandbox -- --tls`, as printed", () => {
     const name = "e2e-tlshint";
     let stateDir: string;
     let env: Record<string, string>;
-    const run = (command: string, args: string[], cwd = repoRoot) =>
-        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-            const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-            child.on("error", reject);
-            child.on("close", (status) => resolve({ status, stdout, stderr }));
-        });
+    const run = (command: string, args: string[], cwd = repoRoot) => runCommand(command, args, { cwd, env });
 
     beforeAll(() => {
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-tlshints-"));

@@ -6,14 +6,13 @@
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGitHubStandin, type GitHubStandin } from "../../sandbox/github/server";
-import { hostDown, hostExec, hostUp, privateKeyOf, type SandboxHost } from "../../sandbox/hostInstance";
-import { SitePublisher } from "../../sandbox/origin";
-import { sandboxEnv, sandboxStack } from "../../sandbox/stack";
+import { buildSandbox, type Sandbox } from "../../sandbox/build";
+import type { GitHubStandin } from "../../sandbox/github/server";
+import { hostExec, privateKeyOf, type SandboxHost } from "../../sandbox/hostInstance";
+import type { SitePublisher } from "../../sandbox/origin";
 import { repoRoot } from "../../toolchain/env";
 import { exportStack, get, recordFigure, waitFor, worldReadableFiles } from "./support";
 
@@ -27,8 +26,7 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
     let standin: GitHubStandin;
     let stack: Stack;
     let publisher: SitePublisher;
-    let stateDir: string;
-    const githubToken = `ghp_${crypto.randomBytes(18).toString("hex")}`;
+    let env: Sandbox;
     /** Everything the engine printed, searched for secrets at the end. */
     const engineOutput: string[] = [];
     const onOutput = (line: string) => engineOutput.push(line);
@@ -44,27 +42,12 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
     const receiverPid = () => hostExec(host.name, "pidof webhook || true").trim();
 
     beforeAll(async () => {
-        stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-e2e-"));
-        host = hostUp(stackName);
-        standin = await startGitHubStandin({ host: "127.0.0.1", port: 0, token: githubToken, repositories: [repository] });
-        publisher = new SitePublisher(host.originPath);
-        stack = await sandboxStack({ stackName, host, stateDir, githubApiUrl: standin.apiUrl, githubToken, repository });
-        siteUrl = `http://${host.address}`;
+        env = await buildSandbox({ name: stackName });
+        ({ host, standin, stack, publisher, siteUrl } = env);
     });
 
     afterAll(async () => {
-        try {
-            if (stack) {
-                await stack.destroy({ onOutput }).catch(() => undefined);
-                await stack.workspace.removeStack(stackName).catch(() => undefined);
-            }
-        } finally {
-            fs.rmSync(path.join(repoRoot, `Pulumi.${stackName}.yaml`), { force: true });
-            await standin?.close();
-            publisher?.remove();
-            if (host) hostDown(host.name);
-            if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-        }
+        await env?.close();
     });
 
     it("1. up from a bare host serves the site, precompressed and with caching headers", async () => {
@@ -260,9 +243,9 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
     });
 
     it("12. no secret appears in plain text: state, engine output, ps, logs, world-readable files", async () => {
-        const secrets = [...secretsSeen, githubToken, privateKeyOf(host).split("\n")[1]];
+        const secrets = [...secretsSeen, env.githubToken, privateKeyOf(host).split("\n")[1]];
         expect(secrets.length).toBeGreaterThanOrEqual(4);
-        const state = exportStack(stackName, sandboxEnv(stateDir), repoRoot);
+        const state = await exportStack(env);
         expect(state).toContain("secrets_providers");
         const commandLines = hostExec(host.name, "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null");
         const logs = hostExec(host.name, "cat /var/log/selfpages/*.log /var/log/nginx/*.log 2>/dev/null || true");

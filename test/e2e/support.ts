@@ -1,7 +1,9 @@
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
+import { sandboxEnv } from "../../sandbox/stack";
+import { repoRoot } from "../../toolchain/env";
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 250): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -38,15 +40,47 @@ export function get(url: string, headers: Record<string, string> = {}): Promise<
     });
 }
 
-/** `pulumi stack export` as a user runs it: secrets stay encrypted. */
-export function exportStack(stackName: string, env: Record<string, string>, cwd: string): string {
-    return execFileSync("pulumi", ["stack", "export", "--stack", stackName], { cwd, env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 256 << 20 });
+export interface Ran {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    /** stdout and stderr together, in the order they came. */
+    output: string;
 }
 
-/** Every regular file under `root` that anyone may read, with its content (symlinks not followed). */
-export function worldReadableFiles(root: string, dirs: string[], maxBytes = 4 << 20): Array<{ file: string; content: Buffer }> {
-    const found: Array<{ file: string; content: Buffer }> = [];
-    const walk = (dir: string) => {
+/**
+ * Runs a command without blocking this process: the GitHub stand-in answers from this event loop,
+ * and vitest's worker must keep talking to its parent.
+ */
+export function runCommand(command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Ran> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        let output = "";
+        child.stdout.on("data", (d: Buffer) => ((stdout += d.toString()), (output += d.toString())));
+        child.stderr.on("data", (d: Buffer) => ((stderr += d.toString()), (output += d.toString())));
+        child.on("error", reject);
+        child.on("close", (status) => resolve({ status, stdout, stderr, output }));
+    });
+}
+
+/** A command inside a sandbox host as root, outside SSH, without blocking this process. */
+export async function hostRun(name: string, command: string): Promise<{ code: number; output: string }> {
+    const ran = await runCommand("bash", [path.join(repoRoot, "sandbox", "host", "exec.sh"), name, "sh", "-c", command]);
+    return { code: ran.status ?? -1, output: ran.output };
+}
+
+/** `pulumi stack export` of a sandbox's stack as a user runs it: secrets stay encrypted. */
+export async function exportStack(sandbox: { name: string; stateDir: string }): Promise<string> {
+    const ran = await runCommand("pulumi", ["stack", "export", "--stack", sandbox.name], { env: { ...(process.env as Record<string, string>), ...sandboxEnv(sandbox.stateDir) } });
+    if (ran.status !== 0) throw new Error(`pulumi stack export failed: ${ran.stderr}`);
+    return ran.stdout;
+}
+
+/** Every regular file under the host's directories `dirs` (symlinks not followed), with its stat. */
+export function* hostFiles(rootfs: string, dirs: string[]): Generator<{ file: string; stat: fs.Stats }> {
+    function* walk(dir: string): Generator<{ file: string; stat: fs.Stats }> {
         let entries: fs.Dirent[];
         try {
             entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -55,15 +89,21 @@ export function worldReadableFiles(root: string, dirs: string[], maxBytes = 4 <<
         }
         for (const entry of entries) {
             const full = path.join(dir, entry.name);
-            if (entry.isDirectory()) walk(full);
-            else if (entry.isFile()) {
-                const stat = fs.statSync(full);
-                if (stat.mode & 0o004 && stat.size <= maxBytes) found.push({ file: full, content: fs.readFileSync(full) });
-            }
+            if (entry.isDirectory()) yield* walk(full);
+            else if (entry.isFile()) yield { file: full, stat: fs.statSync(full) };
         }
-    };
-    for (const dir of dirs) walk(path.join(root, dir));
-    return found;
+    }
+    for (const dir of dirs) yield* walk(path.join(rootfs, dir));
+}
+
+/** Every regular file under `root` that anyone may read, with its content. */
+export function worldReadableFiles(root: string, dirs: string[], maxBytes = 4 << 20): Array<{ file: string; content: Buffer }> {
+    return [...hostFiles(root, dirs)].filter(({ stat }) => stat.mode & 0o004 && stat.size <= maxBytes).map(({ file }) => ({ file, content: fs.readFileSync(file) }));
+}
+
+/** Every regular file under the host's directories (readable or not) that holds `needle`, as the host names it. */
+export function filesHolding(rootfs: string, dirs: string[], needle: string): string[] {
+    return [...hostFiles(rootfs, dirs)].filter(({ file, stat }) => stat.size <= 16 << 20 && fs.readFileSync(file).includes(needle)).map(({ file }) => `/${path.relative(rootfs, file)}`);
 }
 
 /** Appends a named figure to the e2e figures file (read by the README and the issue notes). */

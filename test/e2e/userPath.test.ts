@@ -3,39 +3,17 @@
  * user would: the README's block on a copy of the working tree with a fresh home directory, a
  * sandbox host standing in for the user's VM; the sandbox's hints as printed, in bash.
  */
-import { execFileSync, spawn } from "node:child_process";
-import * as crypto from "node:crypto";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGitHubStandin, type GitHubStandin } from "../../sandbox/github/server";
-import { hostDown, hostUp, privateKeyOf, type SandboxHost } from "../../sandbox/hostInstance";
-import { SitePublisher } from "../../sandbox/origin";
+import { buildSandbox, type Sandbox } from "../../sandbox/build";
+import type { GitHubStandin } from "../../sandbox/github/server";
+import { privateKeyOf, type SandboxHost } from "../../sandbox/hostInstance";
+import type { SitePublisher } from "../../sandbox/origin";
 import { cacheDir, repoRoot } from "../../toolchain/env";
-import { get, waitFor } from "./support";
-
-interface Ran {
-    status: number | null;
-    stdout: string;
-    stderr: string;
-}
-
-/**
- * Runs a command without blocking this process: the GitHub stand-in answers from this event loop,
- * and vitest's worker must keep talking to its parent.
- */
-function runCommand(command: string, args: string[], options: { cwd: string; env: Record<string, string> }): Promise<Ran> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("error", reject);
-        child.on("close", (status) => resolve({ status, stdout, stderr }));
-    });
-}
+import { get, runCommand, waitFor } from "./support";
 
 /** The fenced block between the README's user-path markers. */
 function readmeUserPath(): string {
@@ -79,15 +57,16 @@ describe("the README's user path, as printed", () => {
     let home: string;
     let clone: string;
     let env: Record<string, string>;
-    const token = `ghp_${crypto.randomBytes(18).toString("hex")}`;
-    const repository = "selfpages/site";
+    let sandbox: Sandbox;
+    let token: string;
+    let repository: string;
 
     const run = (script: string) => runCommand("bash", ["-euo", "pipefail", "-c", script], { cwd: clone, env });
 
     beforeAll(async () => {
-        host = hostUp(name);
-        standin = await startGitHubStandin({ host: "127.0.0.1", port: 0, token, repositories: [repository] });
-        publisher = new SitePublisher(host.originPath);
+        // No stack: the README's block makes the user's own.
+        sandbox = await buildSandbox({ name, stack: false });
+        ({ host, standin, publisher, repository, githubToken: token } = sandbox);
         work = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-readme-"));
         home = path.join(work, "home");
         clone = path.join(work, "selfpages");
@@ -111,9 +90,7 @@ describe("the README's user path, as printed", () => {
         if (clone && fs.existsSync(path.join(clone, "Pulumi.mysite.yaml"))) {
             await run("export PULUMI_CONFIG_PASSPHRASE_FILE=~/.selfpages/passphrase; npm run -s pulumi -- destroy --yes --stack mysite >/dev/null; npm run -s pulumi -- stack rm --yes mysite >/dev/null");
         }
-        await standin?.close();
-        publisher?.remove();
-        hostDown(name);
+        await sandbox?.close();
         if (work) fs.rmSync(work, { recursive: true, force: true });
     }, 600_000);
 

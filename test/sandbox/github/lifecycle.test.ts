@@ -66,15 +66,11 @@ describe("a hook's whole life through the stand-in's API, as with GitHub", () =>
         expect(ping.headers["x-github-hook-installation-target-id"]).toBe(String(payload.repository.id));
     });
 
-    it("lists and gets the hook with the secret masked, and records the ping as its last response", async () => {
-        const list = await api("GET", hooks);
-        expect(list.status).toBe(200);
-        expect(list.json.map((h: { id: number }) => h.id)).toEqual([id]);
+    it("gets the hook with the secret masked, and records the ping as its last response", async () => {
         const one = await api("GET", `${hooks}/${id}`);
-        expect(one.json.config.secret).toBe("********");
+        expect(one.json.config).toEqual({ content_type: "json", insecure_ssl: "0", secret: "********", url: receiver.url });
         expect(one.json.last_response).toEqual({ code: 202, status: "active", message: "OK" });
         expect(one.text).not.toContain(secret);
-        expect((await api("GET", `${hooks}/${id}/config`)).json).toEqual({ content_type: "json", insecure_ssl: "0", secret: "********", url: receiver.url });
     });
 
     it("a PATCH of the hook's config drops the secret unless it is sent again", async () => {
@@ -87,14 +83,6 @@ describe("a hook's whole life through the stand-in's API, as with GitHub", () =>
         expect(resent.json).toMatchObject({ events: ["push", "release"], config: { secret: "********" } });
         expect((await api("PATCH", `${hooks}/${id}`, { remove_events: ["release"] })).json.events).toEqual(["push"]);
         expect(standin.hooks("Do-It-ECM/do-it")[0].config.secret).toBe(secret);
-    });
-
-    it("a PATCH of .../config changes only the fields sent and keeps the secret", async () => {
-        const patched = await api("PATCH", `${hooks}/${id}/config`, { insecure_ssl: "1" });
-        expect(patched.status).toBe(200);
-        expect(patched.json).toEqual({ content_type: "json", insecure_ssl: "1", secret: "********", url: receiver.url });
-        await api("PATCH", `${hooks}/${id}/config`, { insecure_ssl: "0" });
-        expect(standin.hooks("Do-It-ECM/do-it")[0].config).toEqual({ url: receiver.url, content_type: "json", insecure_ssl: "0", secret });
     });
 
     it("delivers a push, signed, shaped like GitHub's, and records it", async () => {
@@ -115,41 +103,11 @@ describe("a hook's whole life through the stand-in's API, as with GitHub", () =>
         expect(JSON.parse(receiver.received[receiver.received.length - 1].body.toString())).toMatchObject({ before: sha("a"), after: sha("b"), created: false });
     });
 
-    it("shows the delivery log: list newest first, one delivery in full, status filter", async () => {
-        const list = await api("GET", `${hooks}/${id}/deliveries`);
-        expect(list.status).toBe(200);
-        expect(list.json.map((d: { event: string }) => d.event)).toEqual(["push", "push", "ping"]);
-        expect(Object.keys(list.json[0]).sort()).toEqual(["action", "delivered_at", "duration", "event", "guid", "id", "installation_id", "redelivery", "repository_id", "status", "status_code", "throttled_at"]);
-        const one = await api("GET", `${hooks}/${id}/deliveries/${list.json[1].id}`);
-        expect(one.json).toMatchObject({ event: "push", status_code: 202, url: receiver.url, request: { payload: { ref: "refs/heads/gh-pages", after: sha("a") } }, response: { payload: "accepted" } });
-        expect(one.json.request.headers["X-GitHub-Event"]).toBe("push");
-        expect((await api("GET", `${hooks}/${id}/deliveries?status=failure`)).json).toEqual([]);
-
-        const paged = await api("GET", `${hooks}/${id}/deliveries?per_page=2`);
-        expect(paged.json).toHaveLength(2);
-        const next = /<([^>]+)>; rel="next"/.exec(paged.headers.get("link") ?? "")?.[1];
-        expect(next).toBeDefined();
-        const rest = await api("GET", new URL(next as string).pathname + new URL(next as string).search);
-        expect(rest.json.map((d: { event: string }) => d.event)).toEqual(["ping"]);
-        expect((await api("GET", `${hooks}/${id}/deliveries/1`)).status).toBe(404);
-    });
-
-    it("pings, test-pushes and redelivers on request, in the background like GitHub", async () => {
-        const before = receiver.received.length;
-        expect((await api("POST", `${hooks}/${id}/pings`)).status).toBe(204);
-        expect((await api("POST", `${hooks}/${id}/tests`)).status).toBe(204);
-        await expect.poll(() => receiver.received.length, { timeout: 5000 }).toBe(before + 2);
-        const events = receiver.received.slice(before).map((r) => String(r.headers["x-github-event"])).sort();
-        expect(events).toEqual(["ping", "push"]);
-        const testPush = receiver.received.slice(before).find((r) => r.headers["x-github-event"] === "push");
-        expect(JSON.parse(String(testPush?.body))).toMatchObject({ after: sha("b") });
-
-        const [latest] = (await api("GET", `${hooks}/${id}/deliveries?per_page=1`)).json;
-        const redelivered = await api("POST", `${hooks}/${id}/deliveries/${latest.id}/attempts`);
-        expect(redelivered.status).toBe(202);
-        await expect.poll(() => receiver.received.length, { timeout: 5000 }).toBe(before + 3);
-        expect(receiver.received[before + 2].headers["x-github-delivery"]).toBe(latest.guid);
-        await expect.poll(async () => (await api("GET", `${hooks}/${id}/deliveries?per_page=1`)).json[0].redelivery, { timeout: 5000 }).toBe(true);
+    it("keeps every delivery in its log, oldest first, with the request sent and the answer received", () => {
+        const log = standin.deliveries("Do-It-ECM/do-it");
+        expect(log.map((d) => d.event)).toEqual(["ping", "push", "push"]);
+        expect(log[1]).toMatchObject({ event: "push", status_code: 202, url: receiver.url, request: { payload: { ref: "refs/heads/gh-pages", after: sha("a") } }, response: { payload: "accepted" } });
+        expect(log[1].request.headers["X-GitHub-Event"]).toBe("push");
     });
 
     it("deletes the hook: 204, then 404, and nothing is pushed to it any more", async () => {
@@ -159,7 +117,7 @@ describe("a hook's whole life through the stand-in's API, as with GitHub", () =>
         expect(gone.json).toEqual({ message: "Not Found", documentation_url: "https://docs.github.com/rest/repos/webhooks#get-a-repository-webhook", status: "404" });
         expect((await api("DELETE", `${hooks}/${id}`)).status).toBe(404);
         expect(await standin.sendPush("Do-It-ECM/do-it", { ref: "refs/heads/gh-pages", after: sha("c") })).toEqual([]);
-        expect((await api("GET", hooks)).json).toEqual([]);
+        expect(standin.hooks("Do-It-ECM/do-it")).toEqual([]);
     });
 
     it("answered everything as GitHub's description says, and logged no secret", () => {

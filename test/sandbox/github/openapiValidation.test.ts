@@ -32,7 +32,7 @@ describe("validation against GitHub's OpenAPI description", () => {
         expect(getHook.validateResponse(201, example)).toEqual(["repos/get-webhook 201: status not in GitHub's description of the operation"]);
         expect(op("repos/delete-webhook").validateResponse(204, { unexpected: true })).toHaveLength(1);
         // A 404 where the description lists none is still GitHub's basic-error.
-        expect(op("repos/get-webhook-config-for-repo").validateResponse(404, { message: "Not Found", documentation_url: "x" })).toEqual([]);
+        expect(op("repos/delete-an-environment").validateResponse(404, { message: "Not Found", documentation_url: "x" })).toEqual([]);
         expect(op("repos/create-webhook").validateResponse(422, { message: "Validation Failed" }).join()).toContain("documentation_url");
         expect(validateGenericError(401, { message: 42 })).toHaveLength(1);
     });
@@ -46,16 +46,15 @@ describe("validation against GitHub's OpenAPI description", () => {
         expect(create.validateRequest({ owner: "o", repo: "r" }, new URLSearchParams(), { colour: "red" }).body).toEqual(["(root) must NOT have additional properties (colour)"]);
         expect(op("repos/update-webhook").validateRequest({ owner: "o", repo: "r", hook_id: "1" }, new URLSearchParams(), undefined).body).toEqual(["a request body is required"]);
         expect(op("repos/get-webhook").validateRequest({ owner: "o", repo: "r", hook_id: "abc" }, new URLSearchParams(), undefined).path).toHaveLength(1);
-        const list = op("repos/list-webhook-deliveries");
-        expect(list.validateRequest({ owner: "o", repo: "r", hook_id: "1" }, new URLSearchParams("status=success&per_page=5"), undefined)).toEqual(none);
-        expect(list.validateRequest({ owner: "o", repo: "r", hook_id: "1" }, new URLSearchParams("status=maybe"), undefined).query).toHaveLength(1);
-        expect(list.validateRequest({ owner: "o", repo: "r", hook_id: "1" }, new URLSearchParams("per_page=many"), undefined).query).toHaveLength(1);
+        const list = op("repos/list-deployments");
+        expect(list.validateRequest({ owner: "o", repo: "r" }, new URLSearchParams("sha=abc&environment=selfpages&per_page=5"), undefined)).toEqual(none);
+        expect(list.validateRequest({ owner: "o", repo: "r" }, new URLSearchParams("per_page=many"), undefined).query).toHaveLength(1);
     });
 
     it("routes methods and paths as GitHub's operations", () => {
-        const found = matchOperation("PATCH", "/repos/Do-It-ECM/do-it/hooks/12/config");
-        expect(found.operation?.operationId).toBe("repos/update-webhook-config-for-repo");
-        expect(found.operation && "params" in found ? found.params : undefined).toEqual({ owner: "Do-It-ECM", repo: "do-it", hook_id: "12" });
+        const found = matchOperation("POST", "/repos/Do-It-ECM/do-it/deployments/12/statuses");
+        expect(found.operation?.operationId).toBe("repos/create-deployment-status");
+        expect(found.operation && "params" in found ? found.params : undefined).toEqual({ owner: "Do-It-ECM", repo: "do-it", deployment_id: "12" });
         expect(matchOperation("PUT", "/repos/o/r/hooks/12")).toEqual({ operation: undefined, pathKnown: true });
         expect(matchOperation("GET", "/repos/o/r/issues")).toEqual({ operation: undefined, pathKnown: false });
     });

@@ -1,0 +1,206 @@
+/**
+ * The one way to assemble a sandbox, for `npm run sandbox`, the bench, the reliability drills and
+ * the end-to-end tests: N hosts (each its own network namespace and /24), a GitHub stand-in serving
+ * the given repositories, pebble when TLS is on, and this program's stack pointed at the first host.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { startAcmeDaemon, type AcmeDaemon } from "./acme/daemon";
+import { startSandboxAcme, stopSandboxAcmeDaemons, type SandboxAcme } from "./acme/pebble";
+import { daemonToken, startStandinDaemon, stopStandinDaemon, type StandinDaemon } from "./github/daemon";
+import type { DeliveryTls } from "./github/deliveries";
+import { startGitHubStandin, type GitHubStandin } from "./github/server";
+import { hostDown, hostUp, type SandboxHost } from "./hostInstance";
+import { SitePublisher } from "./origin";
+import { sandboxStack } from "./stack";
+import { newGitHubToken } from "./tokens";
+import { repoRoot } from "../toolchain/env";
+
+/** The site's repository when a sandbox is given none. */
+export const defaultRepository = "selfpages/site";
+/** The names pebble certifies when TLS is on; challtestsrv answers them with the first host. */
+export const tlsServerNames = ["site.selfpages.test", "www.site.selfpages.test"];
+
+export interface SandboxOptions {
+    /** The stack's name and the first host's (1-12 of [a-z0-9-]); the others are NAME-2, NAME-3, ... */
+    name: string;
+    /** How many hosts (default 1). The stack serves the first; the others wait for a fleet's config. */
+    hosts?: number;
+    /** "owner/name" of each repository the stand-in serves (default one); the stack's site is the first. */
+    repositories?: string[];
+    /** HTTPS: pebble and its DNS on the first host's gateway, the stack's tls set to acme for tlsServerNames. */
+    tls?: boolean;
+    /** A deployments token in the stack and the stand-in, and the stand-in where the host's reporter reaches it. */
+    deployments?: boolean;
+    /** The stand-in on the first host's gateway instead of loopback, so that the hosts reach it too. */
+    standinReachableFromHosts?: boolean;
+    /** Extra `selfpages:` settings of the stack. */
+    config?: Record<string, string>;
+    /** false: no stack (a test that makes its own as a user would). */
+    stack?: boolean;
+    /** Default: a new temporary directory, removed by close(). */
+    stateDir?: string;
+    /**
+     * The stand-in and pebble run detached and outlive this process, found again by the next build
+     * with the same stateDir; removeSandbox() ends them (`npm run sandbox`).
+     */
+    daemons?: boolean;
+}
+
+export interface Sandbox<Standin extends { apiUrl: string } = GitHubStandin, Acme = SandboxAcme> {
+    name: string;
+    hosts: SandboxHost[];
+    /** The first host: the one the stack serves. */
+    host: SandboxHost;
+    standin: Standin;
+    /** pebble and its DNS (an error when built without `tls`). */
+    acme: Acme;
+    /** What the stand-in verifies https hooks against (update `ca` when pebble restarts). */
+    deliveryTls: DeliveryTls;
+    /** A working clone of the first host's git origin, made when first used. */
+    publisher: SitePublisher;
+    /** This program's stack for the first host (an error when built with `stack: false`). */
+    stack: Stack;
+    stateDir: string;
+    /** The stack's site, the first of `repositories`. */
+    repository: string;
+    repositories: string[];
+    serverNames: string[];
+    siteUrl: string;
+    /** The stack's GitHub token (webhooks, environment), as the stand-in knows it. */
+    githubToken: string;
+    deploymentsToken?: string;
+    /** Destroys the stack and removes everything the build made (daemons: see removeSandbox). */
+    close(): Promise<void>;
+}
+
+export type DaemonSandbox = Sandbox<StandinDaemon, AcmeDaemon>;
+
+const hostNames = (name: string, count: number) => Array.from({ length: count }, (_, i) => (i === 0 ? name : `${name}-${i + 1}`));
+const hostsFile = (stateDir: string) => path.join(stateDir, "hosts.json");
+
+export function buildSandbox(options: SandboxOptions & { daemons: true }): Promise<DaemonSandbox>;
+export function buildSandbox(options: SandboxOptions & { daemons?: false }): Promise<Sandbox>;
+export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<GitHubStandin | StandinDaemon, SandboxAcme | AcmeDaemon>> {
+    const { name } = options;
+    const names = hostNames(name, options.hosts ?? 1);
+    const tooLong = names.find((n) => !/^[a-z0-9-]{1,12}$/.test(n));
+    if (tooLong) throw new Error(`sandbox host name "${tooLong}" must be 1-12 of [a-z0-9-] (name "${name}" with ${names.length} hosts)`);
+    const repositories = options.repositories ?? [defaultRepository];
+    const stateDir = options.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `selfpages-${name}-`));
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    // What close() (or a failed build) undoes, last made first undone.
+    const undo: Array<() => unknown> = [];
+    const close = async () => {
+        for (const step of undo.reverse()) {
+            try {
+                await step();
+            } catch (error) {
+                console.error(`sandbox ${name}: cleanup step failed: ${String(error)}`);
+            }
+        }
+        undo.length = 0;
+    };
+    if (!options.stateDir) undo.push(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+    try {
+        fs.writeFileSync(hostsFile(stateDir), JSON.stringify(names));
+        const hosts: SandboxHost[] = [];
+        for (const hostName of names) {
+            if (!options.daemons) undo.push(() => hostDown(hostName));
+            hosts.push(hostUp(hostName));
+        }
+        const [host] = hosts;
+
+        const acmeDir = path.join(stateDir, "acme");
+        const acmeAt = { workDir: acmeDir, gatewayAddress: host.gatewayAddress, hostAddress: host.address };
+        let acme: SandboxAcme | AcmeDaemon | undefined;
+        const deliveryTls: DeliveryTls = {};
+        if (options.tls && options.daemons) acme = await startAcmeDaemon(acmeAt);
+        else if (options.tls) {
+            const started = await startSandboxAcme(acmeAt);
+            undo.push(() => started.close());
+            deliveryTls.ca = await started.rootCa();
+            acme = started;
+        }
+        const serverNames = options.tls ? tlsServerNames : [host.address];
+        if (options.tls) deliveryTls.hosts = Object.fromEntries(serverNames.map((n) => [n, host.address]));
+
+        const githubToken = (options.daemons && daemonToken(stateDir, "token")) || newGitHubToken();
+        const deploymentsToken = options.deployments ? (options.daemons && daemonToken(stateDir, "deploymentsToken")) || newGitHubToken("fine-grained") : undefined;
+        const standinHost = options.standinReachableFromHosts || options.deployments ? host.gatewayAddress : "127.0.0.1";
+        let standin: GitHubStandin | StandinDaemon;
+        if (options.daemons) {
+            const rootFile = acme && "rootFile" in acme ? ["--delivery-ca-file", acme.rootFile, ...serverNames.map((n) => `--delivery-resolve=${n}=${host.address}`)] : [];
+            standin = await startStandinDaemon({ stateDir, host: standinHost, token: githubToken, deploymentsToken, repositories, args: rootFile });
+        } else {
+            const started = await startGitHubStandin({ host: standinHost, port: 0, token: githubToken, deploymentsToken, repositories, deliveryTls });
+            undo.push(() => started.close());
+            standin = started;
+        }
+
+        let publisher: SitePublisher | undefined;
+        undo.push(() => publisher?.remove());
+
+        let stack: Stack | undefined;
+        if (options.stack !== false) {
+            undo.push(async () => {
+                await stack?.destroy().catch(() => undefined);
+                await stack?.workspace.removeStack(name).catch(() => undefined);
+                fs.rmSync(path.join(repoRoot, `Pulumi.${name}.yaml`), { force: true });
+            });
+            stack = await sandboxStack({
+                stackName: name,
+                hosts,
+                stateDir,
+                githubApiUrl: standin.apiUrl,
+                githubToken,
+                repository: repositories[0],
+                config: options.config,
+                deploymentsToken,
+                tls: acme && { directoryUrl: acme.directoryUrl, directoryCa: acme.directoryCa, serverNames, dnsServer: `${host.gatewayAddress}:8053` },
+            });
+        }
+        return {
+            name,
+            hosts,
+            host,
+            standin,
+            get acme() {
+                if (!acme) throw new Error(`sandbox ${name} was built without tls`);
+                return acme;
+            },
+            deliveryTls,
+            get publisher() {
+                publisher ??= new SitePublisher(host.originPath);
+                return publisher;
+            },
+            get stack() {
+                if (!stack) throw new Error(`sandbox ${name} was built without a stack`);
+                return stack;
+            },
+            stateDir,
+            repository: repositories[0],
+            repositories,
+            serverNames,
+            siteUrl: `${options.tls ? "https" : "http"}://${serverNames[0]}`,
+            githubToken,
+            deploymentsToken,
+            close,
+        };
+    } catch (error) {
+        await close();
+        throw error;
+    }
+}
+
+/** Removes what a `daemons` build left running or on disk, from another process (`npm run sandbox -- --down`). */
+export function removeSandbox(name: string, stateDir: string): void {
+    stopStandinDaemon(stateDir);
+    stopSandboxAcmeDaemons(path.join(stateDir, "acme"));
+    const names = fs.existsSync(hostsFile(stateDir)) ? (JSON.parse(fs.readFileSync(hostsFile(stateDir), "utf8")) as string[]) : [name];
+    for (const hostName of names) hostDown(hostName);
+    fs.rmSync(path.join(repoRoot, `Pulumi.${name}.yaml`), { force: true });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+}
