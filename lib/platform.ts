@@ -36,8 +36,9 @@ const alpineNologin = "/sbin/nologin";
 const debianNologin = "/usr/sbin/nologin";
 // uacme is the ACME client; openssl makes the placeholder certificate nginx starts with (see components/tls.ts).
 // curl: the deploy reporter's HTTP client (deployments in GitHub), a package on both families.
-const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates", "uacme", "openssl", "curl"];
-const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "uacme", "openssl", "curl"];
+// brotli (the CLI the sync precompresses with) and nginx's brotli_static module.
+const alpinePackages = ["nginx", "git", "webhook", "openrc", "busybox", "ca-certificates", "uacme", "openssl", "curl", "brotli", "nginx-mod-http-brotli"];
+const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "uacme", "openssl", "curl", "brotli", "libnginx-mod-http-brotli-static"];
 
 const alpine: Platform = {
     family: "alpine",
