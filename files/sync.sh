@@ -40,7 +40,7 @@
 # "success SHA" (after the switch) or "failure AFTER REASON", queues that and returns at once.
 #
 # A deploy logs one "phases" line: the epoch time (to the ns where date has %N) of each milestone
-# (start, locked, fetch, fetched, planned, checkedout, compressed, switched, finished; lsremote
+# (start, locked, fetch, fetched, planned, checkedout, gz, br, switched, finished; lsremote
 # when cron or a failed fetch asks the origin first), for the benchmark's breakdown of push to
 # served. One `date` each, about 1 ms.
 set -eu
@@ -51,6 +51,7 @@ mark() {
 	phases="$phases $1=${marked%.*N}"
 }
 mark start
+start_seconds=${marked%%.*}
 
 # Its parameters (REPOSITORY, BRANCH, CLONE_URL, SITE_ROOT, STATE_DIR, LOG_FILE, DEPLOY_REPORT,
 # KEEP_RELEASES, GZIP_MIN_BYTES, GZIP_EXTENSIONS) come from a small file the stack renders
@@ -121,7 +122,9 @@ lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
 # A token in the clone URL (https://user:token@host/...) never reaches the log.
 redact() { sed 's#://[^/@]*@#://***@#g'; }
 
-delivery=$(clean "$delivery")
+# (GitHub's delivery ids are plain: no process to clean them.)
+case "$delivery" in *[!A-Za-z0-9._/@:+-]*) delivery=$(clean "$delivery") ;; esac
+if [ "${#delivery}" -gt 100 ]; then delivery=$(clean "$delivery"); fi
 tag="sync[$mode${delivery:+ delivery=$delivery}]"
 
 log() {
@@ -130,7 +133,7 @@ log() {
 	printf '%s\n' "$entry" >>"$LOG_FILE" 2>/dev/null || true
 }
 
-mkdir -p "$(dirname "$LOG_FILE")" 2>/dev/null || true
+[ -d "${LOG_FILE%/*}" ] || mkdir -p "${LOG_FILE%/*}" 2>/dev/null || true
 
 if [ "$mode" = webhook ]; then
 	if [ "$event" != push ]; then
@@ -141,7 +144,7 @@ if [ "$mode" = webhook ]; then
 		log "ignored: ref '$(clean "$ref")' is not refs/heads/$BRANCH"
 		exit 0
 	fi
-	if [ "$(lower "$repository")" != "$(lower "$REPOSITORY")" ]; then
+	if [ "$repository" != "$REPOSITORY" ] && [ "$(lower "$repository")" != "$(lower "$REPOSITORY")" ]; then
 		log "ignored: repository '$(clean "$repository")' is not $REPOSITORY"
 		exit 0
 	fi
@@ -166,9 +169,9 @@ current_release() {
 	if [ -L "$CURRENT" ]; then readlink "$CURRENT"; fi
 }
 
-# Prints the commit of the current release, or nothing.
-current_commit() {
-	release=$(current_release)
+# Prints the commit of release $1 ("releases/<id>") if it is complete, or nothing.
+commit_of() {
+	release=$1
 	if [ -n "$release" ] && [ -f "$SITE_ROOT/$release/.selfpages-complete" ] && [ -f "$SITE_ROOT/$release/.selfpages-commit" ]; then
 		read -r line <"$SITE_ROOT/$release/.selfpages-commit" || true
 		printf '%s\n' "$line"
@@ -213,8 +216,9 @@ release_id() {
 
 # Removes release directories that never got their completion marker (a crashed or failed sync),
 # except the one `current` points to.
+# $1: the current release when the caller knows it.
 remove_incomplete() {
-	keep=$(current_release)
+	keep=${1-$(current_release)}
 	keep=${keep##*/}
 	for release in "$RELEASES"/*; do
 		[ -d "$release" ] || continue
@@ -375,13 +379,11 @@ fetch_branch() {
 }
 
 # One sync. Runs in a subshell with `set -e`; on failure the caller logs what failed and
-# removes the half-built release.
+# removes the half-built release. old_release and old (its commit) are the caller's.
 deploy() {
-	started=$(date +%s)
-	old=$(current_commit)
-	old_release=$(current_release)
+	started=${start_seconds:-0}
 	[ -d "$RELEASES" ] || mkdir -p "$RELEASES"
-	remove_incomplete
+	remove_incomplete "$old_release"
 
 	if [ ! -d "$REPO" ]; then
 		rm -rf "$REPO.new"
@@ -465,6 +467,9 @@ deploy() {
 	mark planned
 	# One plan per encoding; generated files of changed or deleted sources go first (and before
 	# git, so a directory emptied by the commit can be removed by it).
+	# Words "compress.gz", "changed.br"...: which encodings have work (most deploys change no text
+	# asset, and start no compressor then).
+	work=""
 	for sfx in .gz .br; do
 		all=""
 		if [ -z "$incremental" ]; then
@@ -473,11 +478,18 @@ deploy() {
 			# A release of a version without this encoding: every file may need it once.
 			: >"$manifest$sfx"
 			all=all
+			work="$work changed$sfx"
 		fi
 		: >"$kept$sfx"
 		plan_precompressed "$sfx" "$manifest$sfx" "$tree" "$kept$sfx" "$all" <"$plan.changes" >"$plan$sfx"
 		while IFS= read -r line; do
-			case "$line" in R*) rm -f "$building/${line#?	}" ;; esac
+			case "$line" in
+			R*)
+				rm -f "$building/${line#?	}"
+				work="$work changed$sfx"
+				;;
+			C*) work="$work compress$sfx" ;;
+			esac
 		done <"$plan$sfx"
 	done
 
@@ -488,24 +500,27 @@ deploy() {
 
 	step "precompression in $id"
 	for sfx in .gz .br; do
-		# Most deploys change no text asset: nothing to start then.
-		if grep -q '^C' "$plan$sfx"; then precompress "$building" "$plan.files" "$sfx" <"$plan$sfx" >>"$kept$sfx"; fi
-		sort -u "$kept$sfx" >"$plan.list"
+		name=.selfpages-${sfx#.}
+		case "$work " in
+		*" compress$sfx "*) precompress "$building" "$plan.files" "$sfx" <"$plan$sfx" >"$plan.new" ;;
+		*) : >"$plan.new" ;;
+		esac
 		# Most deploys generate the same files as the previous one: the manifest is then shared
 		# (it is never written in place), as a 20 000-file site's is 400 KB.
-		name=.selfpages-${sfx#.}
-		if [ -n "$incremental" ] && cmp -s "$plan.list" "$SITE_ROOT/$old_release/$name"; then
+		unchanged=yes
+		case "$work " in *" changed$sfx "*) unchanged="" ;; esac
+		if [ -n "$incremental" ] && [ -n "$unchanged" ] && [ ! -s "$plan.new" ]; then
 			ln "$SITE_ROOT/$old_release/$name" "$building/$name"
 		else
-			mv "$plan.list" "$building/$name"
+			sort -u "$kept$sfx" "$plan.new" >"$plan.list"
+			if [ -n "$incremental" ] && cmp -s "$plan.list" "$SITE_ROOT/$old_release/$name"; then
+				ln "$SITE_ROOT/$old_release/$name" "$building/$name"
+			else
+				mv "$plan.list" "$building/$name"
+			fi
 		fi
-		rm -f "$manifest$sfx" "$kept$sfx" "$plan$sfx" "$plan.list"
+		mark "${sfx#.}"
 	done
-	mark compressed
-	# Small deploys never wait for the spare's index to settle (see prepare_spare).
-	settle=""
-	if [ "$(wc -l <"$plan.changes")" -gt 1000 ]; then settle=settle; fi
-	rm -f "$plan.changes" "$plan.files" "$tree"
 	printf '%s\n' "$new" >"$building/.selfpages-commit"
 	: >"$building/.selfpages-complete"
 
@@ -516,6 +531,11 @@ deploy() {
 	mv -T -f "$CURRENT.new" "$CURRENT"
 	mark switched
 	report success "$new"
+
+	# Small deploys never wait for the spare's index to settle (see prepare_spare).
+	settle=""
+	if [ "$(wc -l <"$plan.changes")" -gt 1000 ]; then settle=settle; fi
+	rm -f "$manifest.gz" "$manifest.br" "$kept.gz" "$kept.br" "$plan.gz" "$plan.br" "$plan.new" "$plan.list" "$plan.changes" "$plan.files" "$tree"
 
 	# Deployed: what follows only frees disk or prepares the next deploy, and cannot fail the sync.
 	# Only the current release's index is read (by the next sync); an older one would cost each
@@ -533,7 +553,8 @@ deploy() {
 # rc to its status and logs a failure. Never call it in a condition (`sync_once || ...`): sh
 # ignores `set -e` everywhere inside one, subshells included.
 sync_once() {
-	old=$(current_commit)
+	old_release=$(current_release)
+	old=$(commit_of "$old_release")
 	if [ -e "$STEP_FILE" ]; then
 		# The last sync was killed (its step file outlived it). We hold the lock: no git runs in
 		# the clone now, so lock files left there are stale and would fail every fetch.
@@ -571,7 +592,7 @@ rotate_log() {
 	if [ -f "$LOG_FILE" ] && [ "$(wc -c <"$LOG_FILE")" -gt 1048576 ]; then mv -f "$LOG_FILE" "$LOG_FILE.1"; fi
 }
 
-mkdir -p "$STATE_DIR"
+[ -d "$STATE_DIR" ] || mkdir -p "$STATE_DIR"
 exec 9>>"$LOCK"
 if [ "$mode" = manual ]; then
 	# pulumi up needs a real result: wait for a running sync (polling: busybox flock has no -w).

@@ -148,7 +148,7 @@ describe.each(shells)("sync script under $name", (shell) => {
         const phases = /^\S+ sync\[manual\] phases((?: [a-z]+=\d+(?:\.\d{9})?)+)$/m.exec(host.log());
         expect(phases, host.log()).not.toBeNull();
         const marks = phases![1].trim().split(" ").map((m) => m.split("="));
-        expect(marks.map(([name]) => name)).toEqual(["start", "locked", "fetch", "fetched", "planned", "checkedout", "compressed", "switched", "finished"]);
+        expect(marks.map(([name]) => name)).toEqual(["start", "locked", "fetch", "fetched", "planned", "checkedout", "gz", "br", "switched", "finished"]);
         const times = marks.map(([, t]) => Number(t));
         expect(times).toEqual([...times].sort((a, b) => a - b));
         expect(fs.readdirSync(host.stateDir).sort()).toEqual(["sync.lock"]);
