@@ -350,8 +350,13 @@ precompress() {
 		if [ "$3" = .br ]; then
 			# brotli keeps the source and copies its mtime (-f: sources have several links, the
 			# releases share them).
-			jobs=$(nproc 2>/dev/null || echo 1)
-			tr '\n' '\0' <"$2" | xargs -0 -P "$jobs" -n "$((($(wc -l <"$2") + jobs - 1) / jobs))" brotli -q 11 -f -k
+			# One batch per core where xargs runs several at once (-P is an option of busybox's build).
+			if xargs -P 1 true </dev/null 2>/dev/null; then
+				jobs=$(nproc 2>/dev/null || echo 1)
+				tr '\n' '\0' <"$2" | xargs -0 -P "$jobs" -n "$((($(wc -l <"$2") + jobs - 1) / jobs))" brotli -q 11 -f -k
+			else
+				tr '\n' '\0' <"$2" | xargs -0 brotli -q 11 -f -k
+			fi
 			sed 's#^\./##; s#$#.br#' "$2"
 			exit 0
 		fi
