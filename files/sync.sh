@@ -362,16 +362,18 @@ precompress() {
 		fi
 		# -k keeps the source; -f lets gzip read sources with several links (the releases share them).
 		tr '\n' '\0' <"$2" | xargs -0 gzip -9 -n -k -f
-		# busybox gzip leaves the .gz with the time it was written (GNU gzip copies the source's):
-		# one touch per group of sources written in the same second, with the group's first as the
-		# reference. nginx's Last-Modified and ETag have a one-second resolution.
+		sed 's#^\./##; s#$#.gz#' "$2"
+		# GNU gzip gives the .gz its source's mtime (it names itself "gzip 1.x" to -V); busybox
+		# gzip leaves the time it was written: one touch per group of sources written in the same
+		# second, with the group's first as the reference. nginx's Last-Modified and ETag have a
+		# one-second resolution.
+		case "$(gzip -V 2>&1)" in "gzip 1."*) exit 0 ;; esac
 		tr '\n' '\0' <"$2" | xargs -0 stat -c '%Y %n' | sort -n >"$2.m"
 		for second in $(cut -d ' ' -f 1 "$2.m" | uniq); do
 			awk -v s="$second" 'substr($0, 1, length(s) + 1) == s " " { print substr($0, length(s) + 2) }' "$2.m" >"$2"
 			reference=$(head -n 1 "$2")
 			sed 's#$#.gz#' "$2" | tr '\n' '\0' | xargs -0 touch -c -r "$reference"
 		done
-		cut -d ' ' -f 2- "$2.m" | sed 's#^\./##; s#$#.gz#'
 		rm -f "$2.m"
 	)
 }
