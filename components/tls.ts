@@ -4,6 +4,7 @@ import { childOptions } from "../lib/options";
 import type { Settings, TlsSettings } from "../lib/config";
 import { acmeRenewScriptFile } from "../lib/hostFiles";
 import { hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
+import { localCaDir } from "../lib/platform";
 import { shellQuote } from "../lib/templates";
 
 export interface CertificateArgs {
@@ -65,7 +66,7 @@ export class Certificate extends pulumi.ComponentResource {
         const prepared: pulumi.Resource[] = [directories, script];
         if (tls.caBundle) {
             // A private ACME server's CA (the sandbox's pebble): uacme trusts the system store only.
-            const caFile = `${settings.platform.localCaDir}/selfpages-acme.crt`;
+            const caFile = `${localCaDir}/selfpages-acme.crt`;
             const install = `${installFileScript({ path: caFile, mode: "0644", owner: "root", group: "root" })}\nupdate-ca-certificates >/dev/null 2>&1`;
             prepared.push(
                 hostCommand(

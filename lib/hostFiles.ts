@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Settings } from "./config";
 import { serviceName } from "./layout";
+import { acmeHook, webhookBinary } from "./platform";
 import { renderTemplate } from "./templates";
 
 /** Where a file the stack writes to the host goes, and who may read it: known without its content. */
@@ -125,6 +126,7 @@ export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 44
         content: renderTemplate("nginx.conf", {
             listenPort,
             httpPort,
+            http2Directive: settings.platform.nginxHttp2 === "directive",
             tls: settings.tls ? { certificate: layout.tlsCertificate, key: layout.tlsKey, webroot: layout.acmeWebroot } : false,
             hstsMaxAge: settings.tls?.hstsMaxAge ?? 0,
             serverNames: settings.site.serverNames,
@@ -170,7 +172,7 @@ export function receiverServiceFile(settings: Settings): HostFile {
         owner: "root",
         group: "root",
         content: renderTemplate("receiver.initd", {
-            webhookBinary: settings.platform.webhookBinary,
+            webhookBinary,
             hooksFile: layout.hooksFile,
             receiverPort: settings.receiver.port,
             commandUser: `${layout.serviceUser}:${layout.serviceUser}`,
@@ -212,7 +214,7 @@ export function acmeRenewScriptFile(settings: Settings): HostFile | undefined {
         content: renderTemplate("acme-renew.sh", {
             directoryUrl: tls.directoryUrl,
             acmeDir: layout.acmeDir,
-            hook: settings.platform.acmeHook,
+            hook: acmeHook,
             firstName: tls.names[0],
             names: tls.names,
             contact: tls.contactEmail ?? "",
