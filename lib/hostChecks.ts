@@ -6,8 +6,8 @@ export const minimumFreeDiskMiB = 200;
 
 /**
  * What a host must be before anything is changed on it, decided here once and checked on the
- * host itself by one script: the preflight runs it over SSH before `up`, and the first command of
- * every `up` runs it again. It prints `fact=value` lines, one `problem=...` line per failed check
+ * host itself by one script, which the preflight runs over SSH, once per `up` (index.ts) and in
+ * `npm run preflight`. It prints `fact=value` lines, one `problem=...` line per failed check
  * (also on stderr), and exits 1 when there is any.
  */
 export function hostCheckScript(settings: Settings): string {

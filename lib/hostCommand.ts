@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { DynamicResource } from "./providers/dynamicResource";
 import { shellQuote } from "./templates";
 
 /** How every step reaches the host: @pulumi/command's SSH connection, with the host key pinned. */
@@ -23,11 +24,11 @@ export type Connection = command.types.input.remote.ConnectionArgs;
  * The command resources themselves are created: every create script here can run on a host
  * that a previous release set up.
  */
-const legacyModule = "selfpages";
-const legacyStepType = "RemoteCommand";
+export const legacyModule = "selfpages";
+export const legacyStepType = "RemoteCommand";
 
 /** Module-level so that the marker's serialized provider captures nothing else. */
-const retiredStepProvider: pulumi.dynamic.ResourceProvider = {
+export const retiredStepProvider: pulumi.dynamic.ResourceProvider = {
     // On a stack that never ran 0.1 there is nothing to retire: the marker holds nothing.
     async create() {
         return { id: "retired", outs: {} };
@@ -57,7 +58,7 @@ const legacyStepsWithDelete = new Set([
     "selfpages-cron-crontab",
 ]);
 
-class RetiredLegacyStep extends pulumi.dynamic.Resource {
+class RetiredLegacyStep extends DynamicResource {
     constructor(name: string, parent: pulumi.Resource | undefined) {
         super(retiredStepProvider, name, {}, { parent, retainOnDelete: true }, legacyModule, legacyStepType);
     }

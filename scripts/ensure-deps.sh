@@ -57,6 +57,8 @@ if [[ ! -x $actionlint_bin ]]; then
 fi
 
 if [[ ${1:-} != --unit ]]; then
+    # The program Pulumi runs, compiled into dist/ (only when a source is newer than the build).
+    node program.js --build
     bash toolchain/build.sh >/dev/null
     # pebble and pebble-challtestsrv: the sandbox's ACME server and DNS (end-to-end HTTPS tests only).
     bash sandbox/acme/build.sh >/dev/null
