@@ -23,6 +23,7 @@
 #                        current release's only: older ones lose it once replaced
 #   .selfpages-commit    the commit deployed
 #   .selfpages-gz        the .gz files this script generated (not the ones the site ships)
+#   .selfpages-br        the same for .br (brotli, for clients that accept it)
 #   .selfpages-complete  written last
 #
 # A sync builds releases/<id> as `cp -al` of the current release (hardlinks only) and lets git
@@ -37,7 +38,20 @@
 #
 # When the stack reports deploys to GitHub, DEPLOY_REPORT is installed: it is told "start SHA",
 # "success SHA" (after the switch) or "failure AFTER REASON", queues that and returns at once.
+#
+# A deploy logs one "phases" line: the epoch time (to the ns where date has %N) of each milestone
+# (start, locked, fetch, fetched, planned, checkedout, gz, br, switched, finished; lsremote
+# when cron or a failed fetch asks the origin first), for the benchmark's breakdown of push to
+# served. One `date` each, about 1 ms.
 set -eu
+phases=""
+mark() {
+	marked=$(date +%s.%N)
+	# A date without %N (Debian's busybox) prints it as is: seconds then.
+	phases="$phases $1=${marked%.*N}"
+}
+mark start
+start_seconds=${marked%%.*}
 
 # Its parameters (REPOSITORY, BRANCH, CLONE_URL, SITE_ROOT, STATE_DIR, LOG_FILE, DEPLOY_REPORT,
 # KEEP_RELEASES, GZIP_MIN_BYTES, GZIP_EXTENSIONS) come from a small file the stack renders
@@ -97,12 +111,20 @@ esac
 
 # Payload values are untrusted: one line of plain characters, at most 100 of them.
 clean() { printf '%s' "$1" | tr -c 'A-Za-z0-9._/@:+-' '?' | cut -c1-100; }
-short() { printf '%s' "$1" | cut -c1-7; }
+# Shell expansions rather than a tool where a deploy runs them: each process costs a millisecond.
+short() {
+	case "$1" in
+	???????*) printf '%s' "${1%"${1#???????}"}" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
 lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
 # A token in the clone URL (https://user:token@host/...) never reaches the log.
 redact() { sed 's#://[^/@]*@#://***@#g'; }
 
-delivery=$(clean "$delivery")
+# (GitHub's delivery ids are plain: no process to clean them.)
+case "$delivery" in *[!A-Za-z0-9._/@:+-]*) delivery=$(clean "$delivery") ;; esac
+if [ "${#delivery}" -gt 100 ]; then delivery=$(clean "$delivery"); fi
 tag="sync[$mode${delivery:+ delivery=$delivery}]"
 
 log() {
@@ -111,7 +133,7 @@ log() {
 	printf '%s\n' "$entry" >>"$LOG_FILE" 2>/dev/null || true
 }
 
-mkdir -p "$(dirname "$LOG_FILE")" 2>/dev/null || true
+[ -d "${LOG_FILE%/*}" ] || mkdir -p "${LOG_FILE%/*}" 2>/dev/null || true
 
 if [ "$mode" = webhook ]; then
 	if [ "$event" != push ]; then
@@ -122,7 +144,7 @@ if [ "$mode" = webhook ]; then
 		log "ignored: ref '$(clean "$ref")' is not refs/heads/$BRANCH"
 		exit 0
 	fi
-	if [ "$(lower "$repository")" != "$(lower "$REPOSITORY")" ]; then
+	if [ "$repository" != "$REPOSITORY" ] && [ "$(lower "$repository")" != "$(lower "$REPOSITORY")" ]; then
 		log "ignored: repository '$(clean "$repository")' is not $REPOSITORY"
 		exit 0
 	fi
@@ -147,11 +169,12 @@ current_release() {
 	if [ -L "$CURRENT" ]; then readlink "$CURRENT"; fi
 }
 
-# Prints the commit of the current release, or nothing.
-current_commit() {
-	release=$(current_release)
+# Prints the commit of release $1 ("releases/<id>") if it is complete, or nothing.
+commit_of() {
+	release=$1
 	if [ -n "$release" ] && [ -f "$SITE_ROOT/$release/.selfpages-complete" ] && [ -f "$SITE_ROOT/$release/.selfpages-commit" ]; then
-		head -n 1 "$SITE_ROOT/$release/.selfpages-commit"
+		read -r line <"$SITE_ROOT/$release/.selfpages-commit" || true
+		printf '%s\n' "$line"
 	fi
 }
 
@@ -171,26 +194,36 @@ release_names() {
 	done | sort -r
 }
 
+# YYYYMMDDhhmmss of a release name or a time YYYYMMDDThhmmssZ.
+digits() { set -- "${1%%Z*}"; printf '%s' "${1%T*}${1#*T}"; }
+
 # <UTC time>-<short sha>, later than every existing release even for two syncs in one second (or
 # a clock set back), so that name order is deploy order.
 release_id() {
-	stamp=$(date -u +%s)
-	newest=$(release_names | head -n 1)
-	if [ -n "$newest" ]; then
+	now=$(date -u +%Y%m%dT%H%M%SZ)
+	# The glob lists names in byte order (LC_ALL=C): the last one is the newest.
+	newest=""
+	for release in "$RELEASES"/*; do
+		case "${release##*/}" in [0-9]*T[0-9]*Z-[0-9a-f]*) newest=${release##*/} ;; esac
+	done
+	# Usually now is later: YYYYMMDDhhmmss compared as numbers, with no date arithmetic.
+	if [ -n "$newest" ] && [ "$(digits "$now")" -le "$(digits "$newest")" ]; then
 		last=$(date -u -d "$(printf '%s' "${newest%%Z-*}" | sed 's/^\(....\)\(..\)\(..\)T\(..\)\(..\)\(..\)$/\1-\2-\3 \4:\5:\6/')" +%s) || last=0
-		[ "$stamp" -gt "$last" ] || stamp=$((last + 1))
+		now=$(date -u -d "@$((last + 1))" +%Y%m%dT%H%M%SZ)
 	fi
-	printf '%s-%s\n' "$(date -u -d "@$stamp" +%Y%m%dT%H%M%SZ)" "$(short "$1")"
+	printf '%s-%s\n' "$now" "$(short "$1")"
 }
 
 # Removes release directories that never got their completion marker (a crashed or failed sync),
 # except the one `current` points to.
+# $1: the current release when the caller knows it.
 remove_incomplete() {
-	keep=$(basename "$(current_release)")
+	keep=${1-$(current_release)}
+	keep=${keep##*/}
 	for release in "$RELEASES"/*; do
 		[ -d "$release" ] || continue
 		[ -f "$release/.selfpages-complete" ] && continue
-		[ "$(basename "$release")" = "$keep" ] && continue
+		[ "${release##*/}" = "$keep" ] && continue
 		rm -rf "$release"
 	done
 }
@@ -249,35 +282,40 @@ maintain_repo() {
 	git_repo prune --expire=now
 }
 
-# Lines "R <path>" (a generated .gz to delete) and "C <path>" (a file to precompress) from the
-# changes git will make ("A|M|T|D<tab>path" on stdin, relative to the release), the previous
-# manifest ($1) and the paths of the new tree ($2). Writes the manifest entries that stay to $3.
-plan_gzip() {
-	awk -v exts="$GZIP_EXTENSIONS" -v manifest="$1" -v tree="$2" -v kept="$3" '
+# Lines "R <path>" (a generated file to delete) and "C <path>" (a file to precompress) for one
+# encoding ($1: .gz or .br), from the changes git will make ("A|M|T|D<tab>path" on stdin, relative
+# to the release), the previous manifest of that encoding ($2) and the paths of the new tree ($3).
+# Writes the manifest entries that stay to $4. With $5 = all, every path of the tree is a candidate
+# (the previous release has no manifest of that encoding: it predates it).
+plan_precompressed() {
+	awk -v sfx="$1" -v exts="$GZIP_EXTENSIONS" -v manifest="$2" -v tree="$3" -v kept="$4" -v all="${5:-}" '
 		BEGIN {
 			n = split(exts, list, " ")
 			for (i = 1; i <= n; i++) ext[tolower(list[i])] = 1
 			while ((getline line < manifest) > 0) generated[line] = 1
-			while ((getline line < tree) > 0) if (line ~ /\.gz$/) tracked[line] = 1
+			while ((getline line < tree) > 0) {
+				if (substr(line, length(line) - 2) == sfx) tracked[line] = 1
+				else if (all == "all") candidate[line] = 1
+			}
 		}
 		{
 			status = substr($0, 1, 1)
 			path = substr($0, index($0, "\t") + 1)
 			# git quotes names with control characters, quotes or backslashes: not precompressed.
 			if (path ~ /^"/) next
-			if ((path ".gz") in generated) drop[path ".gz"] = 1
+			if ((path sfx) in generated) drop[path sfx] = 1
 			if (path in generated) drop[path] = 1
 			if (status == "D") {
-				# The site stopped shipping its own .gz: ours may take its place.
-				if (path ~ /\.gz$/) candidate[substr(path, 1, length(path) - 3)] = 1
+				# The site stopped shipping its own compressed copy: ours may take its place.
+				if (substr(path, length(path) - 2) == sfx) candidate[substr(path, 1, length(path) - 3)] = 1
 			} else candidate[path] = 1
 		}
 		END {
 			for (path in drop) print "R\t" path
 			for (path in generated) if (!(path in drop)) print path > kept
 			for (path in candidate) {
-				if (path ~ /\.gz$/ || (path ".gz") in tracked) continue
-				if ((path ".gz") in generated && !((path ".gz") in drop)) continue
+				if (path ~ /^"/ || path ~ /\.(gz|br)$/ || (path sfx) in tracked) continue
+				if ((path sfx) in generated && !((path sfx) in drop)) continue
 				base = path
 				sub(/.*\//, "", base)
 				if (index(base, ".") == 0) continue
@@ -290,11 +328,13 @@ plan_gzip() {
 }
 
 # Compresses the "C" paths of a plan (stdin) that are regular files of at least GZIP_MIN_BYTES,
-# for gzip_static, with the source's mtime (nginx takes Last-Modified and the ETag from the .gz).
-# Prints the .gz paths written. $2 is a scratch file (and $2.m a second one).
+# into $3 (.gz for gzip_static, .br for brotli_static), with the source's mtime (nginx takes
+# Last-Modified and the ETag from the compressed file). Prints the paths written. $2 is a scratch
+# file (and $2.m a second one).
 # Every step takes the whole list in a few processes: a site has thousands of text files, and one
 # gzip and one touch per file cost far more than the compression itself (37 s of 42 for the first
-# deploy of a 20 000-file site).
+# deploy of a 20 000-file site). brotli at its best quality (the only one that beats gzip -9 by 15%
+# on small CSS and JS) is 7 times slower than gzip -9: it runs on every core.
 precompress() {
 	(
 		cd "$1"
@@ -306,66 +346,97 @@ precompress() {
 				"$((GZIP_MIN_BYTES > 0 ? GZIP_MIN_BYTES - 1 : 0))" >"$2"
 		[ -s "$2" ] || exit 0
 		# Fresh files: never write through a name that may be a hardlink into another release.
-		sed 's#$#.gz#' "$2" | tr '\n' '\0' | xargs -0 rm -f
+		sed "s#\$#$3#" "$2" | tr '\n' '\0' | xargs -0 rm -f
+		if [ "$3" = .br ]; then
+			# brotli keeps the source and copies its mtime (-f: sources have several links, the
+			# releases share them).
+			# One batch per core where xargs runs several at once (-P is an option of busybox's build).
+			if xargs -P 1 true </dev/null 2>/dev/null; then
+				jobs=$(nproc 2>/dev/null || echo 1)
+				tr '\n' '\0' <"$2" | xargs -0 -P "$jobs" -n "$((($(wc -l <"$2") + jobs - 1) / jobs))" brotli -q 11 -f -k
+			else
+				tr '\n' '\0' <"$2" | xargs -0 brotli -q 11 -f -k
+			fi
+			sed 's#^\./##; s#$#.br#' "$2"
+			exit 0
+		fi
 		# -k keeps the source; -f lets gzip read sources with several links (the releases share them).
 		tr '\n' '\0' <"$2" | xargs -0 gzip -9 -n -k -f
-		# busybox gzip leaves the .gz with the time it was written (GNU gzip copies the source's):
-		# one touch per group of sources written in the same second, with the group's first as the
-		# reference. nginx's Last-Modified and ETag have a one-second resolution.
+		sed 's#^\./##; s#$#.gz#' "$2"
+		# GNU gzip gives the .gz its source's mtime, as an empty file dated 2000 shows; busybox
+		# gzip leaves the time it was written: one touch per group of sources written in the same
+		# second, with the group's first as the reference. nginx's Last-Modified and ETag have a
+		# one-second resolution.
+		: >"$2.p"
+		touch -t 200001010000 "$2.p"
+		gzip -n -k -f "$2.p"
+		if [ -z "$(find "$2.p.gz" -newer "$2.p")" ]; then
+			rm -f "$2.p" "$2.p.gz"
+			exit 0
+		fi
+		rm -f "$2.p" "$2.p.gz"
 		tr '\n' '\0' <"$2" | xargs -0 stat -c '%Y %n' | sort -n >"$2.m"
 		for second in $(cut -d ' ' -f 1 "$2.m" | uniq); do
 			awk -v s="$second" 'substr($0, 1, length(s) + 1) == s " " { print substr($0, length(s) + 2) }' "$2.m" >"$2"
 			reference=$(head -n 1 "$2")
 			sed 's#$#.gz#' "$2" | tr '\n' '\0' | xargs -0 touch -c -r "$reference"
 		done
-		cut -d ' ' -f 2- "$2.m" | sed 's#^\./##; s#$#.gz#'
 		rm -f "$2.m"
 	)
 }
 
-# One sync. Runs in a subshell with `set -e`; on failure the caller logs what failed and
-# removes the half-built release.
-deploy() {
-	started=$(date +%s)
-	old=$(current_commit)
-	old_release=$(current_release)
-	mkdir -p "$RELEASES"
-	remove_incomplete
+# One commit deep; only the objects the server does not have yet travel.
+fetch_branch() {
+	step "fetch of $BRANCH"
+	mark fetch
+	git_repo fetch -q --depth 1 --no-tags "$CLONE_URL" "+refs/heads/$BRANCH:refs/remotes/origin/$BRANCH"
+}
 
-	step "ls-remote of $BRANCH"
-	# Apart from the pipe, so an unreachable origin fails here with git's own message instead of
-	# passing for a missing branch.
-	refs=$(git ls-remote "$CLONE_URL" "refs/heads/$BRANCH")
-	new=$(printf '%s\n' "$refs" | awk -v ref="refs/heads/$BRANCH" '$2 == ref { print $1 }')
-	if [ -z "$new" ]; then
-		echo "branch $BRANCH not found at the origin" >&2
-		return 1
+# One sync. Runs in a subshell with `set -e`; on failure the caller logs what failed and
+# removes the half-built release. old_release and old (its commit) are the caller's.
+deploy() {
+	started=${start_seconds:-0}
+	[ -d "$RELEASES" ] || mkdir -p "$RELEASES"
+	remove_incomplete "$old_release"
+
+	if [ ! -d "$REPO" ]; then
+		rm -rf "$REPO.new"
+		git init -q --bare "$REPO.new"
+		mv "$REPO.new" "$REPO"
 	fi
+	# A delivery or `pulumi up` means a new commit: fetch it at once (one round trip to the
+	# origin). cron usually finds nothing new, which one ls-remote tells without writing anything;
+	# it is also the way back when that fetch fails, for the origin's own reason in the log.
+	if [ "$mode" = cron ] || ! fetch_branch 2>/dev/null; then
+		step "ls-remote of $BRANCH"
+		mark lsremote
+		# Apart from the pipe, so an unreachable origin fails here with git's own message instead
+		# of passing for a missing branch.
+		refs=$(git ls-remote "$CLONE_URL" "refs/heads/$BRANCH")
+		new=$(printf '%s\n' "$refs" | awk -v ref="refs/heads/$BRANCH" '$2 == ref { print $1 }')
+		if [ -z "$new" ]; then
+			echo "branch $BRANCH not found at the origin" >&2
+			return 1
+		fi
+		if [ "$new" = "$old" ]; then
+			log "up to date $(short "$new")"
+			return 0
+		fi
+		fetch_branch
+	fi
+	new=$(git_repo rev-parse --verify -q "refs/remotes/origin/$BRANCH^{commit}")
 	if [ "$new" = "$old" ]; then
 		log "up to date $(short "$new")"
 		return 0
 	fi
 	report start "$new"
 
-	step "fetch of $BRANCH"
-	if [ ! -d "$REPO" ]; then
-		rm -rf "$REPO.new"
-		git init -q --bare "$REPO.new"
-		mv "$REPO.new" "$REPO"
-	fi
-	# One commit deep; only the objects the server does not have yet travel.
-	git_repo fetch -q --depth 1 --no-tags "$CLONE_URL" "+refs/heads/$BRANCH:refs/remotes/origin/$BRANCH"
-	new=$(git_repo rev-parse --verify -q "refs/remotes/origin/$BRANCH^{commit}")
-	if [ "$new" = "$old" ]; then
-		log "up to date $(short "$new")"
-		return 0
-	fi
-
+	mark fetched
 	id=$(release_id "$new")
 	building=$RELEASES/$id
 	index=$building/.selfpages-index
-	manifest=$STATE_DIR/sync.gz
-	kept=$STATE_DIR/sync.gz-kept
+	manifest=$STATE_DIR/sync.manifest
+	kept=$STATE_DIR/sync.kept
 	plan=$STATE_DIR/sync.plan
 	tree=$STATE_DIR/sync.tree
 	step "build of $id"
@@ -380,12 +451,14 @@ deploy() {
 	if [ -n "$old" ] && [ -f "$SITE_ROOT/$old_release/.selfpages-index" ]; then
 		# Hardlinks to every file of the current release, then git rewrites what changed: the
 		# spare if it copies the current release, else a copy made now.
-		if [ -d "$SPARE" ] && [ "$(head -n 1 "$SPARE/.selfpages-spare" 2>/dev/null)" = "$old_release" ]; then
+		spare=""
+		if [ -f "$SPARE/.selfpages-spare" ]; then read -r spare <"$SPARE/.selfpages-spare" || true; fi
+		if [ -d "$SPARE" ] && [ "$spare" = "$old_release" ]; then
 			mv "$SPARE" "$building"
 		else
 			cp -al "$SITE_ROOT/$old_release" "$building"
 		fi
-		rm -f "$building/.selfpages-complete" "$building/.selfpages-commit" "$building/.selfpages-gz" "$building/.selfpages-spare"
+		rm -f "$building/.selfpages-complete" "$building/.selfpages-commit" "$building/.selfpages-gz" "$building/.selfpages-br" "$building/.selfpages-spare"
 		# The index's stat data matches the linked files (same inodes; ctime changed with the
 		# link count, hence core.trustctime=false): refreshing it reads no file content. Status 1
 		# only means some file differs (read-tree --reset restores it); more is an unusable index.
@@ -398,53 +471,85 @@ deploy() {
 			rm -rf "$building"
 		fi
 	fi
-	if [ -n "$incremental" ]; then
-		cp "$SITE_ROOT/$old_release/.selfpages-gz" "$manifest" 2>/dev/null || : >"$manifest"
-	else
-		# First release (or the current one cannot be reused): a full checkout.
-		mkdir "$building"
-		: >"$manifest"
-	fi
+	# First release (or the current one cannot be reused): a full checkout.
+	if [ -z "$incremental" ]; then mkdir "$building"; fi
 	previous=$(short "${old:-none}")
 
 	# What changes, from the release's index (old) to the new commit. Needs no object of the
 	# old commit: the index has the old blob ids.
 	GIT_INDEX_FILE=$index git_repo diff-index -R --cached --no-renames --name-status "$new" >"$plan.changes"
-	: >"$kept"
-	plan_gzip "$manifest" "$tree" "$kept" <"$plan.changes" >"$plan"
-	# Generated .gz files of changed or deleted sources go first (and before git, so a directory
-	# emptied by the commit can be removed by it).
-	while IFS= read -r line; do
-		case "$line" in R*) rm -f "$building/${line#?	}" ;; esac
-	done <"$plan"
+	mark planned
+	# One plan per encoding; generated files of changed or deleted sources go first (and before
+	# git, so a directory emptied by the commit can be removed by it).
+	# Words "compress.gz", "changed.br"...: which encodings have work (most deploys change no text
+	# asset, and start no compressor then).
+	work=""
+	for sfx in .gz .br; do
+		all=""
+		if [ -z "$incremental" ]; then
+			: >"$manifest$sfx"
+		elif ! cp "$SITE_ROOT/$old_release/.selfpages-${sfx#.}" "$manifest$sfx" 2>/dev/null; then
+			# A release of a version without this encoding: every file may need it once.
+			: >"$manifest$sfx"
+			all=all
+			work="$work changed$sfx"
+		fi
+		: >"$kept$sfx"
+		plan_precompressed "$sfx" "$manifest$sfx" "$tree" "$kept$sfx" "$all" <"$plan.changes" >"$plan$sfx"
+		while IFS= read -r line; do
+			case "$line" in
+			R*)
+				rm -f "$building/${line#?	}"
+				work="$work changed$sfx"
+				;;
+			C*) work="$work compress$sfx" ;;
+			esac
+		done <"$plan$sfx"
+	done
 
 	step "checkout of $(short "$new") into $id"
 	# --reset: files the site now tracks replace ours, a hand-edited file is restored.
 	GIT_INDEX_FILE=$index git_repo --work-tree="$building" read-tree --reset -u "$new"
+	mark checkedout
 
 	step "precompression in $id"
-	precompress "$building" "$plan.files" <"$plan" >>"$kept"
-	sort -u "$kept" >"$plan.gz"
-	# Most deploys generate the same .gz files as the previous one: the manifest is then shared
-	# (it is never written in place), as a 20 000-file site's is 400 KB.
-	if [ -n "$incremental" ] && cmp -s "$plan.gz" "$SITE_ROOT/$old_release/.selfpages-gz"; then
-		ln "$SITE_ROOT/$old_release/.selfpages-gz" "$building/.selfpages-gz"
-	else
-		mv "$plan.gz" "$building/.selfpages-gz"
-	fi
-	# Small deploys never wait for the spare's index to settle (see prepare_spare).
-	settle=""
-	if [ "$(wc -l <"$plan.changes")" -gt 1000 ]; then settle=settle; fi
-	rm -f "$manifest" "$kept" "$plan" "$plan.changes" "$plan.files" "$plan.gz" "$tree"
+	for sfx in .gz .br; do
+		name=.selfpages-${sfx#.}
+		case "$work " in
+		*" compress$sfx "*) precompress "$building" "$plan.files" "$sfx" <"$plan$sfx" >"$plan.new" ;;
+		*) : >"$plan.new" ;;
+		esac
+		# Most deploys generate the same files as the previous one: the manifest is then shared
+		# (it is never written in place), as a 20 000-file site's is 400 KB.
+		unchanged=yes
+		case "$work " in *" changed$sfx "*) unchanged="" ;; esac
+		if [ -n "$incremental" ] && [ -n "$unchanged" ] && [ ! -s "$plan.new" ]; then
+			ln "$SITE_ROOT/$old_release/$name" "$building/$name"
+		else
+			sort -u "$kept$sfx" "$plan.new" >"$plan.list"
+			if [ -n "$incremental" ] && cmp -s "$plan.list" "$SITE_ROOT/$old_release/$name"; then
+				ln "$SITE_ROOT/$old_release/$name" "$building/$name"
+			else
+				mv "$plan.list" "$building/$name"
+			fi
+		fi
+		mark "${sfx#.}"
+	done
 	printf '%s\n' "$new" >"$building/.selfpages-commit"
 	: >"$building/.selfpages-complete"
 
 	step "switch to $id"
 	# One rename(2): a visitor gets the old release or the new one, never a mix.
-	rm -f "$CURRENT.new"
+	if [ -e "$CURRENT.new" ] || [ -L "$CURRENT.new" ]; then rm -f "$CURRENT.new"; fi
 	ln -s "releases/$id" "$CURRENT.new"
 	mv -T -f "$CURRENT.new" "$CURRENT"
+	mark switched
 	report success "$new"
+
+	# Small deploys never wait for the spare's index to settle (see prepare_spare).
+	settle=""
+	if [ "$(wc -l <"$plan.changes")" -gt 1000 ]; then settle=settle; fi
+	rm -f "$manifest.gz" "$manifest.br" "$kept.gz" "$kept.br" "$plan.gz" "$plan.br" "$plan.new" "$plan.list" "$plan.changes" "$plan.files" "$tree"
 
 	# Deployed: what follows only frees disk or prepares the next deploy, and cannot fail the sync.
 	# Only the current release's index is read (by the next sync); an older one would cost each
@@ -453,14 +558,17 @@ deploy() {
 	prune_releases || log "warning: could not remove old releases"
 	prepare_spare "$id" "$settle" || log "warning: could not copy the release for the next deploy"
 	maintain_repo >/dev/null 2>&1 || log "warning: git maintenance failed"
+	mark finished
 	log "deployed $(short "$new") (previous $previous) in $(($(date +%s) - started))s"
+	log "phases$phases"
 }
 
 # Runs one sync, with `set -e`, in a subshell that does not inherit the lock's descriptor; sets
 # rc to its status and logs a failure. Never call it in a condition (`sync_once || ...`): sh
 # ignores `set -e` everywhere inside one, subshells included.
 sync_once() {
-	old=$(current_commit)
+	old_release=$(current_release)
+	old=$(commit_of "$old_release")
 	if [ -e "$STEP_FILE" ]; then
 		# The last sync was killed (its step file outlived it). We hold the lock: no git runs in
 		# the clone now, so lock files left there are stale and would fail every fetch.
@@ -498,7 +606,7 @@ rotate_log() {
 	if [ -f "$LOG_FILE" ] && [ "$(wc -c <"$LOG_FILE")" -gt 1048576 ]; then mv -f "$LOG_FILE" "$LOG_FILE.1"; fi
 }
 
-mkdir -p "$STATE_DIR"
+[ -d "$STATE_DIR" ] || mkdir -p "$STATE_DIR"
 exec 9>>"$LOCK"
 if [ "$mode" = manual ]; then
 	# pulumi up needs a real result: wait for a running sync (polling: busybox flock has no -w).
@@ -511,6 +619,7 @@ if [ "$mode" = manual ]; then
 		sleep 1
 		waited=$((waited + 1))
 	done
+	mark locked
 	rotate_log || true
 	sync_once
 	status=$rc
@@ -521,6 +630,7 @@ else
 		log "queued: a running sync will sync once more"
 		exit 0
 	fi
+	mark locked
 	rotate_log || true
 	status=0
 fi

@@ -48,8 +48,9 @@ const debianNologin = "/usr/sbin/nologin";
 // curl: the deploy reporter's HTTP client (deployments in GitHub), a package on both families.
 // Alpine: nginx's init script is in nginx-openrc, crond's in busybox-openrc and getent in musl-utils;
 // the last two come only with alpine-base, which an image may be built without.
-const alpinePackages = ["nginx", "nginx-openrc", "git", "webhook", "openrc", "busybox", "busybox-openrc", "musl-utils", "ca-certificates", "uacme", "openssl", "curl"];
-const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "uacme", "openssl", "curl"];
+// brotli (the CLI the sync precompresses with) and nginx's brotli_static module, on both families.
+const alpinePackages = ["nginx", "nginx-openrc", "git", "webhook", "openrc", "busybox", "busybox-openrc", "musl-utils", "ca-certificates", "uacme", "openssl", "curl", "brotli", "nginx-mod-http-brotli"];
+const debianPackages = ["nginx", "git", "webhook", "openrc", "cron", "util-linux", "ca-certificates", "gzip", "uacme", "openssl", "curl", "brotli", "libnginx-mod-http-brotli-static"];
 
 /**
  * webhook and uacme live in the community repository, which a fresh setup-alpine may leave

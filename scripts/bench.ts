@@ -15,31 +15,13 @@ import { hostExec } from "../sandbox/hostInstance";
 import { receiverGoMemLimit } from "../lib/hostFiles";
 import { repoRoot } from "../toolchain/env";
 import { descendants, listProcs, type Proc, rssPssKiB, sampled, statusKiB, type TreeFigures } from "./procTree";
+import { percentile, served, sleep, syncLog, waitServed } from "./bench/common";
+import { pushToServed } from "./bench/pushToServed";
+import { pythonDocs } from "./bench/realSite";
 
 const resultsFile = path.join(repoRoot, "bench", "results.json");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mib = (kib: number) => Number((kib / 1024).toFixed(1));
 
-function percentile(values: number[], p: number): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-async function served(env: SandboxEnvironment, file: string): Promise<string> {
-    const response = await fetch(`${env.siteUrl}${file}`, { signal: AbortSignal.timeout(5000) });
-    return response.text();
-}
-
-async function waitServed(env: SandboxEnvironment, token: string, timeoutMs: number, pollMs = 20): Promise<number> {
-    const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
-        if ((await served(env, "/version.txt").catch(() => "")) === token) return Date.now() - started;
-        await sleep(pollMs);
-    }
-    throw new Error(`${token} not served within ${timeoutMs} ms`);
-}
-
-const syncLog = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").split("\n");
 const countSyncs = (lines: string[]) => lines.filter((l) => / (deployed|up to date) /.test(l)).length;
 
 async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
@@ -81,27 +63,6 @@ async function pulumiFigures(env: SandboxEnvironment) {
         noopChanges: changed.length,
         upNoopMemory: memoryFigures(noopTree),
         previewMemory: memoryFigures(previewTree),
-    };
-}
-
-async function latency(env: SandboxEnvironment, pushes: number) {
-    const samples: number[] = [];
-    for (let i = 0; i < pushes; i++) {
-        const token = crypto.randomBytes(6).toString("hex");
-        const sha = env.publisher.publish({ "version.txt": token }, `bench ${i}`);
-        const started = Date.now();
-        const [delivery] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
-        if (delivery.status_code !== 202) throw new Error(`delivery answered ${delivery.status_code}`);
-        await waitServed(env, token, 30_000);
-        samples.push(Date.now() - started);
-    }
-    return {
-        pushes,
-        p50Ms: percentile(samples, 50),
-        p95Ms: percentile(samples, 95),
-        maxMs: Math.max(...samples),
-        // The seed's webhook never deployed (nginx answered 413): only its 15-minute cron did.
-        baselineSeedMeanMs: 7.5 * 60 * 1000,
     };
 }
 
@@ -157,13 +118,17 @@ async function burst(env: SandboxEnvironment, deliveries: number) {
     return { deliveries, answered2xx: statuses.filter((s) => s >= 200 && s < 300).length, syncs: count, newestServed: (await served(env, "/version.txt")) === token };
 }
 
-function wrk(url: string): { requestsPerSecond: number } {
-    const out = execFileSync("wrk", ["-t2", "-c16", "-d5s", "-H", "Accept-Encoding: gzip", url], { encoding: "utf8" });
+function wrk(url: string, acceptEncoding = "gzip"): { requestsPerSecond: number } {
+    const out = execFileSync("wrk", ["-t2", "-c16", "-d5s", "-H", `Accept-Encoding: ${acceptEncoding}`, url], { encoding: "utf8" });
     return { requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0) };
 }
 
-function gzipBytes(url: string): number {
-    return Number(execFileSync("curl", ["-s", "-o", "/dev/null", "-w", "%{size_download}", "-H", "Accept-Encoding: gzip", url], { encoding: "utf8" }));
+/** Body bytes sent for `acceptEncoding`; fails unless nginx chose `expected` as the Content-Encoding. */
+function bytesSent(url: string, acceptEncoding: string, expected: string): number {
+    const out = execFileSync("curl", ["-s", "-o", "/dev/null", "-D", "-", "-w", "%{size_download}", "-H", `Accept-Encoding: ${acceptEncoding}`, url], { encoding: "utf8" });
+    const encoding = /^content-encoding: *(\S+)/im.exec(out)?.[1] ?? "identity";
+    if (encoding !== expected) throw new Error(`${url} with Accept-Encoding: ${acceptEncoding} came ${encoding}, not ${expected}`);
+    return Number(out.trim().split("\n").at(-1));
 }
 
 /** Our gzip_static config against the seed's on-the-fly gzip (level 2), same files, same nginx. */
@@ -193,8 +158,11 @@ nginx -t -q && rc-service nginx reload >/dev/null`,
             const seed = `http://${env.host.address}:${seedPort}${file}`;
             const oursRun = wrk(ours);
             const seedRun = wrk(seed);
-            const oursBytes = gzipBytes(ours);
-            const seedBytes = gzipBytes(seed);
+            // A browser's header: brotli_static answers with the .br.
+            const brRun = wrk(ours, "gzip, deflate, br");
+            const oursBytes = bytesSent(ours, "gzip", "gzip");
+            const seedBytes = bytesSent(seed, "gzip", "gzip");
+            const brBytes = bytesSent(ours, "gzip, deflate, br", "br");
             figures[kind] = {
                 precompressedRps: oursRun.requestsPerSecond,
                 onTheFlyLevel2Rps: seedRun.requestsPerSecond,
@@ -202,6 +170,11 @@ nginx -t -q && rc-service nginx reload >/dev/null`,
                 precompressedBytes: oursBytes,
                 onTheFlyLevel2Bytes: seedBytes,
                 bytesRatio: Number((oursBytes / seedBytes).toFixed(3)),
+                identityBytes: bytesSent(ours, "identity", "identity"),
+                brotliStaticRps: brRun.requestsPerSecond,
+                brotliStaticBytes: brBytes,
+                brOverGzipStaticBytes: Number((brBytes / oursBytes).toFixed(3)),
+                brOverGzipStaticRps: Number((brRun.requestsPerSecond / oursRun.requestsPerSecond).toFixed(2)),
             };
         }
         return figures;
@@ -334,13 +307,14 @@ async function bigSite(env: SandboxEnvironment, changes: number, sampledChanges:
 
     // The load really reached the host: the release holds the generated files, and their .gz.
     const current = `${siteRoot}/current/`;
-    const [releaseFiles, gzFiles] = hostExec(env.host.name, `cd ${current} && find . -type f ! -name '.selfpages-*' | awk '/\\.gz$/ { g++ } END { print NR - g, g + 0 }'`)
+    const [releaseFiles, gzFiles, brFiles] = hostExec(env.host.name, `cd ${current} && find . -type f ! -name '.selfpages-*' | awk '/\\.gz$/ { g++; next } /\\.br$/ { b++; next } { f++ } END { print f + 0, g + 0, b + 0 }'`)
         .trim()
         .split(" ")
         .map(Number);
     // The generated files and version.txt, nothing less, nothing left over.
     if (releaseFiles !== site.files + 1) throw new Error(`the release holds ${releaseFiles} files, not the ${site.files} generated and version.txt`);
     if (gzFiles < site.textFiles * 0.9) throw new Error(`only ${gzFiles} .gz files for ${site.textFiles} text files`);
+    if (brFiles !== gzFiles) throw new Error(`${brFiles} .br files for ${gzFiles} .gz files`);
     const [siteRootKiB] = duInOrder(env, [siteRoot]);
     const [cloneKiB, releaseKiB] = duInOrder(env, [`${siteRoot}/repo.git`, current]);
     const directories = Number(hostExec(env.host.name, `find ${current} -type d | wc -l`).trim());
@@ -416,6 +390,7 @@ async function bigSite(env: SandboxEnvironment, changes: number, sampledChanges:
             syncSeconds: Number(firstSyncSeconds.toFixed(1)),
             releaseFiles,
             precompressedFiles: gzFiles,
+            brotliFiles: brFiles,
             siteRootMiB: mib(siteRootKiB),
             cloneMiB: mib(cloneKiB),
             releaseMiB: mib(releaseKiB),
@@ -575,9 +550,10 @@ function table(results: Record<string, Record<string, unknown>>): string {
 }
 
 async function main(): Promise<void> {
-    // BENCH_ONLY=bigSite,receiverRuntimeLimits runs those sections alone (after the first `up`)
-    // and writes nothing: for working on one of them. A full run writes bench/results.json.
-    const only = process.env.BENCH_ONLY?.split(",").filter(Boolean);
+    // `--only bigSite,latency` (or BENCH_ONLY=...) runs those sections alone (after the first
+    // `up`) and writes nothing: for working on one of them. A full run writes bench/results.json.
+    const onlyArg = process.argv.indexOf("--only");
+    const only = (onlyArg >= 0 ? process.argv[onlyArg + 1] : process.env.BENCH_ONLY)?.split(",").filter(Boolean);
     // Another checkout may run its own bench on this machine: BENCH_SANDBOX names ours apart.
     const env = await buildSandbox({ name: process.env.BENCH_SANDBOX ?? "bench" });
     try {
@@ -586,7 +562,8 @@ async function main(): Promise<void> {
         results.run = { date: new Date().toISOString(), machine: process.env.BENCH_MACHINE ?? "polyglot", hostname: os.hostname(), cores: os.cpus().length };
         const sections: Array<[string, () => Promise<Record<string, unknown>>]> = [
             ["pulumi", () => pulumiFigures(env)],
-            ["latency", () => latency(env, 20)],
+            // Polled every 5 ms: the served time is known to 5 ms, not to the 20 ms it used to be.
+            ["latency", () => pushToServed(env, 20, 5)],
             ["receiverDuringSlowSync", () => answerDuringSlowSync(env)],
             ["burst", () => burst(env, 50)],
             ["nginx", () => nginxLoad(env)],
@@ -600,7 +577,11 @@ async function main(): Promise<void> {
             ["bigSite", () => bigSite(env, 6, 2)],
             ["serverMemoryAfterBigSite", () => serverMemory(env)],
             ["receiverRuntimeLimits", () => receiverRuntimeLimits(env, 2, 2, 50)],
+            // Last: it empties the site root for a real first deploy.
+            ["pythonDocs", () => pythonDocs(env, 3)],
         ];
+        const unknown = only?.filter((name) => !sections.some(([section]) => section === name)) ?? [];
+        if (unknown.length > 0) throw new Error(`--only: no section ${unknown.join(", ")} (sections: ${sections.map(([name]) => name).join(", ")})`);
         if (only && !only.includes("pulumi")) await env.stack.up();
         for (const [name, run] of sections) {
             if (only && !only.includes(name)) continue;

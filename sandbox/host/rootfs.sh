@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds (once) the sandbox host's root filesystem: Debian bookworm with OpenRC as its only init,
-# sshd, nginx, git, webhook, cron and uacme (the ACME client), cached as a tarball outside the repo. Prints its path.
+# sshd, nginx with its brotli_static module, git, brotli, webhook, cron and uacme (the ACME client), cached as a tarball outside the repo. Prints its path.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache="${SELFPAGES_CACHE:-$HOME/.cache/selfpages}/rootfs"
-packages=openssh-server,openrc,nginx,git,webhook,cron,busybox,ca-certificates,procps,iproute2,curl,util-linux,gzip,psmisc,uacme,openssl
+packages=openssh-server,openrc,nginx,git,webhook,cron,busybox,ca-certificates,procps,iproute2,curl,util-linux,gzip,psmisc,uacme,openssl,brotli,libnginx-mod-http-brotli-static
 key=$(printf '%s\n' "$packages" "$(cat "$here/rootfs.sh")" | sha256sum | cut -c1-16)
 tarball="$cache/bookworm-$key.tar.zst"
 if [[ -f $tarball ]]; then echo "$tarball"; exit 0; fi

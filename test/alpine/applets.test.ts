@@ -17,7 +17,7 @@ const repoRoot = path.resolve(__dirname, "../..");
 // ash's builtins: no binary needed.
 const builtins = new Set(["set", ".", ":", "export", "umask", "cd", "exec", "echo", "exit", "printf", "true", "false", "return", "continue", "break", "read", "test", "[", "eval", "shift", "trap", "wait", "local", "command", "type", "kill", "getopts", "unset", "readonly"]);
 // Outside busybox: the package of the list that provides each.
-const packaged: Record<string, string> = { git: "git", curl: "curl", uacme: "uacme", openssl: "openssl", nginx: "nginx", "rc-service": "openrc", "update-ca-certificates": "ca-certificates" };
+const packaged: Record<string, string> = { git: "git", brotli: "brotli", curl: "curl", uacme: "uacme", openssl: "openssl", nginx: "nginx", "rc-service": "openrc", "update-ca-certificates": "ca-certificates" };
 // Run the command given after their own options.
 const wrappers = new Set(["exec", "nice", "xargs", "env", "nohup", "timeout"]);
 

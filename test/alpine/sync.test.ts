@@ -4,28 +4,35 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Shell, SyncHost, realGit, text } from "../templates/syncFixtures";
+import { type Shell, SyncHost, realGit, text, which } from "../templates/syncFixtures";
 import { AlpineRoot, chrootUnavailable } from "./chroot";
 import { alpineAvailable } from "./packaging";
 
 /**
  * The sync program under Alpine's own busybox (ash, flock, find, xargs, gzip, stat, touch, date,
- * cp -al, mv -T of the 3.20.3 minirootfs), chrooted and offline. The minirootfs has no git: the
- * host's is bound in with the libraries it loads, the one tool that is not Alpine's.
+ * cp -al, mv -T of the 3.20.3 minirootfs), chrooted and offline. The minirootfs has no git and no
+ * brotli: the host's are bound in with the libraries they load, the tools that are not Alpine's.
  */
 
 const unavailable = alpineAvailable ? chrootUnavailable() : "../shared/third_party/alpine is missing";
 if (unavailable) console.warn(`test/alpine/sync: skipped: ${unavailable}`);
 
-/** The host's git and what it loads (ldd), at the same paths inside the root; /tmp for the tests' trees. */
+/**
+ * The host's git and brotli (Alpine packages of their own, not busybox) and what they load (ldd), at
+ * the same paths inside the root; /tmp for the tests' trees.
+ */
 function gitBinds(): string[] {
-    const libraries = execFileSync("ldd", [realGit], { encoding: "utf8" })
-        .split("\n")
-        .map((line) => /(\/\S+) \(0x/.exec(line)?.[1])
-        .filter((p): p is string => p !== undefined);
+    const brotli = which("brotli");
+    if (!brotli) throw new Error("brotli is not installed (scripts/ensure-deps.sh)");
+    const libraries = [realGit, brotli].flatMap((binary) =>
+        execFileSync("ldd", [binary], { encoding: "utf8" })
+            .split("\n")
+            .map((line) => /(\/\S+) \(0x/.exec(line)?.[1])
+            .filter((p): p is string => p !== undefined),
+    );
     const dirs = new Set(libraries.map((p) => path.dirname(p)));
     const gitDirs = ["/usr/lib/git-core", "/usr/share/git-core"].filter((d) => fs.existsSync(d));
-    return [os.tmpdir(), realGit, ...gitDirs, ...dirs];
+    return [os.tmpdir(), realGit, brotli, ...gitDirs, ...dirs];
 }
 
 const push = (delivery: string) => ["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", delivery];
@@ -61,8 +68,11 @@ describe.skipIf(unavailable !== undefined)("the sync program under Alpine's busy
             const source = path.join(host.current, file);
             expect(gunzip(`${source}.gz`)).toBe(fs.readFileSync(source, "utf8"));
             expect(seconds(`${source}.gz`)).toBe(seconds(source));
+            expect(zlib.brotliDecompressSync(fs.readFileSync(`${source}.br`)).toString()).toBe(fs.readFileSync(source, "utf8"));
+            expect(seconds(`${source}.br`)).toBe(seconds(source));
         }
         expect(fs.existsSync(path.join(host.current, "small.txt.gz"))).toBe(false);
+        expect(fs.existsSync(path.join(host.current, "small.txt.br"))).toBe(false);
 
         // A second commit: the release before stays whole, the link moves.
         const first = host.currentTarget();

@@ -65,10 +65,17 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
         expect(css.status).toBe(200);
         expect(css.headers.get("content-encoding")).toBe("gzip");
         expect(css.headers.get("vary")).toMatch(/accept-encoding/i);
+        // A browser accepts brotli: the .br the sync wrote, smaller than the .gz.
+        const brCss = await get(`${siteUrl}/style.css`, { "accept-encoding": "gzip, deflate, br" });
+        expect(brCss.status).toBe(200);
+        expect(brCss.headers.get("content-encoding")).toBe("br");
+        expect(brCss.headers.get("vary")).toMatch(/accept-encoding/i);
+        expect(Number(brCss.headers.get("content-length"))).toBeLessThan(Number(css.headers.get("content-length")));
         const plainCss = await get(`${siteUrl}/style.css`);
         expect(plainCss.headers.get("content-encoding")).toBeNull();
         // Same mtime as the source: the same Last-Modified whichever representation is sent.
         expect(css.headers.get("last-modified")).toBe(plainCss.headers.get("last-modified"));
+        expect(brCss.headers.get("last-modified")).toBe(plainCss.headers.get("last-modified"));
 
         const assets = hostExec(host.name, "ls /srv/selfpages/current/assets").split("\n").filter((f) => /\.[0-9a-f]{8,}\.js$/.test(f));
         expect(assets.length).toBeGreaterThan(0);

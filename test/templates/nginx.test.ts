@@ -9,7 +9,7 @@ import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { Daemon, childPids, freePort, ipv6Available, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
+import { Daemon, brotliStaticModuleLine, childPids, freePort, ipv6Available, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
 
 /**
  * The rendered server block, run by the real nginx on a free loopback port: a minimal nginx.conf
@@ -63,8 +63,10 @@ function writeSite(root: string): void {
         "404.html": notFoundHtml,
         "style.css": css,
         "style.css.gz": zlib.gzipSync(css, { level: 9 }),
+        "style.css.br": zlib.brotliCompressSync(css),
         "assets/app.0123abcd.js": js,
         "assets/app.0123abcd.js.gz": zlib.gzipSync(js, { level: 9 }),
+        "assets/app.0123abcd.js.br": zlib.brotliCompressSync(js),
         ".selfpages-complete": "",
         ".selfpages-commit": `${"a".repeat(40)}\n`,
         ".git/config": "[core]\n\trepositoryformatversion = 0\n",
@@ -82,6 +84,7 @@ function mainConf(dir: string, siteConf: string): string {
     return [
         // As root, nginx runs workers as `nobody` by default; say so, and keep the files readable by it.
         isRoot ? "user nobody nogroup;" : "",
+        brotliStaticModuleLine(),
         "worker_processes 1;",
         `pid ${dir}/nginx.pid;`,
         `error_log ${dir}/error.log warn;`,
@@ -218,6 +221,34 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
         expect(gzipTime).toBe(plainTime);
         expect(parseInt(plainLength, 16)).toBe(css.length);
         expect(parseInt(gzipLength, 16)).toBe(gzipped.body.length);
+    });
+
+    it("serves the .br to clients that accept brotli, the .gz to the others, each with Vary: Accept-Encoding; compresses nothing on the fly", async () => {
+        const br = fs.readFileSync(path.join(root, "current", "style.css.br"));
+        for (const accept of ["br", "gzip, deflate, br", "br;q=1.0, gzip;q=0.8"]) {
+            const res = await request(nginxPort, "GET", "/style.css", { headers: { "accept-encoding": accept } });
+            expect(res.status, accept).toBe(200);
+            expect(res.headers["content-encoding"], accept).toBe("br");
+            expect(res.headers.vary, accept).toMatch(/^Accept-Encoding$/i);
+            expect(res.headers["content-type"], accept).toMatch(/^text\/css/);
+            expect(res.body.equals(br), accept).toBe(true);
+            expect(zlib.brotliDecompressSync(res.body).equals(css), accept).toBe(true);
+            expect(res.headers["last-modified"], accept).toBe(mtime.toUTCString());
+        }
+        const gzipped = await request(nginxPort, "GET", "/style.css", { headers: { "accept-encoding": "gzip, deflate" } });
+        expect(gzipped.headers["content-encoding"]).toBe("gzip");
+        expect(gzipped.headers.vary).toMatch(/^Accept-Encoding$/i);
+        const plain = await request(nginxPort, "GET", "/style.css", { headers: { "accept-encoding": "identity" } });
+        expect(plain.headers["content-encoding"]).toBeUndefined();
+        expect(plain.headers.vary).toMatch(/^Accept-Encoding$/i);
+        expect(plain.body.equals(css)).toBe(true);
+        const fingerprinted = await request(nginxPort, "GET", "/assets/app.0123abcd.js", { headers: { "accept-encoding": "gzip, br" } });
+        expect(fingerprinted.headers["content-encoding"]).toBe("br");
+        expect(zlib.brotliDecompressSync(fingerprinted.body).equals(js)).toBe(true);
+        // A file without precompressed copies goes out as it is, whatever the client accepts.
+        const page = await request(nginxPort, "GET", "/", { headers: { "accept-encoding": "gzip, deflate, br" } });
+        expect(page.headers["content-encoding"]).toBeUndefined();
+        expect(page.body.toString()).toBe(indexHtml);
     });
 
     it("caches fingerprinted assets for a year, immutable", async () => {

@@ -9,7 +9,7 @@ import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { Daemon, createTempDir, freePort, ipv6Available, isAlive, request, tempDir, waitForPort } from "./support";
+import { Daemon, brotliStaticModuleLine, createTempDir, freePort, ipv6Available, isAlive, request, tempDir, waitForPort } from "./support";
 
 /**
  * The rendered config with TLS on, run by the real nginx on free loopback ports: port 80's server
@@ -35,6 +35,7 @@ async function makeCertificates(dir: string): Promise<void> {
 function mainConf(dir: string, siteConf: string): string {
     return [
         isRoot ? "user nobody nogroup;" : "",
+        brotliStaticModuleLine(),
         "worker_processes 1;",
         `pid ${dir}/nginx.pid;`,
         `error_log ${dir}/error.log warn;`,

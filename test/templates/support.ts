@@ -20,6 +20,16 @@ export function createTempDir(dir: string): void {
     fs.mkdirSync(dir, { mode: 0o700 });
 }
 
+/**
+ * The `load_module` line of the brotli_static module, which the distributions' nginx.conf loads and
+ * the tests' minimal nginx.conf must load itself (the module's path is the same on Debian and Alpine).
+ */
+export function brotliStaticModuleLine(): string {
+    const module = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so";
+    if (!fs.existsSync(module)) throw new Error(`${module} is missing: install libnginx-mod-http-brotli-static (scripts/ensure-deps.sh)`);
+    return `load_module ${module};`;
+}
+
 /** True when an IPv6 socket can be bound here (the nginx config listens on [::] too). */
 export async function ipv6Available(): Promise<boolean> {
     return new Promise((resolve) => {

@@ -27,6 +27,8 @@ afterAll(() => fs.rmSync(toolsDir, { recursive: true, force: true }));
 const push = (delivery: string) => ["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", delivery];
 const short = (sha: string) => sha.slice(0, 7);
 const gunzip = (file: string) => zlib.gunzipSync(fs.readFileSync(file)).toString();
+const unbrotli = (file: string) => zlib.brotliDecompressSync(fs.readFileSync(file)).toString();
+const asBr = (gz: string) => `${gz.slice(0, -3)}.br`;
 const seconds = (file: string) => Math.floor(fs.statSync(file).mtimeMs / 1000);
 
 /** The site of the tests: text assets above and below the threshold, nested dirs, a binary, odd names, a symlink, a .gz the site ships. */
@@ -52,23 +54,27 @@ function siteV1(): Record<string, string | Buffer | { symlink: string }> {
 /** The .gz files the script must generate for siteV1 (eligible extension, >= 256 bytes, no .gz in git, not a symlink, a name git does not quote). */
 const generatedV1 = ["css/site.css.gz", "data/feed.json.gz", "docs/guide/deep/page.html.gz", "index.html.gz", "js/app.js.gz", "with space.css.gz", "ünïcode/fïle.svg.gz"];
 
-function manifest(release: string): string[] {
-    return fs.readFileSync(path.join(release, ".selfpages-gz"), "utf8").split("\n").filter(Boolean);
+function manifest(release: string, encoding: "gz" | "br" = "gz"): string[] {
+    return fs.readFileSync(path.join(release, `.selfpages-${encoding}`), "utf8").split("\n").filter(Boolean);
 }
 
-/** A release holds exactly `git archive` of its commit, plus our dotfiles and its generated .gz files (each the gzip of its source, same mtime). */
+/**
+ * A release holds exactly `git archive` of its commit, plus our dotfiles and its generated .gz and
+ * .br files (each the gzip or brotli of its source, same mtime).
+ */
 function expectReleaseEqualsArchive(host: SyncHost, release: string, sha: string): void {
     const archive = path.join(host.root, `archive-${sha}`);
     if (!fs.existsSync(archive)) host.origin.archive(sha, archive);
-    const generated = new Set(manifest(release));
+    const generated = new Set([...manifest(release), ...manifest(release, "br")]);
     const ours = (rel: string) => rel.startsWith(".selfpages-") || generated.has(rel);
     expect(snapshot(release, ours)).toEqual(snapshot(archive));
     expect(fs.readFileSync(path.join(release, ".selfpages-commit"), "utf8").trim()).toBe(sha);
     expect(fs.existsSync(path.join(release, ".selfpages-complete"))).toBe(true);
-    for (const gz of generated) {
-        const source = path.join(release, gz.slice(0, -3));
-        expect(gunzip(path.join(release, gz)), gz).toBe(fs.readFileSync(source, "utf8"));
-        expect(seconds(path.join(release, gz)), `${gz} mtime`).toBe(seconds(source));
+    for (const file of generated) {
+        const source = path.join(release, file.slice(0, -3));
+        const decoded = file.endsWith(".gz") ? gunzip(path.join(release, file)) : unbrotli(path.join(release, file));
+        expect(decoded, file).toBe(fs.readFileSync(source, "utf8"));
+        expect(seconds(path.join(release, file)), `${file} mtime`).toBe(seconds(source));
     }
 }
 
@@ -124,6 +130,8 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(host.currentCommit()).toBe(sha);
         expectReleaseEqualsArchive(host, host.current, sha);
         expect(manifest(host.current)).toEqual(generatedV1);
+        // The site ships a .gz of vendor/lib.js, not a .br: ours is generated beside theirs.
+        expect(manifest(host.current, "br")).toEqual([...generatedV1.map(asBr), "vendor/lib.js.br"].sort());
         // The site's own .gz is served as shipped.
         expect(gunzip(path.join(host.current, "vendor/lib.js.gz"))).toBe(text("vendor v1", 4000));
 
@@ -136,6 +144,13 @@ describe.each(shells)("sync script under $name", (shell) => {
         const line = new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ sync\\[manual\\] deployed ${short(sha)} \\(previous none\\) in \\d+s$`, "m");
         expect(host.log()).toMatch(line);
         expect(result.stderr).toMatch(line);
+        // Then the milestones of the deploy, in order, for the benchmark (seconds where date has no %N).
+        const phases = /^\S+ sync\[manual\] phases((?: [a-z]+=\d+(?:\.\d{9})?)+)$/m.exec(host.log());
+        expect(phases, host.log()).not.toBeNull();
+        const marks = phases![1].trim().split(" ").map((m) => m.split("="));
+        expect(marks.map(([name]) => name)).toEqual(["start", "locked", "fetch", "fetched", "planned", "checkedout", "gz", "br", "switched", "finished"]);
+        const times = marks.map(([, t]) => Number(t));
+        expect(times).toEqual([...times].sort((a, b) => a - b));
         expect(fs.readdirSync(host.stateDir).sort()).toEqual(["sync.lock"]);
     });
 
@@ -173,6 +188,10 @@ describe.each(shells)("sync script under $name", (shell) => {
         // (d) the new release is the new commit; the old one is still exactly the old commit.
         expectReleaseEqualsArchive(host, r2, v2);
         expect(manifest(r2)).toEqual([...generatedV1.filter((f) => !f.startsWith("docs/guide/deep")), "new/dir/added.js.gz"].sort());
+        expect(manifest(r2, "br")).toEqual(manifest(r2).map(asBr).concat("vendor/lib.js.br").sort());
+        for (const file of ["index.html.br", "vendor/lib.js.br"]) expect(inode(path.join(r2, file)), file).toBe(inode(path.join(r1, file)));
+        expect(inode(path.join(r2, "css/site.css.br"))).not.toBe(inode(path.join(r1, "css/site.css.br")));
+        expect(unbrotli(path.join(r1, "css/site.css.br"))).toBe(text("css v1", 1500));
         // Only its git index went: the next sync reads the current release's alone.
         before.delete(".selfpages-index");
         expect(snapshot(r1)).toEqual(before);
@@ -212,6 +231,8 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(gunzip(path.join(r2, "js/app.mjs.gz"))).toBe(text("module v2", 900));
         expect(gunzip(path.join(r2, "css/site.css.gz"))).toBe(text("css v2", 2000));
         expect(manifest(r2)).toEqual(["css/site.css.gz", "docs/guide/deep/page.html.gz", "js/app.mjs.gz", "vendor/lib.js.gz", "with space.css.gz", "ünïcode/fïle.svg.gz"]);
+        // The site ships no .br: ours for index.html stays beside its own .gz.
+        expect(manifest(r2, "br")).toEqual(["css/site.css.br", "docs/guide/deep/page.html.br", "index.html.br", "js/app.mjs.br", "vendor/lib.js.br", "with space.css.br", "ünïcode/fïle.svg.br"]);
         // The old release still serves its own generated files.
         expect(gunzip(path.join(r1, "index.html.gz"))).toBe(text("home v1", 3000));
         expect(gunzip(path.join(r1, "data/feed.json.gz"))).toBe(text("json v1", 600));
@@ -224,6 +245,33 @@ describe.each(shells)("sync script under $name", (shell) => {
         expectReleaseEqualsArchive(host, r3, v3);
         expect(gunzip(path.join(r3, "index.html.gz"))).toBe(text("home v1", 3000));
         expect(manifest(r3)).toContain("index.html.gz");
+
+        // The site starts shipping its own .br: ours goes, theirs is served as is.
+        const v4 = host.origin.publish({ "css/site.css.br": zlib.brotliCompressSync("the site's own brotli") });
+        expect((await host.run("cron")).code).toBe(0);
+        const r4 = path.join(host.siteRoot, host.currentTarget());
+        expectReleaseEqualsArchive(host, r4, v4);
+        expect(unbrotli(path.join(r4, "css/site.css.br"))).toBe("the site's own brotli");
+        expect(manifest(r4, "br")).not.toContain("css/site.css.br");
+        expect(manifest(r4)).toContain("css/site.css.gz");
+    });
+
+    it("a release made before brotli (no .br manifest): the next deploy compresses every eligible file once", async () => {
+        const host = newHost();
+        host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+        // What a release of the previous version looks like: no .br files and no .br manifest.
+        for (const dir of [host.current, path.join(host.siteRoot, ".spare")]) {
+            for (const br of manifest(dir, "br")) fs.rmSync(path.join(dir, br));
+            fs.rmSync(path.join(dir, ".selfpages-br"));
+        }
+        const v2 = host.origin.publish({ "css/site.css": text("css v2", 1500) });
+        expect((await host.run("cron")).code).toBe(0);
+        const r2 = path.join(host.siteRoot, host.currentTarget());
+        expectReleaseEqualsArchive(host, r2, v2);
+        expect(manifest(r2, "br")).toEqual([...generatedV1.map(asBr), "vendor/lib.js.br"].sort());
+        // The .gz files of unchanged sources are still shared.
+        expect(inode(path.join(r2, "index.html.gz"))).toBe(inode(path.join(host.siteRoot, "releases", fs.readdirSync(path.join(host.siteRoot, "releases")).sort()[0], "index.html.gz")));
     });
 
     it("nothing new: cron logs `up to date` and builds nothing", async () => {
@@ -459,7 +507,7 @@ describe.each(shells)("sync script under $name", (shell) => {
         fs.writeFileSync(host.logFile, "old line\n".repeat(120_000));
         expect((await host.run("cron")).code).toBe(0);
         expect(fs.readFileSync(`${host.logFile}.1`, "utf8").startsWith("old line\n")).toBe(true);
-        expect(host.log()).toMatch(new RegExp(`^\\S+ sync\\[cron\\] deployed ${short(sha)} \\(previous none\\) in \\d+s\n$`));
+        expect(host.log()).toMatch(new RegExp(`^\\S+ sync\\[cron\\] deployed ${short(sha)} \\(previous none\\) in \\d+s\n\\S+ sync\\[cron\\] phases [^\n]*\n$`));
     });
 
     it("switches atomically: a reader during six deploys only ever sees a complete index.html of a deployed commit", async () => {
@@ -601,9 +649,10 @@ describe.each(shells)("sync script under $name", (shell) => {
         const host = newHost();
         // Counting stand-ins for gzip and touch, first on PATH, running the shell's own tool.
         const calls = path.join(host.control, "calls");
-        for (const tool of ["gzip", "touch"]) {
+        for (const tool of ["gzip", "touch", "brotli"]) {
             const real = shell.path.length > 0 ? path.join(shell.path[0], tool) : which(tool);
-            fs.writeFileSync(path.join(host.root, "double", tool), `#!/bin/sh\necho ${tool} >>'${calls}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+            // The script gzips an empty file to learn which gzip it is: not a compression of the site.
+            fs.writeFileSync(path.join(host.root, "double", tool), `#!/bin/sh\ncase "$*" in *.p) ;; *) echo ${tool} >>'${calls}' ;; esac\nexec '${real}' "$@"\n`, { mode: 0o755 });
         }
         const count = (tool: string) => (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").split("\n").filter((l) => l === tool).length : 0);
         const files: Record<string, string | Buffer> = {};
@@ -624,7 +673,15 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(count("gzip")).toBeGreaterThan(0);
         expect(count("gzip")).toBeLessThan(30);
         expect(count("touch")).toBeLessThan(30);
-        console.log(`precompression under ${shell.name}: 3000 files with ${count("gzip")} gzip and ${count("touch")} touch processes`);
+        expect(count("brotli")).toBeGreaterThan(0);
+        expect(count("brotli")).toBeLessThan(30);
+        expect(manifest(r1, "br")).toHaveLength(3000);
+        for (let i = 0; i < 3000; i += 97) {
+            const source = path.join(r1, `pages/${i % 30}/page ${i}.html`);
+            expect(unbrotli(`${source}.br`), source).toBe(fs.readFileSync(source, "utf8"));
+            expect(seconds(`${source}.br`), `${source}.br mtime`).toBe(seconds(source));
+        }
+        console.log(`precompression under ${shell.name}: 3000 files with ${count("gzip")} gzip, ${count("touch")} touch and ${count("brotli")} brotli processes`);
         // A checkout of more than 1000 files: the spare's index was written a second after
         // every file, so git finds no racily clean entry to re-read at the next push.
         const spareIndex = path.join(host.siteRoot, ".spare/.selfpages-index");
@@ -638,6 +695,8 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect((await host.run("cron")).code).toBe(0);
         const r2 = path.join(host.siteRoot, host.currentTarget());
         expect(count("gzip")).toBe(1);
+        expect(count("brotli")).toBe(1);
+        expect(inode(path.join(r2, ".selfpages-br"))).toBe(inode(path.join(r1, ".selfpages-br")));
         expect(gunzip(path.join(r2, "pages/7/page 7.html.gz"))).toBe(text("page 7 v2", 2000));
         expect(seconds(path.join(r2, "pages/7/page 7.html.gz"))).toBe(seconds(path.join(r2, "pages/7/page 7.html")));
         expect(inode(path.join(r2, ".selfpages-gz"))).toBe(inode(path.join(r1, ".selfpages-gz")));

@@ -48,7 +48,7 @@ export interface Shell {
 }
 
 /**
- * A directory with one symlink per busybox applet, the real git, and, when this busybox has no
+ * A directory with one symlink per busybox applet, the real git and brotli, and, when this busybox has no
  * flock applet (Debian's busybox package lacks it; Alpine's has it), a stand-in that accepts only
  * the busybox applet's interface (`flock [-sxun] FD`) and runs util-linux flock.
  */
@@ -60,6 +60,10 @@ export function busyboxShell(root: string): Shell | undefined {
     const applets = execFileSync(busybox, ["--list"], { encoding: "utf8" }).split("\n").filter(Boolean);
     for (const applet of applets) fs.symlinkSync(busybox, path.join(dir, applet));
     fs.symlinkSync(realGit, path.join(dir, "git"));
+    // Alpine ships brotli as its own package, as git: the real CLI beside the applets.
+    const brotli = which("brotli");
+    if (!brotli) return undefined;
+    fs.symlinkSync(brotli, path.join(dir, "brotli"));
     const notes: string[] = [];
     if (!applets.includes("flock")) {
         const flock = which("flock");
