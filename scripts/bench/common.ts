@@ -1,7 +1,7 @@
 /** What the bench's sections share: waiting for the site, percentiles, the sync's log and its phases. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { hostExec } from "../../sandbox/hostInstance";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

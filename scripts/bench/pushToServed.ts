@@ -4,7 +4,7 @@
  * in the same run (a bare `git fetch` of a small commit and one rename).
  */
 import * as crypto from "node:crypto";
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { hostExec } from "../../sandbox/hostInstance";
 import { nextPhases, percentile, type Phases, phasesLines, round1, syncConf, waitServed } from "./common";
 

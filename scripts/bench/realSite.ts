@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { SandboxEnvironment } from "../../sandbox/environment";
+import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { hostExec } from "../../sandbox/hostInstance";
 import { nextPhases, percentile, phasesLines, round1, sleep, syncConf, waitServed, type Phases } from "./common";
 
