@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StaticSiteServer } from "./components";
 import { ConfigError } from "./lib/config";
-import { preflight } from "./lib/preflight";
 import { runError } from "./lib/runError";
 import { loadStackConfig } from "./lib/stackConfig";
 
@@ -17,8 +16,10 @@ export = async () => {
     const { settings, secrets } = config;
 
     // Before `up` changes anything: the host answers with the pinned key, runs the configured OS,
-    // and has room for the site. A preview only reads state, so it needs no connection.
+    // and has room for the site. The one host check of an `up` (the first command on the host only
+    // waits for it). A preview only reads state, so it needs no connection, nor ssh2 loaded.
     if (!pulumi.runtime.isDryRun()) {
+        const { preflight } = await import("./lib/preflight");
         const report = await preflight(settings, secrets.hostPrivateKey).catch((error: Error) => {
             throw runError(`Preflight failed, nothing was changed: ${error.message}`);
         });

@@ -2,7 +2,6 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
-import { hostCheckScript } from "../lib/hostChecks";
 import { commandConnection, sshTarget } from "../lib/ssh";
 
 export interface HostConnectionArgs {
@@ -11,9 +10,10 @@ export interface HostConnectionArgs {
 }
 
 /**
- * The SSH connection every other command uses, and a first command that waits for the host,
- * refuses a host whose key differs from the pinned one (connection.hostKey), and runs the host
- * checks (lib/hostChecks.ts) before anything is changed.
+ * The SSH connection every other command uses, and a first command that waits for the host and
+ * refuses a host whose key differs from the pinned one (connection.hostKey). The host checks
+ * (lib/hostChecks.ts) are not run again here: the preflight of the same `up` (index.ts) ran them
+ * before any resource was declared, so one SSH check per `up`.
  */
 export class HostConnection extends pulumi.ComponentResource {
     public readonly connection: pulumi.Output<Connection>;
@@ -28,7 +28,7 @@ export class HostConnection extends pulumi.ComponentResource {
             `${name}-ready`,
             {
                 connection: this.connection,
-                create: hostCheckScript(settings),
+                create: "true",
                 triggers: [settings.host.address, settings.host.port, settings.host.hostKey, settings.os],
             },
             { parent: this, deleteBeforeReplace: true },

@@ -2,9 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
-import { acmeDailyJobFile, crontabFile } from "../lib/hostFiles";
+import { crontabFile } from "../lib/hostFiles";
 import { enableAndStart } from "../lib/openrc";
-import { hostCommand, hostFile, type Connection } from "../lib/hostCommand";
+import { hostCommand, type Connection } from "../lib/hostCommand";
 
 export interface FallbackCronArgs {
     connection: pulumi.Input<Connection>;
@@ -45,10 +45,6 @@ export class FallbackCron extends pulumi.ComponentResource {
             },
             childOptions(this, opts, [daemon]),
         );
-        // The certificate's daily renewal runs as root (it writes the certificate and reloads
-        // nginx), so it is a file in the platform's daily directory, run by root's stock crontab.
-        const daily = acmeDailyJobFile(args.settings);
-        if (daily) hostFile(`${name}-acme-daily`, { connection: args.connection, ...daily }, childOptions(this, opts, [daemon]));
         this.registerOutputs({ crontab: this.crontab });
     }
 }

@@ -1,11 +1,9 @@
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
-import { deploymentsTokenFile, deploymentsTokenHeader, deployReportFile } from "../lib/hostFiles";
-import { hostCommand, hostFile, type Connection } from "../lib/hostCommand";
-import { shellQuote } from "../lib/templates";
+import { deployReportConfigFile, deploymentsTokenFileSpec, deploymentsTokenHeader, deployReportFile } from "../lib/hostFiles";
+import { hostFile, type Connection } from "../lib/hostCommand";
 import { GitHubEnvironment } from "../lib/providers/githubEnvironment";
 
 export interface DeploymentsArgs {
@@ -19,8 +17,8 @@ export interface DeploymentsArgs {
 
 /**
  * Deployments in GitHub: the environment, as a resource of the stack, and on the host the reporter
- * the sync script calls at each deploy, with the deployments token in a file only the service
- * account reads (curl gets it with -H @file: it is on no command line).
+ * the sync script calls at each deploy, its parameters, and the deployments token in a file only
+ * the service account reads (curl gets it with -H @file: it is on no command line).
  */
 export class Deployments extends pulumi.ComponentResource {
     public readonly environment: GitHubEnvironment;
@@ -37,30 +35,14 @@ export class Deployments extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        // These files come before the site's first deploy (which they report), so before the
-        // Site's own directories step: their directories are made here with the same owners and
-        // modes (busybox install may leave those of an existing directory); the Site removes them.
-        const { layout } = settings;
-        const q = shellQuote;
-        const directories = hostCommand(
-            `${name}-directories`,
-            {
-                connection: args.connection,
-                create: [
-                    "set -eu",
-                    `install -d -o root -g ${layout.serviceUser} -m 0750 ${q(path.posix.dirname(layout.deploymentsTokenFile))}`,
-                    `install -d -o root -g root -m 0755 ${q(path.posix.dirname(layout.deployReport))}`,
-                ].join("\n"),
-            },
-            childOptions(this, opts),
-        );
-
+        // Stacks made before the reporter had parameters of its own hold this step as the one that
+        // made the reporter's directories (now made with all the others): the alias takes it over.
+        const config = hostFile(`${name}-reporter-config`, { connection: args.connection, ...deployReportConfigFile(settings) }, { ...childOptions(this, opts), aliases: [{ name: `${name}-directories` }] });
         // The content is a secret (hostCommand keeps stdin secret): the header line with the token.
-        const tokenFile = deploymentsTokenFile(settings, "");
         this.token = hostFile(
             `${name}-token`,
-            { connection: args.connection, ...tokenFile, content: pulumi.secret(pulumi.output(args.deploymentsToken).apply(deploymentsTokenHeader)) },
-            childOptions(this, opts, [directories]),
+            { connection: args.connection, ...deploymentsTokenFileSpec(settings), content: pulumi.secret(pulumi.output(args.deploymentsToken).apply(deploymentsTokenHeader)) },
+            childOptions(this, opts, [config]),
         );
         this.reporter = hostFile(`${name}-reporter`, { connection: args.connection, ...deployReportFile(settings) }, childOptions(this, opts, [this.token]));
         this.registerOutputs({ environment: this.environment, reporter: this.reporter, token: this.token });

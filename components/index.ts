@@ -1,6 +1,7 @@
 export * from "./connection";
 export * from "./cron";
 export * from "./deployments";
+export * from "./directories";
 export * from "./nginx";
 export * from "./packages";
 export * from "./receiver";

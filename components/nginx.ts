@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
-import { enableAndStart } from "../lib/openrc";
+import { enableAndStart, reload, reloadIfRunning } from "../lib/openrc";
 import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
 import { shellQuote } from "../lib/templates";
 
@@ -11,6 +11,9 @@ export interface NginxArgs {
     connection: pulumi.Input<Connection>;
     settings: Settings;
 }
+
+/** nginx's own check of its whole configuration, quiet unless it fails. */
+export const nginxCheck = "nginx -t -q";
 
 /** Where the distro's catch-all site is parked while the stack owns port 80 (outside every include). */
 const parkedDefaultSite = "/etc/nginx/.selfpages-parked-default-site";
@@ -28,14 +31,13 @@ export class Nginx extends pulumi.ComponentResource {
         super("selfpages:nginx:Nginx", name, {}, opts);
         const defaultSite = shellQuote(args.settings.platform.nginxDefaultSitePath);
         const parked = shellQuote(parkedDefaultSite);
-        const reloadIfRunning = "if rc-service nginx status >/dev/null 2>&1; then nginx -t -q && rc-service nginx reload; fi";
 
         const defaultSiteParked = hostCommand(
             `${name}-park-default-site`,
             {
                 connection: args.connection,
                 create: `if [ -e ${defaultSite} ] || [ -L ${defaultSite} ]; then mv -f ${defaultSite} ${parked}; fi`,
-                delete: `if { [ -e ${parked} ] || [ -L ${parked} ]; } && [ ! -e ${defaultSite} ]; then mv -f ${parked} ${defaultSite}; fi\n${reloadIfRunning}`,
+                delete: `if { [ -e ${parked} ] || [ -L ${parked} ]; } && [ ! -e ${defaultSite} ]; then mv -f ${parked} ${defaultSite}; fi\n${reloadIfRunning("nginx", nginxCheck)}`,
                 triggers: [defaultSite],
             },
             { ...childOptions(this, opts), deleteBeforeReplace: true },
@@ -44,7 +46,7 @@ export class Nginx extends pulumi.ComponentResource {
         const file = nginxSiteFile(args.settings);
         this.siteConfig = hostFile(
             `${name}-site-config`,
-            { connection: args.connection, ...file, validate: "nginx -t -q" },
+            { connection: args.connection, ...file, validate: nginxCheck },
             childOptions(this, opts, [defaultSiteParked]),
         );
 
@@ -61,7 +63,7 @@ export class Nginx extends pulumi.ComponentResource {
             `${name}-reload`,
             {
                 connection: args.connection,
-                create: "set -eu\nnginx -t -q\nrc-service nginx reload",
+                create: `set -eu\n${reload("nginx", nginxCheck)}`,
                 triggers: [sha256(file.content)],
             },
             childOptions(this, opts, [service]),

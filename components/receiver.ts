@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
 import { hooksFile, hooksFileSpec, receiverServiceFile } from "../lib/hostFiles";
-import { enableAndStart, stopAndDisable } from "../lib/openrc";
+import { enableAndStart, reload, stopAndDisable } from "../lib/openrc";
 import { childOptions } from "../lib/options";
 import { GitHubWebhook } from "../lib/providers/githubWebhook";
 import { shellQuote } from "../lib/templates";
@@ -82,7 +82,7 @@ export class Receiver extends pulumi.ComponentResource {
         );
         const hooksApplied = hostCommand(
             `${name}-reload`,
-            { connection, create: `set -eu\nrc-service ${service} reload\nsleep 1\nrc-service ${service} status >/dev/null`, triggers: [contentHash(transitionalHooks)] },
+            { connection, create: `set -eu\n${reload(service)}\nsleep 1\nrc-service ${service} status >/dev/null`, triggers: [contentHash(transitionalHooks)] },
             childOptions(this, opts, [running]),
         );
 
@@ -111,7 +111,7 @@ export class Receiver extends pulumi.ComponentResource {
             `${name}-retire-previous-secret`,
             {
                 connection,
-                create: pulumi.interpolate`${wait}${installFileScript(hooksSpec)}\nrc-service ${service} reload`,
+                create: pulumi.interpolate`${wait}${installFileScript(hooksSpec)}\n${reload(service)}`,
                 stdin: finalHooks,
                 triggers: [contentHash(transitionalHooks), contentHash(finalHooks)],
             },

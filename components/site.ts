@@ -1,4 +1,3 @@
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
@@ -13,7 +12,7 @@ export interface SiteArgs {
 }
 
 /**
- * The site's directories, the sync script, and the first deploy: a shallow clone of the branch
+ * The sync script, its parameters, and the first deploy: a shallow clone of the branch
  * into a release that `current` points at. The same script serves the webhook and the cron
  * fallback, under one lock.
  */
@@ -26,31 +25,12 @@ export class Site extends pulumi.ComponentResource {
         super("selfpages:site:Site", name, {}, opts);
         const { settings } = args;
         const { layout } = settings;
-        const owner = `${layout.serviceUser}:${layout.serviceUser}`;
         const q = shellQuote;
 
-        const directories = hostCommand(
-            `${name}-directories`,
-            {
-                connection: args.connection,
-                create: [
-                    "set -eu",
-                    `install -d -o ${layout.serviceUser} -g ${layout.serviceUser} -m 0755 ${q(layout.siteRoot)}`,
-                    `install -d -o ${layout.serviceUser} -g ${layout.serviceUser} -m 0750 ${q(layout.stateDir)} ${q(layout.logDir)}`,
-                    // The hooks file inside is the service account's alone; the directory only lets it in.
-                    `install -d -o root -g ${layout.serviceUser} -m 0750 ${q(layout.configDir)}`,
-                    `install -d -o root -g root -m 0755 ${q(path.posix.dirname(layout.syncScript))}`,
-                ].join("\n"),
-                delete: `rm -rf ${[layout.siteRoot, layout.stateDir, layout.logDir, layout.configDir, path.posix.dirname(layout.syncScript)].map(q).join(" ")}`,
-                triggers: [layout.siteRoot, layout.stateDir, layout.logDir, layout.configDir, owner],
-            },
-            { ...childOptions(this, opts), deleteBeforeReplace: true },
-        );
-
         const script = syncScriptFile(settings);
-        this.syncScript = hostFile(`${name}-sync-script`, { connection: args.connection, ...script }, childOptions(this, opts, [directories]));
+        this.syncScript = hostFile(`${name}-sync-script`, { connection: args.connection, ...script }, childOptions(this, opts));
         const config = syncConfigFile(settings);
-        const syncConfig = hostFile(`${name}-sync-config`, { connection: args.connection, ...config }, childOptions(this, opts, [directories]));
+        const syncConfig = hostFile(`${name}-sync-config`, { connection: args.connection, ...config }, childOptions(this, opts));
 
         this.deployed = hostCommand(
             `${name}-first-deploy`,

@@ -6,13 +6,13 @@ export const minimumFreeDiskMiB = 200;
 
 /**
  * What a host must be before anything is changed on it, decided here once and checked on the
- * host itself by one script: the preflight runs it over SSH before `up`, and the first command of
- * every `up` runs it again. It prints `fact=value` lines, one `problem=...` line per failed check
+ * host itself by one script, which the preflight runs over SSH, once per `up` (index.ts) and in
+ * `npm run preflight`. It prints `fact=value` lines, one `problem=...` line per failed check
  * (also on stderr), and exits 1 when there is any.
  */
 export function hostCheckScript(settings: Settings): string {
     const q = shellQuote;
-    const family = settings.platform.family;
+    const { family, oldestRelease } = settings.platform;
     return [
         ". /etc/os-release",
         'echo "id=$ID"',
@@ -25,13 +25,20 @@ export function hostCheckScript(settings: Settings): string {
         'echo "freeKiB=$free"',
         "problems=''",
         "problem() { echo \"problem=$1\"; echo \"selfpages: $1\" >&2; problems=yes; }",
-        `[ "$ID" = ${q(settings.platform.osReleaseId)} ] || problem "selfpages:os is ${family} but the host runs '$ID'"`,
+        `[ "$ID" = ${q(family)} ] || problem "selfpages:os is ${family} but the host runs '$ID'"`,
+        ...(oldestRelease ? [releaseCheck(family, oldestRelease)] : []),
         // Alpine gets OpenRC from the package step; Debian must come with it (the openrc package replaces init).
         `[ "$openrc" = yes ] || [ ${q(family)} = alpine ] || problem "the host has no OpenRC (openrc-run not found)"`,
         '[ "$(id -u)" = 0 ] || problem "the SSH user must be root (selfpages:hostUser)"',
         `[ "$free" -ge ${minimumFreeDiskMiB * 1024} ] || problem "only $((free / 1024)) MiB free under ${settings.site.root}; at least ${minimumFreeDiskMiB} MiB are needed"`,
         '[ -z "$problems" ]',
     ].join("\n");
+}
+
+/** VERSION_ID's major.minor against the oldest supported (edge's is "3.21.0_alpha...": its own). */
+function releaseCheck(family: string, oldest: string): string {
+    const atLeast = String.raw`split(v, a, "."); split(m, b, "."); exit !(a[1] + 0 > b[1] + 0 || (a[1] + 0 == b[1] + 0 && a[2] + 0 >= b[2] + 0))`;
+    return `[ "$ID" != ${shellQuote(family)} ] || awk -v v="$VERSION_ID" -v m=${shellQuote(oldest)} ${shellQuote(`BEGIN { ${atLeast} }`)} || problem "the host runs ${family} $VERSION_ID; selfpages supports ${family} ${oldest} and later"`;
 }
 
 export interface HostFacts {

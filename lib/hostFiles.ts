@@ -2,7 +2,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Settings } from "./config";
 import { serviceName } from "./layout";
+import { reloadIfRunning } from "./openrc";
+import { acmeHook, webhookBinary } from "./platform";
 import { renderTemplate } from "./templates";
+import { projectRoot } from "./projectRoot";
 
 /** Where a file the stack writes to the host goes, and who may read it: known without its content. */
 export interface HostFileSpec {
@@ -25,11 +28,11 @@ export const hookId = serviceName;
 export const gzipExtensions = ["html", "htm", "css", "js", "mjs", "json", "xml", "svg", "txt", "map", "webmanifest", "ico", "wasm"];
 
 /** Programs shipped as they are: their parameters come from small rendered files. */
-export const filesDir = path.resolve(__dirname, "..", "files");
+export const filesDir = path.join(projectRoot(), "files");
 
 /** The sync program, the same on every host; it reads its parameters from syncConfigFile's path. */
 export function syncScriptFile(settings: Settings): HostFile {
-    return { source: "sync.sh", path: settings.layout.syncScript, mode: "0755", owner: "root", group: "root", content: fs.readFileSync(path.join(filesDir, "sync.sh"), "utf8") };
+    return programFile("sync.sh", settings.layout.syncScript);
 }
 
 /**
@@ -65,30 +68,44 @@ export function syncParameters(settings: Settings) {
     };
 }
 
+/** Programs shipped as they are, root's, run by whoever calls them. */
+function programFile(source: string, hostPath: string): HostFile {
+    return { source, path: hostPath, mode: "0755", owner: "root", group: "root", content: fs.readFileSync(path.join(filesDir, source), "utf8") };
+}
+
 /** The reporter of deploys to GitHub (deployments and their statuses), called by the sync script. */
 export function deployReportFile(settings: Settings): HostFile {
+    return programFile("deploy-report.sh", settings.layout.deployReport);
+}
+
+/**
+ * The reporter's parameters that sync.conf does not hold (the repository, branch, state directory
+ * and log it reads there). No secret: the token is in its own file.
+ */
+export function deployReportConfigFile(settings: Settings): HostFile {
     const { layout } = settings;
     return {
-        source: "deploy-report.sh",
-        path: layout.deployReport,
-        mode: "0755",
+        source: "deploy-report.conf",
+        path: layout.deployReportConfig,
+        mode: "0640",
         owner: "root",
-        group: "root",
-        content: renderTemplate("deploy-report.sh", {
-            apiUrl: settings.github.apiUrl,
-            repository: `${settings.github.owner}/${settings.github.repo}`,
-            branch: settings.site.branch,
-            environment: settings.deployments.environment,
-            environmentUrl: settings.siteUrl,
-            tokenHeaderFile: layout.deploymentsTokenFile,
-            stateDir: layout.stateDir,
-            logFile: layout.syncLog,
-            // Per request: GitHub answers in well under a second; a slower one is given up on.
-            connectTimeout: 5,
-            maxTime: 10,
-            // A deploy's in_progress waits this long (its success, if it comes first, goes with it).
-            startDelay: 1,
-        }),
+        group: layout.serviceUser,
+        content: renderTemplate("deploy-report.conf", deployReportParameters(settings)),
+    };
+}
+
+/** What templates/deploy-report.conf.hbs is rendered from; the tests render it with their own values. */
+export function deployReportParameters(settings: Settings) {
+    return {
+        apiUrl: settings.github.apiUrl,
+        environment: settings.deployments.environment,
+        environmentUrl: settings.siteUrl,
+        tokenHeaderFile: settings.layout.deploymentsTokenFile,
+        // Per request: GitHub answers in well under a second; a slower one is given up on.
+        connectTimeout: 5,
+        maxTime: 10,
+        // A deploy's in_progress waits this long (its success, if it comes first, goes with it).
+        startDelay: 1,
     };
 }
 
@@ -96,16 +113,9 @@ export function deployReportFile(settings: Settings): HostFile {
  * The deployments token as the header line curl reads with `-H @file`: readable by the service
  * account only, so that the token is on no command line.
  */
-export function deploymentsTokenFile(settings: Settings, token: string): HostFile {
+export function deploymentsTokenFileSpec(settings: Settings): HostFileSpec {
     const { layout } = settings;
-    return {
-        source: "(token header)",
-        path: layout.deploymentsTokenFile,
-        mode: "0600",
-        owner: layout.serviceUser,
-        group: layout.serviceUser,
-        content: deploymentsTokenHeader(token),
-    };
+    return { source: "(token header)", path: layout.deploymentsTokenFile, mode: "0600", owner: layout.serviceUser, group: layout.serviceUser };
 }
 
 export const deploymentsTokenHeader = (token: string) => `Authorization: Bearer ${token}\n`;
@@ -125,6 +135,7 @@ export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 44
         content: renderTemplate("nginx.conf", {
             listenPort,
             httpPort,
+            http2Directive: settings.platform.nginxHttp2 === "directive",
             tls: settings.tls ? { certificate: layout.tlsCertificate, key: layout.tlsKey, webroot: layout.acmeWebroot } : false,
             hstsMaxAge: settings.tls?.hstsMaxAge ?? 0,
             serverNames: settings.site.serverNames,
@@ -170,7 +181,7 @@ export function receiverServiceFile(settings: Settings): HostFile {
         owner: "root",
         group: "root",
         content: renderTemplate("receiver.initd", {
-            webhookBinary: settings.platform.webhookBinary,
+            webhookBinary,
             hooksFile: layout.hooksFile,
             receiverPort: settings.receiver.port,
             commandUser: `${layout.serviceUser}:${layout.serviceUser}`,
@@ -201,25 +212,30 @@ export function crontabFile(settings: Settings): HostFile {
 
 /** Gets, renews and installs the certificate (root: it reloads nginx); undefined when tls is off. */
 export function acmeRenewScriptFile(settings: Settings): HostFile | undefined {
+    return settings.tls ? programFile("acme-renew.sh", settings.layout.acmeScript) : undefined;
+}
+
+/** The renew program's parameters; undefined when tls is off. */
+export function acmeConfigFile(settings: Settings): HostFile | undefined {
     const { layout, tls } = settings;
     if (!tls) return undefined;
     return {
-        source: "acme-renew.sh",
-        path: layout.acmeScript,
-        mode: "0755",
+        source: "acme.conf",
+        path: layout.acmeConfig,
+        mode: "0644",
         owner: "root",
         group: "root",
-        content: renderTemplate("acme-renew.sh", {
+        content: renderTemplate("acme.conf", {
             directoryUrl: tls.directoryUrl,
             acmeDir: layout.acmeDir,
-            hook: settings.platform.acmeHook,
-            firstName: tls.names[0],
+            hook: acmeHook,
             names: tls.names,
             contact: tls.contactEmail ?? "",
             certificate: layout.tlsCertificate,
             key: layout.tlsKey,
             logFile: layout.acmeLog,
             challengeDir: layout.acmeChallengeDir,
+            reloadNginx: reloadIfRunning("nginx"),
         }),
     };
 }
@@ -243,7 +259,7 @@ export const secretPlaceholder = (name: string) => `<secret:${name}>`;
 
 /** Every file for a stack, in the order they reach the host (the deployments ones when it reports deploys). */
 export function allHostFiles(settings: Settings, webhookSecrets: string[], deploymentsToken = secretPlaceholder("githubDeploymentsToken")): HostFile[] {
-    const deployments = settings.deployments.enabled ? [deploymentsTokenFile(settings, deploymentsToken), deployReportFile(settings)] : [];
-    const tlsFiles = [acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
+    const deployments = settings.deployments.enabled ? [{ ...deploymentsTokenFileSpec(settings), content: deploymentsTokenHeader(deploymentsToken) }, deployReportConfigFile(settings), deployReportFile(settings)] : [];
+    const tlsFiles = [acmeConfigFile(settings), acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
     return [...deployments, syncScriptFile(settings), syncConfigFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverServiceFile(settings), crontabFile(settings)];
 }

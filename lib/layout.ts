@@ -1,3 +1,6 @@
+import type { Settings } from "./config";
+import { shellQuote } from "./templates";
+
 /** The name of the service account, the OpenRC service and the files the stack owns. */
 export const serviceName = "selfpages";
 
@@ -11,11 +14,15 @@ export interface HostLayout {
     syncLog: string;
     receiverLog: string;
     configDir: string;
+    /** The programs the stack ships (files/), root's. */
+    libDir: string;
     hooksFile: string;
     syncScript: string;
     syncConfig: string;
     /** Reports each deploy to GitHub (deployments), when the stack has the token for it. */
     deployReport: string;
+    /** The reporter's parameters beside sync.conf, whose values it reads too (files/deploy-report.sh). */
+    deployReportConfig: string;
     /** The deployments token as an HTTP header line for curl (-H @file); the service account's alone. */
     deploymentsTokenFile: string;
     receiverInitScript: string;
@@ -32,6 +39,8 @@ export interface HostLayout {
     acmeWebroot: string;
     acmeChallengeDir: string;
     acmeScript: string;
+    /** The renew program's parameters (files/acme-renew.sh). */
+    acmeConfig: string;
     acmeLog: string;
     /** The daily job's file name in the platform's daily run-parts directory. */
     acmeDailyJob: string;
@@ -47,11 +56,13 @@ export function hostLayout(siteRoot: string): HostLayout {
         syncLog: `${logDir}/sync.log`,
         receiverLog: `${logDir}/receiver.log`,
         configDir: `/etc/${serviceName}`,
+        libDir: `/usr/local/lib/${serviceName}`,
         hooksFile: `/etc/${serviceName}/hooks.json`,
         syncScript: `/usr/local/lib/${serviceName}/sync`,
         // The sync program reads it here unless told otherwise (files/sync.sh).
         syncConfig: `/etc/${serviceName}/sync.conf`,
         deployReport: `/usr/local/lib/${serviceName}/deploy-report`,
+        deployReportConfig: `/etc/${serviceName}/deploy-report.conf`,
         deploymentsTokenFile: `/etc/${serviceName}/github-deployments.header`,
         receiverInitScript: `/etc/init.d/${serviceName}-receiver`,
         receiverService: `${serviceName}-receiver`,
@@ -63,7 +74,64 @@ export function hostLayout(siteRoot: string): HostLayout {
         acmeWebroot: `/var/lib/${serviceName}-acme`,
         acmeChallengeDir: `/var/lib/${serviceName}-acme/.well-known/acme-challenge`,
         acmeScript: `/usr/local/lib/${serviceName}/acme-renew`,
+        acmeConfig: `/etc/${serviceName}/acme.conf`,
         acmeLog: `${logDir}/acme.log`,
         acmeDailyJob: `${serviceName}-acme`,
     };
+}
+
+/** A directory the stack keeps its files in, with who may enter it. */
+export interface HostDirectory {
+    path: string;
+    owner: string;
+    group: string;
+    mode: string;
+    /** Why `pulumi destroy` leaves it (uacme's account key and certificates: see README). */
+    keptBecause?: string;
+}
+
+/**
+ * Every directory the stack writes to, parents first, declared once: one step creates them all
+ * (components/directories.ts) before anything is written into them.
+ */
+export function hostDirectories(settings: Pick<Settings, "layout" | "tls">): HostDirectory[] {
+    return settings.tls ? [...serverDirectories(settings.layout), ...tlsDirectories(settings.layout)] : serverDirectories(settings.layout);
+}
+
+/** The directories of the site, the services and the programs. */
+export function serverDirectories(layout: HostLayout): HostDirectory[] {
+    const user = layout.serviceUser;
+    return [
+        { path: layout.siteRoot, owner: user, group: user, mode: "0755" },
+        { path: layout.stateDir, owner: user, group: user, mode: "0750" },
+        { path: layout.logDir, owner: user, group: user, mode: "0750" },
+        // The hooks file and the deployments token inside are the service account's alone; the directory only lets it in.
+        { path: layout.configDir, owner: "root", group: user, mode: "0750" },
+        { path: layout.libDir, owner: "root", group: "root", mode: "0755" },
+    ];
+}
+
+/** The certificate's directories (root's): its own list, so that TLS switched off removes them. */
+export function tlsDirectories(layout: HostLayout): HostDirectory[] {
+    return [
+        { path: layout.tlsDir, owner: "root", group: "root", mode: "0700" },
+        { path: layout.acmeDir, owner: "root", group: "root", mode: "0700", keptBecause: "it holds the ACME account key and the issued certificates: a new up on this host reuses them instead of counting against the CA's rate limits; remove it to retire the account" },
+        { path: layout.acmeWebroot, owner: "root", group: "root", mode: "0755" },
+        { path: layout.acmeChallengeDir, owner: "root", group: "root", mode: "0755" },
+    ];
+}
+
+/** Makes the directories with their owner and mode (parents first); safe to repeat. */
+export function createDirectoriesScript(directories: HostDirectory[]): string {
+    return ["set -eu", ...directories.map((d) => `install -d -o ${d.owner} -g ${d.group} -m ${d.mode} ${shellQuote(d.path)}`)].join("\n");
+}
+
+/** Removes the directories and what they hold, and says which ones it leaves. */
+export function removeDirectoriesScript(directories: HostDirectory[]): string {
+    const removed = directories.filter((d) => d.keptBecause === undefined).map((d) => shellQuote(d.path));
+    const kept = directories.filter((d) => d.keptBecause !== undefined);
+    return [
+        `rm -rf ${removed.join(" ")}`,
+        ...kept.map((d) => `if [ -d ${shellQuote(d.path)} ]; then echo ${shellQuote(`selfpages: left ${d.path}: ${d.keptBecause}`)}; fi`),
+    ].join("\n");
 }

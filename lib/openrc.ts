@@ -8,3 +8,9 @@ export const enableAndStart = (service: string): string => `rc-update add ${serv
 
 /** Stopped and removed from boot; already gone is fine, so destroy converges. */
 export const stopAndDisable = (service: string): string => `rc-service ${service} stop || true\nrc-update del ${service} default >/dev/null 2>&1 || true`;
+
+/** Re-reads the service's configuration without dropping connections; `check` (`nginx -t -q`) must pass first. */
+export const reload = (service: string, check?: string): string => `${check ? `${check} && ` : ""}rc-service ${service} reload`;
+
+/** Reloads the service if it runs (a stopped one reads the new configuration when it starts). */
+export const reloadIfRunning = (service: string, check?: string): string => `if rc-service ${service} status >/dev/null 2>&1; then ${reload(service, check)}; fi`;

@@ -1,9 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Handlebars from "handlebars";
+import { projectRoot } from "./projectRoot";
 
 /** Directory holding one handlebars file per file written to the host. */
-export const templatesDir = path.resolve(__dirname, "..", "templates");
+export const templatesDir = path.join(projectRoot(), "templates");
 
 // One isolated handlebars environment: helpers registered here cannot leak into other users of
 // the library, and templates are compiled once per process.

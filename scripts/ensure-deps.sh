@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # nginx (nginx -t and live config tests), webhook (the receiver, run for real on loopback),
-# busybox (Alpine's userland for the sync script), shellcheck, and what the sandbox host needs.
-debian_packages=(nginx webhook busybox shellcheck git util-linux debootstrap zstd iproute2 openssh-client curl ca-certificates wrk)
+# busybox (Alpine's userland for the sync script), shellcheck, shfmt (test/alpine parses the shell
+# programs with it), and what the sandbox host needs.
+debian_packages=(nginx webhook busybox shellcheck shfmt git util-linux debootstrap zstd iproute2 openssh-client curl ca-certificates wrk)
 
 missing=()
 for pkg in "${debian_packages[@]}"; do
@@ -53,6 +54,8 @@ if [[ ! -x $actionlint_bin ]]; then
 fi
 
 if [[ ${1:-} != --unit ]]; then
+    # The program Pulumi runs, compiled into dist/ (only when a source is newer than the build).
+    node program.js --build
     bash toolchain/build.sh >/dev/null
     # pebble and pebble-challtestsrv: the sandbox's ACME server and DNS (end-to-end HTTPS tests only).
     bash sandbox/acme/build.sh >/dev/null

@@ -9,19 +9,35 @@
 # PULUMI_HOME by toolchain/install-plugins.sh, where the engine looks for them).
 #   SELFPAGES_USE_SYSTEM_PULUMI=1   use the `pulumi` already on PATH (installed the usual way)
 #   SELFPAGES_THIRD_PARTY=DIR       where the source snapshots are (default: ../shared/third_party)
+# Without the snapshots (a clone from GitHub) and with nothing cached, the `pulumi` on PATH is
+# used as with SELFPAGES_USE_SYSTEM_PULUMI=1, or one line says what to install.
 set -euo pipefail
 shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
-
-if [[ ${SELFPAGES_USE_SYSTEM_PULUMI:-} == 1 ]]; then
-    dirname "$(command -v pulumi)"
-    exit 0
-fi
 
 # shellcheck source=versions.env
 source "$here/versions.env"
 third_party=${SELFPAGES_THIRD_PARTY:-$here/../$THIRD_PARTY_DIR}
 cache="${SELFPAGES_CACHE:-$HOME/.cache/selfpages}/toolchain"
+
+# system_pulumi: the directory of the `pulumi` on PATH, if its version can run this SDK
+# (PULUMI_VERSION, the version of @pulumi/pulumi in package.json: the same major, not older).
+system_pulumi() {
+    local cli version
+    cli=$(command -v pulumi) || { echo "toolchain: no \`pulumi\` on PATH: install Pulumi $PULUMI_VERSION (curl -fsSL https://get.pulumi.com | sh -s -- --version $PULUMI_VERSION) and put it on PATH$1" >&2; return 1; }
+    version=$(PULUMI_SKIP_UPDATE_CHECK=true "$cli" version 2>/dev/null) || version=unknown
+    version=${version#v}
+    if [[ ${version%%.*} != "${PULUMI_VERSION%%.*}" ]] || [[ $(printf '%s\n' "$PULUMI_VERSION" "$version" | sort -V | head -n1) != "$PULUMI_VERSION" ]]; then
+        echo "toolchain: $cli is Pulumi $version; @pulumi/pulumi $PULUMI_VERSION needs a 3.x CLI of $PULUMI_VERSION or newer: install it (curl -fsSL https://get.pulumi.com | sh -s -- --version $PULUMI_VERSION) first on PATH$1" >&2
+        return 1
+    fi
+    dirname "$cli"
+}
+
+if [[ ${SELFPAGES_USE_SYSTEM_PULUMI:-} == 1 ]]; then
+    system_pulumi ""
+    exit 0
+fi
 mkdir -p "$cache"
 
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
@@ -31,10 +47,15 @@ sdk_version_flag=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
 
 # cached NAME VERSION RECIPE_FUNCTION: the path of NAME built by RECIPE_FUNCTION, built only when
 # no binary with the same name, version, recipe and Go version is cached.
+cache_dir() { # NAME VERSION RECIPE_FUNCTION
+    local key
+    key=$( (echo "$1 $2"; declare -f "$3" go_build copy_snapshot; go env GOVERSION) | sha256sum | cut -c1-16)
+    echo "$cache/$1-$2-$key"
+}
+
 cached() {
-    local name=$1 version=$2 recipe=$3 key dir work started=$SECONDS
-    key=$( (echo "$name $version"; declare -f "$recipe" go_build copy_snapshot; go env GOVERSION) | sha256sum | cut -c1-16)
-    dir="$cache/$name-$version-$key"
+    local name=$1 version=$2 recipe=$3 dir work started=$SECONDS
+    dir=$(cache_dir "$name" "$version" "$recipe")
     if [[ ! -x $dir/$name ]]; then
         exec 9>"$cache/.$name.lock"
         flock 9
@@ -112,6 +133,21 @@ recipe_random() { # version output
     go_build ./cmd/pulumi-resource-random "$2" "github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version=$1"
 }
 
+# A clone without the snapshots builds nothing it cannot finish: with the three snapshot-built
+# binaries not cached already, the `pulumi` on PATH it is (install-plugins.sh then installs the
+# plugins the usual way), or one line says what to do.
+if [[ ! -d $third_party ]]; then
+    for binary in "pulumi-language-nodejs $PULUMI_VERSION recipe_language_host" "pulumi-resource-command $COMMAND_VERSION recipe_command" "pulumi-resource-random $RANDOM_VERSION recipe_random"; do
+        read -r name version recipe <<<"$binary"
+        if ! command -v go >/dev/null || [[ ! -x $(cache_dir "$name" "$version" "$recipe")/$name ]]; then
+            dir=$(system_pulumi "; or set SELFPAGES_THIRD_PARTY to the directory of the source snapshots (none in $third_party)") || exit 1
+            echo "toolchain: no source snapshots in $third_party (a clone without ../shared): using $dir/pulumi" >&2
+            echo "$dir"
+            exit 0
+        fi
+    done
+fi
+
 cli=$(cached pulumi "$PULUMI_VERSION" recipe_cli)
 language_host=$(cached pulumi-language-nodejs "$PULUMI_VERSION" recipe_language_host)
 command_plugin=$(cached pulumi-resource-command "$COMMAND_VERSION" recipe_command)
@@ -121,9 +157,9 @@ random_plugin=$(cached pulumi-resource-random "$RANDOM_VERSION" recipe_random)
 # looks for the language host and the dynamic-provider shim (a script of @pulumi/pulumi that runs
 # the project's own copy of the SDK) next to its own executable, symlinks resolved, before PATH
 # (where it warns): hence hard links, not symbolic ones. The plugins
-# are linked under plugins/ for install-plugins.sh, not put on PATH.
-shim="$here/../node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
-[[ -f $shim ]] || { echo "toolchain: $shim is missing: run npm install first" >&2; exit 1; }
+# are linked under plugins/ for install-plugins.sh, not put on PATH. The shim is the SDK's with the
+# program's start-up settings (dynamicProviderShim.sh).
+shim="$here/dynamicProviderShim.sh"
 key=$( (echo "hard links: $cli $language_host $command_plugin $random_plugin"; cat "$shim") | sha256sum | cut -c1-16)
 bin="$cache/bin-$key"
 if [[ ! -x $bin/plugins/pulumi-resource-random ]]; then

@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import { callGitHub } from "./githubRest";
+import { DynamicResource } from "./dynamicResource";
 
 /** A GitHub deployment environment; the token is stored as a secret. */
 export interface GitHubEnvironmentInputs {
@@ -22,31 +24,9 @@ interface EnvironmentBody {
     html_url: string;
 }
 
-/**
- * One call to GitHub's REST API; errors name the request and GitHub's message, never the token.
- * Module-level and self-contained, so that the dynamic provider's serialized closure captures it
- * and nothing else from the module.
- */
-async function callEnvironments(inputs: Pick<GitHubEnvironmentInputs, "apiUrl" | "token" | "owner" | "repo" | "name">, method: "GET" | "PUT" | "DELETE"): Promise<{ status: number; json: unknown }> {
-    const path = `/repos/${encodeURIComponent(inputs.owner)}/${encodeURIComponent(inputs.repo)}/environments/${encodeURIComponent(inputs.name)}`;
-    const response = await fetch(`${inputs.apiUrl.replace(/\/+$/, "")}${path}`, {
-        method,
-        headers: { accept: "application/vnd.github+json", authorization: `Bearer ${inputs.token}`, "user-agent": "selfpages", "x-github-api-version": "2022-11-28" },
-        signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    let json: unknown = undefined;
-    try {
-        json = text ? JSON.parse(text) : undefined;
-    } catch {
-        json = text;
-    }
-    if (!response.ok && response.status !== 404) {
-        const message = typeof json === "object" && json !== null && "message" in json ? String((json as { message: unknown }).message) : text.slice(0, 200);
-        throw new Error(`GitHub API ${method} ${path} answered ${response.status}: ${message}`);
-    }
-    return { status: response.status, json };
-}
+/** The environment's REST path. */
+const environmentPath = (inputs: Pick<GitHubEnvironmentInputs, "owner" | "repo" | "name">) =>
+    `/repos/${encodeURIComponent(inputs.owner)}/${encodeURIComponent(inputs.repo)}/environments/${encodeURIComponent(inputs.name)}`;
 
 export const githubEnvironmentProvider: pulumi.dynamic.ResourceProvider<GitHubEnvironmentInputs, GitHubEnvironmentOutputs> = {
     async check(_olds, news) {
@@ -66,7 +46,7 @@ export const githubEnvironmentProvider: pulumi.dynamic.ResourceProvider<GitHubEn
 
     async create(inputs) {
         // No body: an environment that exists (made by hand, or by a deployment) keeps its protection rules.
-        const { status, json } = await callEnvironments(inputs, "PUT");
+        const { status, json } = await callGitHub(inputs, "PUT", environmentPath(inputs));
         if (status !== 200) throw new Error(`GitHub API PUT environment ${inputs.name} answered ${status}: repository not found or token not allowed`);
         const environment = json as EnvironmentBody;
         return { id: String(environment.id), outs: { ...inputs, environmentId: environment.id, htmlUrl: environment.html_url } };
@@ -74,7 +54,7 @@ export const githubEnvironmentProvider: pulumi.dynamic.ResourceProvider<GitHubEn
 
     async read(id, props) {
         if (!props) throw new Error(`cannot import GitHub environment ${id}: its API URL, token and repository are unknown`);
-        const { status, json } = await callEnvironments(props, "GET");
+        const { status, json } = await callGitHub(props, "GET", environmentPath(props));
         // Deleted by hand: an empty id tells the engine the resource is gone, and `up` recreates it.
         if (status === 404) return { id: "" };
         const environment = json as EnvironmentBody;
@@ -88,7 +68,7 @@ export const githubEnvironmentProvider: pulumi.dynamic.ResourceProvider<GitHubEn
 
     async delete(_id, props) {
         // Already gone is fine: destroy must converge.
-        await callEnvironments(props, "DELETE");
+        await callGitHub(props, "DELETE", environmentPath(props));
     },
 };
 
@@ -97,7 +77,7 @@ export const githubEnvironmentProvider: pulumi.dynamic.ResourceProvider<GitHubEn
  * REST API (PUT to create, GET to notice one deleted by hand, DELETE on destroy). Creating and
  * deleting environments takes a token with the repository's "Administration: write" permission.
  */
-export class GitHubEnvironment extends pulumi.dynamic.Resource {
+export class GitHubEnvironment extends DynamicResource {
     declare public readonly environmentId: pulumi.Output<number>;
     declare public readonly htmlUrl: pulumi.Output<string>;
     declare public readonly token: pulumi.Output<string>;

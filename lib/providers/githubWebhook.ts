@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import { callGitHub } from "./githubRest";
+import { DynamicResource } from "./dynamicResource";
 
 /** What the GitHub repository hook is made of; token and secret are stored as secrets. */
 export interface GitHubWebhookInputs {
@@ -24,38 +26,6 @@ interface HookBody {
     active: boolean;
     events: string[];
     config: { url?: string; content_type?: string };
-}
-
-/**
- * One call to GitHub's REST API. Errors name the request and GitHub's message, never the token.
- * Module-level so that the dynamic provider's serialized closure stays small: it captures this
- * function and nothing else from the module.
- */
-async function callGitHub(inputs: Pick<GitHubWebhookInputs, "apiUrl" | "token">, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const response = await fetch(`${inputs.apiUrl.replace(/\/+$/, "")}${path}`, {
-        method,
-        headers: {
-            accept: "application/vnd.github+json",
-            authorization: `Bearer ${inputs.token}`,
-            "user-agent": "selfpages",
-            "x-github-api-version": "2022-11-28",
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    let json: unknown = undefined;
-    try {
-        json = text ? JSON.parse(text) : undefined;
-    } catch {
-        json = text;
-    }
-    if (!response.ok && response.status !== 404) {
-        const message = typeof json === "object" && json !== null && "message" in json ? String((json as { message: unknown }).message) : text.slice(0, 200);
-        throw new Error(`GitHub API ${method} ${path} answered ${response.status}: ${message}`);
-    }
-    return { status: response.status, json };
 }
 
 function hookRequestBody(inputs: GitHubWebhookInputs) {
@@ -121,7 +91,7 @@ export const githubWebhookProvider: pulumi.dynamic.ResourceProvider<GitHubWebhoo
  * through GitHub's REST API: create, read (so `pulumi refresh` notices a hook deleted by hand),
  * update (PATCH, secret resent), delete.
  */
-export class GitHubWebhook extends pulumi.dynamic.Resource {
+export class GitHubWebhook extends DynamicResource {
     declare public readonly hookId: pulumi.Output<number>;
     declare public readonly url: pulumi.Output<string>;
     declare public readonly secret: pulumi.Output<string>;

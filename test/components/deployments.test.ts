@@ -51,16 +51,15 @@ describe("deployments in GitHub, under mocks", () => {
     it("with it: the environment (made with the stack's token), the token file and the reporter, before the site's first deploy", async () => {
         const resources = await declare({ githubDeploymentsToken: testDeploymentsToken, githubEnvironment: "www" });
         expect(resources.filter((r) => r.parent.endsWith("selfpages:deployments:Deployments::selfpages-deployments")).map((r) => `${r.type} ${r.name}`).sort()).toEqual([
-            `${remoteCommandType} selfpages-deployments-directories`,
             `${remoteCommandType} selfpages-deployments-reporter`,
+            `${remoteCommandType} selfpages-deployments-reporter-config`,
             `${remoteCommandType} selfpages-deployments-token`,
             `${environmentType} selfpages-deployments-environment`,
         ]);
-        // Made with the owners and modes the Site gives them (the Site's step comes later).
-        expect(byName(resources, "selfpages-deployments-directories").inputs.create).toBe(
-            "set -eu\ninstall -d -o root -g selfpages -m 0750 '/etc/selfpages'\ninstall -d -o root -g root -m 0755 '/usr/local/lib/selfpages'",
-        );
-        expect(dependsOnTransitively(resources, "selfpages-deployments-token")).toContain("selfpages-deployments-directories");
+        // Its files go into directories the one directories step made before.
+        for (const file of ["selfpages-deployments-token", "selfpages-deployments-reporter", "selfpages-deployments-reporter-config"]) {
+            expect(dependsOnTransitively(resources, file), file).toContain("selfpages-directories-install");
+        }
 
         const environment = byName(resources, "selfpages-deployments-environment");
         expect(environment.inputs).toMatchObject({ apiUrl: "https://api.github.com", owner: "do-it-ecm", repo: "do-it", name: "www", token: testToken });
@@ -76,11 +75,13 @@ describe("deployments in GitHub, under mocks", () => {
         const reporter = byName(resources, "selfpages-deployments-reporter");
         expect(reporter.inputs.create).toContain("target='/usr/local/lib/selfpages/deploy-report'");
         expect(reporter.inputs.create).toMatch(/chown 'root:root' "\$tmp"\nchmod 0755/);
-        expect(String(reporter.inputs.stdin)).toContain("ENVIRONMENT='www'");
-        expect(String(reporter.inputs.stdin)).toContain("ENVIRONMENT_URL='https://do-it.example.org/'");
+        const config = byName(resources, "selfpages-deployments-reporter-config");
+        expect(config.inputs.create).toContain("target='/etc/selfpages/deploy-report.conf'");
+        expect(String(config.inputs.stdin)).toContain("ENVIRONMENT='www'");
+        expect(String(config.inputs.stdin)).toContain("ENVIRONMENT_URL='https://do-it.example.org/'");
 
         const firstDeploy = dependsOnTransitively(resources, "selfpages-site-first-deploy");
-        for (const before of ["selfpages-deployments-token", "selfpages-deployments-reporter", "selfpages-deployments-environment", "selfpages-account-user"]) expect(firstDeploy, before).toContain(before);
+        for (const before of ["selfpages-deployments-token", "selfpages-deployments-reporter", "selfpages-deployments-reporter-config", "selfpages-deployments-environment", "selfpages-account-user"]) expect(firstDeploy, before).toContain(before);
         expect(dependsOnTransitively(resources, "selfpages-deployments-token")).toContain("selfpages-account-user");
     });
 

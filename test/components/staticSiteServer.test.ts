@@ -51,6 +51,7 @@ describe("StaticSiteServer under mocks", () => {
             "selfpages:connection:HostConnection selfpages-host",
             "selfpages:packages:Packages selfpages-packages",
             "selfpages:account:ServiceAccount selfpages-account",
+            "selfpages:directories:HostDirectories selfpages-directories",
             "selfpages:site:Site selfpages-site",
             "selfpages:receiver:Receiver selfpages-receiver",
             "selfpages:nginx:Nginx selfpages-nginx",
@@ -62,7 +63,7 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-host-ready",
                 "selfpages-packages-install",
                 "selfpages-account-user",
-                "selfpages-site-directories",
+                "selfpages-directories-install",
                 "selfpages-site-sync-script",
                 "selfpages-site-sync-config",
                 "selfpages-site-first-deploy",
@@ -78,9 +79,10 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-nginx-reload",
                 "selfpages-cron-daemon",
                 "selfpages-cron-crontab",
-                "selfpages-cron-acme-daily",
-                "selfpages-tls-directories",
+                "selfpages-tls-cleanup",
+                "selfpages-tls-renew-config",
                 "selfpages-tls-renew-script",
+                "selfpages-tls-renewal-job",
                 "selfpages-tls-placeholder",
                 "selfpages-tls-issue",
             ].sort(),
@@ -105,6 +107,11 @@ describe("StaticSiteServer under mocks", () => {
         expect(dependsOnTransitively(resources, "selfpages-account-user")).toContain("selfpages-packages-install");
         expect(dependsOnTransitively(resources, "selfpages-site-first-deploy")).toContain("selfpages-site-sync-script");
         expect(dependsOnTransitively(resources, "selfpages-site-sync-script")).toContain("selfpages-account-user");
+        // Every file goes into a directory made before it, by the one step that makes them all.
+        expect(dependsOnTransitively(resources, "selfpages-directories-install")).toContain("selfpages-account-user");
+        for (const command of commands(resources).filter((c) => /-(script|config|hooks|placeholder|renewal-job)$/.test(c.name))) {
+            expect(dependsOnTransitively(resources, command.name), command.name).toContain("selfpages-directories-install");
+        }
         expect([...dependsOnTransitively(resources, "selfpages-nginx-reload")]).toEqual(expect.arrayContaining(["selfpages-nginx-service", "selfpages-nginx-site-config", "selfpages-site-first-deploy"]));
         expect([...dependsOnTransitively(resources, "selfpages-receiver-service")]).toEqual(expect.arrayContaining(["selfpages-receiver-hooks", "selfpages-receiver-openrc-service", "selfpages-site-first-deploy"]));
         // GitHub gets the (new) secret only once the receiver accepts it and nginx routes to it.
@@ -112,7 +119,7 @@ describe("StaticSiteServer under mocks", () => {
         // The 443 block needs a certificate (the placeholder) before nginx loads it; the issuance
         // needs nginx answering the challenge; GitHub's hook needs the issued certificate.
         expect(dependsOnTransitively(resources, "selfpages-nginx-site-config")).toContain("selfpages-tls-placeholder");
-        expect([...dependsOnTransitively(resources, "selfpages-tls-issue")]).toEqual(expect.arrayContaining(["selfpages-nginx-reload", "selfpages-tls-renew-script", "selfpages-tls-placeholder"]));
+        expect([...dependsOnTransitively(resources, "selfpages-tls-issue")]).toEqual(expect.arrayContaining(["selfpages-nginx-reload", "selfpages-tls-renew-script", "selfpages-tls-renew-config", "selfpages-tls-placeholder"]));
         expect(dependsOnTransitively(resources, "selfpages-github-webhook")).toContain("selfpages-tls-issue");
         // The previous secret is dropped only after GitHub switched.
         expect(dependsOnTransitively(resources, "selfpages-receiver-retire-previous-secret")).toContain("selfpages-github-webhook");

@@ -17,6 +17,7 @@ describe("npm run render", () => {
         expect(manifest.map((m) => m.path)).toEqual([
             "/usr/local/lib/selfpages/sync",
             "/etc/selfpages/sync.conf",
+            "/etc/selfpages/acme.conf",
             "/usr/local/lib/selfpages/acme-renew",
             "/etc/periodic/daily/selfpages-acme",
             "/etc/nginx/http.d/selfpages.conf",

@@ -130,14 +130,18 @@ describe("nginx site config with TLS", () => {
         expect(content).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
         expect(content).toContain("ssl_session_cache shared:selfpages_tls:10m;");
         expect(content).toContain(`proxy_pass http://127.0.0.1:${stubPort}/hooks/${hookId};`);
-        expect(nginxSiteFile(validConfig().settings).content).toMatch(/listen 443 ssl http2 default_server;[\s\S]*ssl_certificate \/etc\/selfpages\/tls\/fullchain.pem;/);
+        expect(nginxSiteFile(validConfig({}, "debian").settings).content).toMatch(/listen 443 ssl http2 default_server;[\s\S]*ssl_certificate \/etc\/selfpages\/tls\/fullchain.pem;/);
+        // Alpine's nginx is 1.26, where the listen parameter is deprecated: the directive instead.
+        const alpine = nginxSiteFile(validConfig().settings).content;
+        expect(alpine).toMatch(/listen 443 ssl default_server;\n    listen \[::\]:443 ssl default_server;\n    http2 on;\n[\s\S]*ssl_certificate \/etc\/selfpages\/tls\/fullchain.pem;/);
+        expect(alpine).not.toMatch(/listen [^;]*http2/);
         expect(nginxSiteFile(validConfig().settings).content).not.toContain("Strict-Transport-Security");
     });
 
     it("passes nginx -t", async () => {
         const { stderr } = await run("nginx", ["-t", ...nginxArgs()]);
         expect(stderr).toMatch(/test is successful/);
-        expect(stderr).not.toMatch(/\[emerg\]/);
+        expect(stderr).not.toMatch(/\[warn\]|\[emerg\]/);
     });
 
     it("starts", async () => {

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, hooksFile, receiverGoMemLimit, receiverServiceFile } from "../../lib/hostFiles";
-import { platforms } from "../../lib/platform";
+import { webhookBinary } from "../../lib/platform";
 import { validConfig } from "../lib/fixtures";
 import { Daemon, freePort, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
 
@@ -111,7 +111,7 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
     it("runs webhook under supervise-daemon as the service user, respawning, with its logs", async () => {
         const { vars } = await source();
         expect(vars.supervisor).toBe("supervise-daemon");
-        expect(vars.command).toBe(platforms[osFamily].webhookBinary);
+        expect(vars.command).toBe(webhookBinary);
         expect(vars.command_user).toBe("selfpages:selfpages");
         expect(vars.command_user).toBe(`${layout.serviceUser}:${layout.serviceUser}`);
         expect(vars.directory).toBe(layout.stateDir);

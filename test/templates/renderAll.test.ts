@@ -15,10 +15,11 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
     const files = allHostFiles(settings, ["s1-secret-value", "s2-secret-value"]);
     const bySource = Object.fromEntries(files.map((f) => [f.source, f]));
 
-    it("renders the eight files in the order they reach the host, at the platform's paths", () => {
+    it("renders the nine files in the order they reach the host, at the platform's paths", () => {
         expect(files.map((f) => [f.source, f.path])).toEqual([
             ["sync.sh", "/usr/local/lib/selfpages/sync"],
             ["sync.conf", "/etc/selfpages/sync.conf"],
+            ["acme.conf", "/etc/selfpages/acme.conf"],
             ["acme-renew.sh", "/usr/local/lib/selfpages/acme-renew"],
             ["acme-daily", `${dailyDir[osFamily]}/selfpages-acme`],
             ["nginx.conf", expected[osFamily]],
@@ -35,6 +36,7 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
         expect(modes).toEqual({
             "sync.sh": "0755 root:root",
             "sync.conf": "0640 root:selfpages",
+            "acme.conf": "0644 root:root",
             "acme-renew.sh": "0755 root:root",
             "acme-daily": "0755 root:root",
             "nginx.conf": "0644 root:root",
@@ -70,10 +72,12 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
     it("renders the production nginx config on ports 80 and 443", () => {
         expect(bySource["nginx.conf"].content).toMatch(/^\s*listen 80 default_server;$/m);
         expect(bySource["nginx.conf"].content).toMatch(/^\s*listen \[::\]:80 default_server;$/m);
-        expect(bySource["nginx.conf"].content).toMatch(/^\s*listen 443 ssl http2 default_server;$/m);
+        // HTTP/2 as the family's nginx takes it: the listen parameter before 1.25.1, the directive from it.
+        const http2 = osFamily === "debian" ? /^\s*listen 443 ssl http2 default_server;$/m : /^\s*listen 443 ssl default_server;\n\s*listen \[::\]:443 ssl default_server;\n\s*http2 on;$/m;
+        expect(bySource["nginx.conf"].content).toMatch(http2);
     });
 
-    it("with tls off: six files, the site on port 80, no ACME script or daily job", () => {
+    it("with tls off: six files, the site on port 80, no ACME program, parameters or daily job", () => {
         const plain = allHostFiles(validConfig({ tls: "off" }, osFamily).settings, ["s1"]);
         expect(plain.map((f) => f.source)).toEqual(["sync.sh", "sync.conf", "nginx.conf", "hooks.json", "receiver.initd", "crontab"]);
         const nginx = plain.find((f) => f.source === "nginx.conf")?.content ?? "";
@@ -87,16 +91,17 @@ describe("allHostFiles with deploys reported to GitHub", () => {
     const { settings } = validConfig({ githubDeploymentsToken: token });
     const files = allHostFiles(settings, ["s1-secret-value"], token);
 
-    it("adds the token's header file (the service account's alone) and the reporter before the sync script that calls it", () => {
-        expect(files.map((f) => `${f.path} ${f.mode} ${f.owner}:${f.group}`).slice(0, 3)).toEqual([
+    it("adds the token's header file (the service account's alone), the reporter's parameters and the reporter before the sync script that calls it", () => {
+        expect(files.map((f) => `${f.path} ${f.mode} ${f.owner}:${f.group}`).slice(0, 4)).toEqual([
             "/etc/selfpages/github-deployments.header 0600 selfpages:selfpages",
+            "/etc/selfpages/deploy-report.conf 0640 root:selfpages",
             "/usr/local/lib/selfpages/deploy-report 0755 root:root",
             "/usr/local/lib/selfpages/sync 0755 root:root",
         ]);
         expect(files[0].content).toBe(`Authorization: Bearer ${token}\n`);
         expect(files.filter((f) => f.content.includes(token)).map((f) => f.path)).toEqual(["/etc/selfpages/github-deployments.header"]);
         // The sync script is the same with or without reporting: it calls the reporter if installed.
-        expect(files[2].content).toBe(allHostFiles(validConfig().settings, ["s1-secret-value"])[0].content);
+        expect(files[3].content).toBe(allHostFiles(validConfig().settings, ["s1-secret-value"])[0].content);
     });
 
     it("shows a placeholder, not a token, when rendering without secrets", () => {

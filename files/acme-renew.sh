@@ -10,14 +10,28 @@
 # Exit status: 0 served certificate is current, 1 failed (the previous certificate still served).
 set -u
 mode=${1:-cron}
-directory={{shq directoryUrl}}
-confdir={{shq acmeDir}}
-hook={{shq hook}}
-first={{shq firstName}}
-served_cert={{shq certificate}}
-served_key={{shq key}}
-log={{shq logFile}}
-export UACME_CHALLENGE_PATH={{shq challengeDir}}
+# Its parameters (DIRECTORY_URL, ACME_DIR, HOOK, NAMES, CONTACT, CERTIFICATE, KEY, LOG_FILE,
+# CHALLENGE_DIR, RELOAD_NGINX) come from a small file the stack renders (templates/acme.conf.hbs);
+# the tests point SELFPAGES_ACME_CONF at their own.
+# shellcheck source=/dev/null
+. "${SELFPAGES_ACME_CONF:-/etc/selfpages/acme.conf}"
+# shellcheck disable=SC2153
+: "${DIRECTORY_URL:?is not set in acme.conf}" "${ACME_DIR:?is not set in acme.conf}" "${HOOK:?is not set in acme.conf}" \
+	"${NAMES:?is not set in acme.conf}" "${CONTACT?is not set in acme.conf}" "${CERTIFICATE:?is not set in acme.conf}" \
+	"${KEY:?is not set in acme.conf}" "${LOG_FILE:?is not set in acme.conf}" "${CHALLENGE_DIR:?is not set in acme.conf}" \
+	"${RELOAD_NGINX:?is not set in acme.conf}"
+directory=$DIRECTORY_URL
+confdir=$ACME_DIR
+hook=$HOOK
+# The certificate is uacme's for the first name; NAMES are DNS names, split on spaces, never globbed.
+set -f
+# shellcheck disable=SC2086
+set -- $NAMES
+first=$1
+served_cert=$CERTIFICATE
+served_key=$KEY
+log=$LOG_FILE
+export UACME_CHALLENGE_PATH="$CHALLENGE_DIR"
 umask 077
 cd /
 
@@ -38,7 +52,7 @@ chmod 0755 "$UACME_CHALLENGE_PATH"
 # The account key is generated here, on the host, and never leaves it. `new` registers it (again,
 # for a CA that forgot it: a reset staging or test CA); uacme saves the key before the CA answers.
 register() {
-    if ! out=$(uacme -y -a "$directory" -c "$confdir" new{{#if contact}} {{shq contact}}{{/if}} 2>&1); then
+    if ! out=$(uacme -y -a "$directory" -c "$confdir" new ${CONTACT:+"$CONTACT"} 2>&1); then
         say "account registration at $directory failed: $(reason "$out")"
         return 1
     fi
@@ -53,10 +67,10 @@ while :; do
     # -d 30: uacme leaves a certificate with more than 30 days left alone (exit 1).
     # umask 022 for the hook: nginx's workers must read the challenge file it writes. What uacme
     # writes itself stays out of reach: its directory is 0700 root.
-    out=$(umask 022; uacme -v -a "$directory" -c "$confdir" -h "$hook" -t EC -d 30 $force issue {{#each names}}{{shq this}} {{/each}}2>&1)
+    out=$(umask 022; uacme -v -a "$directory" -c "$confdir" -h "$hook" -t EC -d 30 $force issue "$@" 2>&1)
     status=$?
     case $status in
-        0) say "new certificate for {{join names " "}}"; break ;;
+        0) say "new certificate for $NAMES"; break ;;
         1) break ;;
     esac
     say "issue failed (attempt $attempt, uacme status $status): $(reason "$out")"
@@ -88,8 +102,9 @@ if ! cp "$new_cert" "$tmp_cert" || ! cp "$new_key" "$tmp_key"; then rm -f "$tmp_
 mv -f "$tmp_key" "$served_key"
 mv -f "$tmp_cert" "$served_cert"
 if nginx -t -q 2>/dev/null; then
-    if rc-service nginx status >/dev/null 2>&1; then rc-service nginx reload >/dev/null 2>&1 || { say "nginx reload failed"; exit 1; }; fi
-    say "installed the certificate for {{join names " "}} ($(openssl x509 -noout -enddate -in "$served_cert" 2>/dev/null))"
+    # The stack's one way to reload nginx (lib/openrc.ts), rendered into the parameters.
+    eval "$RELOAD_NGINX" >/dev/null 2>&1 || { say "nginx reload failed"; exit 1; }
+    say "installed the certificate for $NAMES ($(openssl x509 -noout -enddate -in "$served_cert" 2>/dev/null))"
     exit 0
 fi
 # nginx refuses the new pair: put the previous one back.

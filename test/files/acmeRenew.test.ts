@@ -3,12 +3,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { acmeDailyJobFile, acmeRenewScriptFile } from "../../lib/hostFiles";
+import { acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, filesDir } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { createTempDir, tempDir } from "./support";
+import { createTempDir, tempDir } from "../templates/support";
 
 /**
- * The renew script with stand-ins for uacme, nginx and rc-service on PATH (each logs its calls):
+ * The renew program as it ships (files/acme-renew.sh), with its parameters rendered for a temporary
+ * directory (templates/acme.conf.hbs) and stand-ins for uacme, nginx and rc-service on PATH (each logs its calls):
  * what it does for each uacme outcome. The real uacme against pebble is in test/e2e/https.test.ts.
  */
 
@@ -22,9 +23,11 @@ describe.each(["alpine", "debian"] as const)("acme-renew script (%s)", (osFamily
     const tlsDir = path.join(dir, "tls");
     const logFile = path.join(dir, "acme.log");
     const script = path.join(dir, "acme-renew");
+    const config = path.join(dir, "acme.conf");
     const { settings } = validConfig({ siteServerNames: '["site.example.org","www.site.example.org"]', tlsContactEmail: "web@example.org" }, osFamily);
     const layout = { ...settings.layout, acmeDir, tlsCertificate: path.join(tlsDir, "fullchain.pem"), tlsKey: path.join(tlsDir, "privkey.pem"), acmeLog: logFile, acmeChallengeDir: path.join(dir, "webroot", "challenge") };
     const file = acmeRenewScriptFile({ ...settings, layout });
+    const configFile = acmeConfigFile({ ...settings, layout });
 
     /** A fake uacme: `new` makes the account key; `issue` answers with the next status in $dir/statuses. */
     const fakeUacme = `#!/bin/sh
@@ -48,7 +51,7 @@ exit "$status"
         fs.writeFileSync(path.join(dir, "statuses"), statuses.map((s) => `${s}\n`).join(""));
         fs.writeFileSync(calls, "");
         try {
-            const { stderr } = await run("sh", [script, mode], { env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, SELFPAGES_ACME_RETRY_DELAY: "0" } });
+            const { stderr } = await run("sh", [script, mode], { env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, SELFPAGES_ACME_RETRY_DELAY: "0", SELFPAGES_ACME_CONF: config } });
             return { status: 0, stderr, calls: fs.readFileSync(calls, "utf8") };
         } catch (error) {
             const e = error as { code: number; stderr: string };
@@ -63,8 +66,9 @@ exit "$status"
         fs.writeFileSync(path.join(bin, "nginx"), `#!/bin/sh\necho "nginx $*" >> ${calls}\n`, { mode: 0o755 });
         fs.writeFileSync(path.join(bin, "rc-service"), `#!/bin/sh\necho "rc-service $*" >> ${calls}\n`, { mode: 0o755 });
         fs.writeFileSync(path.join(bin, "openssl"), `#!/bin/sh\necho "notAfter=Mar  1 00:00:00 2027 GMT"\n`, { mode: 0o755 });
-        if (!file) throw new Error("no script rendered");
+        if (!file || !configFile) throw new Error("no program or parameters with tls on");
         fs.writeFileSync(script, file.content, { mode: 0o755 });
+        fs.writeFileSync(config, configFile.content);
     });
     beforeEach(() => {
         fs.rmSync(tlsDir, { recursive: true, force: true });
@@ -75,8 +79,30 @@ exit "$status"
     });
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it("passes shellcheck", async () => {
+    it("passes shellcheck -s sh, the program as it ships", async () => {
         await run("shellcheck", ["-s", "sh", script]);
+    });
+
+    it("ships as it is; its parameters are single-quoted in acme.conf, the reload is the stack's one", () => {
+        expect(file?.content).toBe(fs.readFileSync(path.join(filesDir, "acme-renew.sh"), "utf8"));
+        expect(acmeConfigFile(settings)).toMatchObject({ path: "/etc/selfpages/acme.conf", mode: "0644", owner: "root", group: "root" });
+        const content = acmeConfigFile(settings)?.content ?? "";
+        expect(content).toContain("NAMES='site.example.org www.site.example.org'");
+        expect(content).toContain("CONTACT='web@example.org'");
+        expect(content).toContain("RELOAD_NGINX='if rc-service nginx status >/dev/null 2>&1; then rc-service nginx reload; fi'");
+        expect(acmeConfigFile(validConfig({ tls: "off" }).settings)).toBeUndefined();
+    });
+
+    it("a parameter missing from acme.conf stops it before anything runs, naming it", async () => {
+        fs.writeFileSync(config, configFile!.content.replace(/^CHALLENGE_DIR=.*\n/m, ""));
+        try {
+            const res = await runScript("up", [0]);
+            expect(res.status).not.toBe(0);
+            expect(res.stderr).toMatch(/CHALLENGE_DIR: is not set in acme\.conf/);
+            expect(res.calls).toBe("");
+        } finally {
+            fs.writeFileSync(config, configFile!.content);
+        }
     });
 
     it("first run: registers the account with the contact, issues for every name, installs and reloads nginx", async () => {

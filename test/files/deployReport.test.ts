@@ -3,13 +3,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { deploymentsTokenHeader, deployReportFile } from "../../lib/hostFiles";
+import { deployReportConfigFile, deploymentsTokenHeader, deployReportFile, deployReportParameters, filesDir, gzipExtensions } from "../../lib/hostFiles";
 import { renderTemplate } from "../../lib/templates";
 import { startGitHubStandin, type ApiRequestRecord, type GitHubStandin } from "../../sandbox/github/server";
 import { validConfig } from "../lib/fixtures";
-import { busyboxShell, dashShell, realGit, repository, type Shell, SyncHost, which } from "./syncFixtures";
+import { busyboxShell, dashShell, realGit, repository, type Shell, SyncHost, which } from "../templates/syncFixtures";
 
-// The deploy reporter (templates/deploy-report.sh.hbs), run for real under dash and under busybox
+// The deploy reporter (files/deploy-report.sh, as it ships, with its parameters rendered for a
+// temporary directory), run for real under dash and under busybox
 // ash (busybox applets, git and curl only on PATH), against the GitHub stand-in on loopback; then
 // called by the real sync script.
 
@@ -75,34 +76,51 @@ class Reporter {
     readonly logFile: string;
     readonly headerFile: string;
 
+    /** The sync program's parameters the reporter reads (its own, or the sync host's under test). */
+    readonly syncConfig: string;
+
     constructor(
         readonly shell: Shell,
-        options: { maxTime?: number; startDelay?: number; token?: string; script?: string; stateDir?: string; logFile?: string } = {},
+        options: { maxTime?: number; startDelay?: number; token?: string; script?: string; syncConfig?: string } = {},
     ) {
         this.script = options.script ?? path.join(this.dir, "deploy-report");
-        this.stateDir = options.stateDir ?? path.join(this.dir, "state");
-        this.logFile = options.logFile ?? path.join(this.dir, "sync.log");
         this.headerFile = path.join(this.dir, "github-deployments.header");
         fs.writeFileSync(this.headerFile, deploymentsTokenHeader(options.token ?? deploymentsToken), { mode: 0o600 });
-        const rendered = renderTemplate("deploy-report.sh", {
-            apiUrl: standin.apiUrl,
-            repository,
-            branch: "gh-pages",
-            environment: "selfpages",
-            environmentUrl: siteUrl,
-            tokenHeaderFile: this.headerFile,
-            stateDir: this.stateDir,
-            logFile: this.logFile,
-            connectTimeout: 2,
-            maxTime: options.maxTime ?? 5,
-            startDelay: options.startDelay ?? 0,
-        });
+        if (options.syncConfig) {
+            this.syncConfig = options.syncConfig;
+        } else {
+            this.syncConfig = path.join(this.dir, "sync.conf");
+            fs.writeFileSync(
+                this.syncConfig,
+                renderTemplate("sync.conf", {
+                    repository,
+                    branch: "gh-pages",
+                    cloneUrl: "/nonexistent",
+                    siteRoot: path.join(this.dir, "site"),
+                    stateDir: path.join(this.dir, "state"),
+                    logFile: path.join(this.dir, "sync.log"),
+                    deployReport: this.script,
+                    keepReleases: 3,
+                    gzipExtensions,
+                    gzipMinBytes: 256,
+                }),
+            );
+        }
+        const synced = (name: string) => new RegExp(`^${name}='(.*)'$`, "m").exec(fs.readFileSync(this.syncConfig, "utf8"))?.[1] ?? "";
+        this.stateDir = synced("STATE_DIR");
+        this.logFile = synced("LOG_FILE");
+        // Beside sync.conf, where the reporter reads it.
+        fs.writeFileSync(
+            path.join(path.dirname(this.syncConfig), "deploy-report.conf"),
+            renderTemplate("deploy-report.conf", { apiUrl: standin.apiUrl, environment: "selfpages", environmentUrl: siteUrl, tokenHeaderFile: this.headerFile, connectTimeout: 2, maxTime: options.maxTime ?? 5, startDelay: options.startDelay ?? 0 }),
+        );
         // Run by the shell under test when executed directly (the sync script does that).
-        fs.writeFileSync(this.script, rendered.replace(/^#!\/bin\/sh\n/, `#!${shell.command.join(" ")}\n`), { mode: 0o755 });
+        const program = fs.readFileSync(path.join(filesDir, "deploy-report.sh"), "utf8");
+        fs.writeFileSync(this.script, program.replace(/^#!\/bin\/sh\n/, `#!${shell.command.join(" ")}\n`), { mode: 0o755 });
     }
 
     env(): NodeJS.ProcessEnv {
-        return { HOME: this.dir, PATH: [...this.shell.path, ...(this.shell.path.length > 0 ? [] : [process.env.PATH ?? "/usr/bin:/bin"])].join(":"), LANG: "C" };
+        return { HOME: this.dir, PATH: [...this.shell.path, ...(this.shell.path.length > 0 ? [] : [process.env.PATH ?? "/usr/bin:/bin"])].join(":"), LANG: "C", SELFPAGES_SYNC_CONF: this.syncConfig };
     }
 
     run(...args: string[]): Promise<{ code: number | null; ms: number; stderr: string }> {
@@ -154,23 +172,30 @@ const deploymentsFor = (commit: string) => standin.deploymentsOf(repository).fil
 const statesOf = (commit: string) => deploymentsFor(commit).map((d) => d.statuses.map((s) => s.state));
 const requestsSince = (n: number): ApiRequestRecord[] => standin.apiRequests().slice(n);
 
-describe("deploy-report.sh template", () => {
+describe("deploy-report.sh program", () => {
     const { settings } = validConfig({ githubDeploymentsToken: "github_pat_renderOnly_0123456789abcdef" });
 
-    it("renders every setting single-quoted and passes shellcheck -s sh and both shells' -n", () => {
+    it("ships as it is and passes shellcheck -s sh and both shells' -n", () => {
         const file = deployReportFile(settings);
         expect(file).toMatchObject({ path: "/usr/local/lib/selfpages/deploy-report", mode: "0755", owner: "root", group: "root" });
+        const program = path.join(filesDir, "deploy-report.sh");
+        expect(file.content).toBe(fs.readFileSync(program, "utf8"));
+        for (const shell of shells) execFileSync(shell.command[0], [...shell.command.slice(1), "-n", program]);
+        if (which("shellcheck")) execFileSync("shellcheck", ["-s", "sh", program]);
+        else console.warn("shellcheck not installed: skipping the lint of the reporter");
+    });
+
+    it("its parameters: what sync.conf does not hold, single-quoted, beside it, no token", () => {
+        const file = deployReportConfigFile(settings);
+        expect(file).toMatchObject({ path: "/etc/selfpages/deploy-report.conf", mode: "0640", owner: "root", group: "selfpages" });
         expect(file.content).toContain("API_URL='https://api.github.com'");
-        expect(file.content).toContain("REPOSITORY='do-it-ecm/do-it'");
         expect(file.content).toContain("ENVIRONMENT='selfpages'");
         expect(file.content).toContain("ENVIRONMENT_URL='https://do-it.example.org/'");
         expect(file.content).toContain("TOKEN_HEADER_FILE='/etc/selfpages/github-deployments.header'");
+        expect(file.content).not.toMatch(/^(REPOSITORY|BRANCH|STATE_DIR|LOG_FILE)=/m);
         expect(file.content).not.toContain("github_pat_renderOnly");
-        const target = path.join(toolsDir, "deploy-report.sh");
-        fs.writeFileSync(target, file.content);
-        for (const shell of shells) execFileSync(shell.command[0], [...shell.command.slice(1), "-n", target]);
-        if (which("shellcheck")) execFileSync("shellcheck", ["-s", "sh", target]);
-        else console.warn("shellcheck not installed: skipping the lint of the rendered reporter");
+        expect(path.posix.dirname(file.path)).toBe(path.posix.dirname(settings.layout.syncConfig));
+        expect(Object.keys(deployReportParameters(settings)).sort()).toEqual(["apiUrl", "connectTimeout", "environment", "environmentUrl", "maxTime", "startDelay", "tokenHeaderFile"]);
     });
 });
 
@@ -345,7 +370,7 @@ describe.skipIf(!curl).each(shells)("the sync script reporting its deploys, unde
     const newHost = () => {
         const host = new SyncHost(shell);
         cleanups.push(() => host.cleanup());
-        const r = new Reporter(shell, { maxTime: 2, script: path.join(host.root, "deploy-report"), stateDir: host.stateDir, logFile: host.logFile });
+        const r = new Reporter(shell, { maxTime: 2, script: path.join(host.root, "deploy-report"), syncConfig: host.config });
         cleanups.push(() => r.cleanup());
         return { host, r };
     };

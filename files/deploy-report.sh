@@ -24,17 +24,22 @@
 # line. The token reaches curl as a header file (-H @file): never on a command line, never logged.
 set -u
 
-API_URL={{shq apiUrl}}
-REPOSITORY={{shq repository}}
-BRANCH={{shq branch}}
-ENVIRONMENT={{shq environment}}
-ENVIRONMENT_URL={{shq environmentUrl}}
-TOKEN_HEADER_FILE={{shq tokenHeaderFile}}
-STATE_DIR={{shq stateDir}}
-LOG_FILE={{shq logFile}}
-CONNECT_TIMEOUT={{shq connectTimeout}}
-MAX_TIME={{shq maxTime}}
-START_DELAY={{shq startDelay}}
+# Its parameters: REPOSITORY, BRANCH, STATE_DIR and LOG_FILE from the sync program's sync.conf,
+# the rest (API_URL, ENVIRONMENT, ENVIRONMENT_URL, TOKEN_HEADER_FILE, CONNECT_TIMEOUT, MAX_TIME,
+# START_DELAY) from deploy-report.conf beside it; both rendered by the stack
+# (templates/sync.conf.hbs, templates/deploy-report.conf.hbs). The sync program passes
+# SELFPAGES_SYNC_CONF on when the tests point it at their own.
+sync_conf=${SELFPAGES_SYNC_CONF:-/etc/selfpages/sync.conf}
+# shellcheck source=/dev/null
+. "$sync_conf"
+# shellcheck source=/dev/null
+. "${sync_conf%/*}/deploy-report.conf"
+# shellcheck disable=SC2153
+: "${REPOSITORY:?is not set in sync.conf}" "${BRANCH:?is not set in sync.conf}" "${STATE_DIR:?is not set in sync.conf}" \
+	"${LOG_FILE:?is not set in sync.conf}" "${API_URL:?is not set in deploy-report.conf}" "${ENVIRONMENT:?is not set in deploy-report.conf}" \
+	"${ENVIRONMENT_URL:?is not set in deploy-report.conf}" "${TOKEN_HEADER_FILE:?is not set in deploy-report.conf}" \
+	"${CONNECT_TIMEOUT:?is not set in deploy-report.conf}" "${MAX_TIME:?is not set in deploy-report.conf}" \
+	"${START_DELAY:?is not set in deploy-report.conf}"
 
 DIR=$STATE_DIR/deployments
 QUEUE=$DIR/queue

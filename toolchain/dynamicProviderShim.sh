@@ -1,0 +1,12 @@
+#!/bin/sh
+# The dynamic-provider plugin the engine starts for the GitHub resources (installed as
+# pulumi-resource-pulumi-nodejs beside the CLI by build.sh): @pulumi/pulumi's own shim, which runs
+# the project's copy of the SDK's provider, plus what the program gets too: its unused imports
+# deferred (lib/deferImports.js, found from the SDK's path in the project) and the memory settings
+# of Pulumi.yaml's nodeargs. Where that file is not, the SDK's shim as it is.
+script=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))") || exit 1
+defer=${script%/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js}/lib/deferImports.js
+if [ -f "$defer" ]; then
+    exec node --max-semi-space-size=1 --optimize-for-size -r "$defer" "$script" "$@"
+fi
+exec node "$script" "$@"
