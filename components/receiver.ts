@@ -87,6 +87,7 @@ export class Receiver extends pulumi.ComponentResource {
         );
 
         // GitHub switches to a new secret only once the receiver accepts it and nginx routes to it.
+        // The name every stack holds since 0.1: another would replace the hook on GitHub (or need an alias).
         const hook = new GitHubWebhook(
             "selfpages-github-webhook",
             {
@@ -100,8 +101,7 @@ export class Receiver extends pulumi.ComponentResource {
                 contentType: "json",
                 active: true,
             },
-            // Stacks made by selfpages 0.1 have the hook directly under the server component.
-            { parent: this, dependsOn: [hooksApplied, ...args.reachableAfter], aliases: opts?.parent ? [{ parent: opts.parent }] : [] },
+            { parent: this, dependsOn: [hooksApplied, ...args.reachableAfter] },
         );
 
         // The receiver drops the other secrets only after GitHub switched.

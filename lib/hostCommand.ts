@@ -1,68 +1,10 @@
 import * as crypto from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "./providers/dynamicResource";
 import { shellQuote } from "./templates";
 
 /** How every step reaches the host: @pulumi/command's SSH connection, with the host key pinned. */
 export type Connection = command.types.input.remote.ConnectionArgs;
-
-/**
- * Stacks made by selfpages 0.1 hold each host step as a dynamic-provider resource
- * (`pulumi-nodejs:dynamic/selfpages:RemoteCommand`, same name and parent as the step here). They
- * cannot be aliased to the command resources: the engine would then hand their state, which holds
- * the dynamic provider's `__provider`, to the command provider, and @pulumi/command 1.2.1 refuses
- * it ("Unrecognized field '__provider' on 'remote.CommandOutputs'") in Update and Delete alike.
- * Left alone, they would be deleted after this release's steps ran, with 0.1's delete scripts (rm
- * -rf of the site, `crontab -r`, stopping the receiver). So every step that has a delete script
- * keeps its 0.1 address with a marker whose provider never touches the host: the first `up` of
- * this release replaces the step's 0.1 state (scripts, connection) with nothing, and the marker is
- * retainOnDelete, so dropping it in a later release only removes it from the state; but a stack
- * coming straight from 0.1 to a release without markers would run 0.1's delete scripts, so they
- * stay while such stacks may exist. 0.1 steps without a delete script are deleted by their own
- * provider, which does nothing for them.
- * The command resources themselves are created: every create script here can run on a host
- * that a previous release set up.
- */
-export const legacyModule = "selfpages";
-export const legacyStepType = "RemoteCommand";
-
-/** Module-level so that the marker's serialized provider captures nothing else. */
-export const retiredStepProvider: pulumi.dynamic.ResourceProvider = {
-    // On a stack that never ran 0.1 there is nothing to retire: the marker holds nothing.
-    async create() {
-        return { id: "retired", outs: {} };
-    },
-    // A 0.1 step still holds its scripts and connection (private key included): drop them once.
-    async diff(_id: string, olds: Record<string, unknown>) {
-        return { changes: Object.keys(olds).some((key) => key !== "__provider") };
-    },
-    async update() {
-        return { outs: {} };
-    },
-    async delete() {
-        // Never the 0.1 delete script: the host is not touched.
-    },
-};
-
-/** The 0.1 steps that had a delete script, by name (their parents are the same components here). */
-const legacyStepsWithDelete = new Set([
-    "selfpages-account-user",
-    "selfpages-site-directories",
-    "selfpages-site-sync-script",
-    "selfpages-nginx-park-default-site",
-    "selfpages-nginx-site-config",
-    "selfpages-receiver-hooks",
-    "selfpages-receiver-openrc-service",
-    "selfpages-receiver-service",
-    "selfpages-cron-crontab",
-]);
-
-class RetiredLegacyStep extends DynamicResource {
-    constructor(name: string, parent: pulumi.Resource | undefined) {
-        super(retiredStepProvider, name, {}, { parent, retainOnDelete: true }, legacyModule, legacyStepType);
-    }
-}
 
 export interface HostCommandArgs {
     connection: pulumi.Input<Connection>;
@@ -78,14 +20,9 @@ export interface HostCommandArgs {
     secretStdout?: boolean;
 }
 
-/**
- * One step on the host: a `command.remote.Command` whose stdin (and connection) stay secret. A step
- * that selfpages 0.1 had, with a delete script, also keeps its 0.1 address retired (see
- * RetiredLegacyStep).
- */
+/** One step on the host: a `command.remote.Command` whose stdin (and connection) stay secret. */
 export function hostCommand(name: string, args: HostCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const { secretStdout, ...commandArgs } = args;
-    if (legacyStepsWithDelete.has(name)) new RetiredLegacyStep(name, opts.parent);
     return new command.remote.Command(
         name,
         secretStdout ? { ...commandArgs, logging: "none" } : commandArgs,

@@ -1,11 +1,12 @@
 /**
  * `npm run reliability`: drills against a sandbox host, written to bench/reliability.json.
  *
- * - upgrade: the previous release (a git worktree of it) provisions the host, then this release's
- *   `up` runs over the same stack under load (site probes, signed deliveries);
+ * - upgrade: the previous release (a git worktree of it) provisions the host, then the one-time
+ *   step for its stacks and this release's `up` run over the same stack under load (site probes,
+ *   signed deliveries);
  * - hostile requests through nginx to the receiver, by class;
  * - faults on the provisioned host: origin unreachable, branch missing, disk nearly full, SSH cut
- *   during `up`, host restart;
+ *   during `up`, host restarts;
  * - invalid configs against the real engine, with the RSS of every process of those runs.
  *
  * Every drill counts the fault or load it applied and checks what must hold; the run exits 1 when

@@ -5,7 +5,6 @@
  */
 import * as fs from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
-import { retiredStepProvider, legacyModule, legacyStepType } from "../hostCommand";
 import { githubEnvironmentProvider } from "./githubEnvironment";
 import { githubWebhookProvider } from "./githubWebhook";
 import { providerKey, serializedProvidersFile, serializeProvider } from "./dynamicResource";
@@ -14,7 +13,6 @@ import { providerKey, serializedProvidersFile, serializeProvider } from "./dynam
 export const dynamicProviders: Array<[string, string, pulumi.dynamic.ResourceProvider]> = [
     ["selfpages", "GitHubWebhook", githubWebhookProvider as pulumi.dynamic.ResourceProvider],
     ["selfpages", "GitHubEnvironment", githubEnvironmentProvider as pulumi.dynamic.ResourceProvider],
-    [legacyModule, legacyStepType, retiredStepProvider],
 ];
 
 async function main(): Promise<void> {

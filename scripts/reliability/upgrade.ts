@@ -1,9 +1,10 @@
 /**
  * The upgrade drill: the previous release's program, checked out from git, provisions the sandbox
- * host; then this release's program runs `pulumi up` on the same stack (same file backend,
- * passphrase and config) while the site is probed and GitHub's stand-in keeps delivering pushes.
+ * host; then, on the same stack (same file backend and passphrase), the one-time step for its
+ * stacks (scripts/upgradeFrom01.ts) runs as the README says, and this release's `pulumi up`, while
+ * the site is probed and GitHub's stand-in keeps delivering pushes.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -11,7 +12,9 @@ import { LocalWorkspace, type EngineEvent, type OpMap } from "@pulumi/pulumi/aut
 import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import { hostExec } from "../../sandbox/hostInstance";
 import { sandboxEnv } from "../../sandbox/stack";
+import { parse, stringify } from "yaml";
 import { repoRoot } from "../../toolchain/env";
+import { step01Type } from "../upgradeFrom01";
 import { Checks, deploysWithin, errorLine, publishToken, sleep } from "./common";
 import { probeSite, sendDeliveries } from "./load";
 import { sampleProcessTreeRss, type RssPeak } from "./rss";
@@ -19,7 +22,7 @@ import { sampleProcessTreeRss, type RssPeak } from "./rss";
 /** The previous release: the last commit on main before the move to @pulumi/command and @pulumi/random. */
 export const previousRelease = "77fbeec";
 
-const legacyStepType = "pulumi-nodejs:dynamic/selfpages:RemoteCommand";
+const hookType = "pulumi-nodejs:dynamic/selfpages:GitHubWebhook";
 const drill = "upgrade";
 
 /** The part of an exported deployment this drill reads (the Automation API types it as any). */
@@ -75,6 +78,31 @@ function checkOut(commit: string): { dir: string; dependencies: string; remove()
     }
 }
 
+/**
+ * The stack's config file for the previous release: only the settings it knows (its Pulumi.yaml
+ * lists them), since it refuses any other ("selfpages:tls: unknown setting"). Secrets stay as they
+ * are, encrypted with the stack's passphrase.
+ */
+function configForRelease(stackFile: string, releaseDir: string): { text: string; dropped: string[] } {
+    const known = new Set(Object.keys((parse(fs.readFileSync(path.join(releaseDir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> }).config ?? {}));
+    const stack = parse(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> };
+    const dropped = Object.keys(stack.config ?? {}).filter((key) => !known.has(key.replace(/^selfpages:/, "")));
+    for (const key of dropped) delete stack.config?.[key];
+    return { text: stringify(stack), dropped };
+}
+
+/** The one-time step as the README gives it, run beside the load (the probes need the event loop). */
+function runOneTimeStep(env: SandboxEnvironment): Promise<{ ok: boolean; output: string }> {
+    return new Promise((resolve) => {
+        execFile(
+            "npx",
+            ["tsx", "scripts/upgradeFrom01.ts", "--stack", env.stack.name],
+            { cwd: repoRoot, env: { ...process.env, ...sandboxEnv(env.stateDir) }, encoding: "utf8" },
+            (error, stdout, stderr) => resolve({ ok: error === null, output: `${stdout}${stderr}` }),
+        );
+    });
+}
+
 interface HostFacts {
     receiverPid: string;
     receiverDefinition: string;
@@ -122,22 +150,37 @@ export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Pro
     let worktreeRemoved = false;
     try {
         // The same stack from the previous release's directory: same backend and passphrase
-        // (sandboxEnv of the same state directory), same config file (copied, secrets included).
+        // (sandboxEnv of the same state directory), the config file with the settings it knows.
         const stackFile = `Pulumi.${env.stack.name}.yaml`;
-        fs.copyFileSync(path.join(repoRoot, stackFile), path.join(previous.dir, stackFile));
+        const previousConfig = configForRelease(path.join(repoRoot, stackFile), previous.dir);
+        fs.writeFileSync(path.join(previous.dir, stackFile), previousConfig.text, { mode: 0o600 });
         const oldStack = await LocalWorkspace.selectStack({ stackName: env.stack.name, workDir: previous.dir }, { envVars: sandboxEnv(env.stateDir) });
         const oldUp = await oldStack.up();
         checks.expect(drill, "the previous release provisions the host", oldUp.summary.result === "succeeded", oldUp.summary.result);
 
         const before = hostFacts(env);
-        const secretBefore = env.standin.hooks(env.repository)[0]?.config.secret;
-        const exported = (await env.stack.exportStack()).deployment as { resources?: ExportedResource[] };
-        const legacySteps = (exported.resources ?? []).filter((r) => r.type === legacyStepType);
+        const hookBefore = env.standin.hooks(env.repository)[0];
+        const secretBefore = hookBefore?.config.secret;
+        const resourcesOf = async () => ((await env.stack.exportStack()).deployment as { resources?: ExportedResource[] }).resources ?? [];
+        const oldResources = await resourcesOf();
+        const legacySteps = oldResources.filter((r) => r.type === step01Type);
         const withDeleteScript = legacySteps.filter((r) => typeof r.inputs?.delete === "string" && r.inputs.delete !== "").map((r) => nameOf(r.urn));
 
         const site = probeSite(env);
         const deliveries = sendDeliveries(env, secretBefore);
         await sleep(1000); // the load runs before the upgrade starts
+
+        const stepStarted = Date.now();
+        const oneTime = await runOneTimeStep(env);
+        const stepSeconds = (Date.now() - stepStarted) / 1000;
+        const afterStep = hostFacts(env);
+        const stateAfterStep = await resourcesOf();
+        const hookUrns = (resources: ExportedResource[]) => resources.filter((r) => r.type === hookType).map((r) => r.urn);
+        checks.expect(drill, "the one-time step succeeds", oneTime.ok, oneTime.ok ? undefined : oneTime.output.split("\n").filter(Boolean).slice(-3).join(" | "));
+        checks.expect(drill, "after the one-time step the state holds no 0.1 step", stateAfterStep.filter((r) => r.type === step01Type).length === 0, stateAfterStep.filter((r) => r.type === step01Type).length);
+        checks.expect(drill, "the one-time step moved the GitHub hook under the receiver", hookUrns(stateAfterStep).length === 1 && hookUrns(stateAfterStep)[0].includes("$selfpages:receiver:Receiver$"), { before: hookUrns(oldResources), after: hookUrns(stateAfterStep) });
+        checks.expect(drill, "the one-time step did not touch the host (receiver process, crontab, releases, account)", JSON.stringify(afterStep) === JSON.stringify(before), { before, afterStep });
+
         const operations: Array<{ op: string; type: string; name: string }> = [];
         const onEvent = (event: EngineEvent) => {
             const m = event.resourcePreEvent?.metadata;
@@ -156,23 +199,29 @@ export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Pro
         await sleep(2000); // deliveries sent at the end of the up are answered
         const load = { site: await site.stop(), deliveries: await deliveries.stop() };
         const after = hostFacts(env);
-        const secretAfter = env.standin.hooks(env.repository)[0]?.config.secret;
+        const hooksAfter = env.standin.hooks(env.repository);
+        const secretAfter = hooksAfter[0]?.config.secret;
         const accepted = acceptedSecrets(env);
 
-        const opsOf = (name: string, type: string) => operations.filter((o) => o.name === name && o.type === type).map((o) => o.op);
-        const retired = Object.fromEntries(withDeleteScript.map((name) => [name, opsOf(name, legacyStepType).join(",") || "none"]));
         const operationCounts: Record<string, number> = {};
         for (const o of operations) if (o.op !== "same") operationCounts[`${o.op} ${o.type}`] = (operationCounts[`${o.op} ${o.type}`] ?? 0) + 1;
 
-        checks.expect(drill, "this release's up over the previous release's stack succeeds", upgradeResult === "succeeded", upgradeResult);
-        checks.expect(drill, "the site was probed during the upgrade (load happened)", load.site.probes > 0, load.site.probes);
+        checks.expect(drill, "this release's up after the one-time step succeeds", upgradeResult === "succeeded", upgradeResult);
+        checks.expect(drill, "the site was probed during the step and the up (load happened)", load.site.probes > 0, load.site.probes);
         checks.expect(drill, "the site answered 200 to every probe", load.site.probes > 0 && load.site.failures === 0, load.site.statuses);
-        checks.expect(drill, "signed deliveries were sent during the upgrade (load happened)", load.deliveries.deliveries > 0, load.deliveries.deliveries);
+        checks.expect(drill, "signed deliveries were sent during the step and the up (load happened)", load.deliveries.deliveries > 0, load.deliveries.deliveries);
         checks.expect(drill, "no delivery was refused", load.deliveries.deliveries > 0 && load.deliveries.refused === 0, load.deliveries.statuses);
-        checks.expect(drill, "the previous release's stack had steps with delete scripts to protect", withDeleteScript.length > 0, withDeleteScript.length);
-        checks.expect(drill, "every step of the previous release with a delete script was retired (updated), none deleted or replaced", Object.values(retired).every((ops) => ops === "update"), retired);
-        const deletedLegacy = operations.filter((o) => o.type === legacyStepType && /delete|replace/.test(o.op)).map((o) => o.name);
-        checks.expect(drill, "the previous release's steps deleted by the engine are only those without a delete script", deletedLegacy.every((n) => !withDeleteScript.includes(n)), deletedLegacy);
+        // The fault: without the step, these delete scripts would run in this up.
+        checks.expect(drill, "the previous release's stack had steps with delete scripts (the fault the step averts)", withDeleteScript.length > 0, withDeleteScript);
+        const hostStepsTouched = operations.filter((o) => o.type === step01Type || (o.type === "command:remote:Command" && /delete|replace/.test(o.op)));
+        checks.expect(drill, "the up neither ran a 0.1 step nor deleted or replaced a host step", hostStepsTouched.length === 0, hostStepsTouched);
+        const hookOps = operations.filter((o) => o.type === hookType).map((o) => o.op);
+        checks.expect(
+            drill,
+            "GitHub keeps the same single hook (updated, never replaced)",
+            hooksAfter.length === 1 && hooksAfter[0].id === hookBefore?.id && hookOps.every((op) => op === "same" || op === "update"),
+            { idBefore: hookBefore?.id, idsAfter: hooksAfter.map((h) => h.id), ops: hookOps },
+        );
         checks.expect(drill, "the crontab still has one line", after.crontabLines === 1, after.crontabLines);
         checks.expect(drill, "every release on the host before the upgrade is still there", before.releases.length > 0 && before.releases.every((r) => after.releases.includes(r)), { before: before.releases, after: after.releases });
         checks.expect(drill, "the service account and the receiver's runlevel entry are still there", after.serviceAccount && after.receiverInDefaultRunlevel, after);
@@ -211,9 +260,12 @@ export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Pro
             report: {
                 previousRelease,
                 previousReleaseDependencies: previous.dependencies,
+                previousReleaseConfig: { settingsLeftOut: previousConfig.dropped },
                 previousReleaseUp: { result: oldUp.summary.result, resourceChanges: oldUp.summary.resourceChanges },
+                previousReleaseSteps: { total: legacySteps.length, withDeleteScript },
+                oneTimeStep: { ok: oneTime.ok, seconds: stepSeconds, resourcesBefore: oldResources.length, resourcesAfter: stateAfterStep.length, hostUntouched: JSON.stringify(afterStep) === JSON.stringify(before) },
                 upgradeUp: { result: upgradeResult, seconds: upgradeSeconds, resourceChanges: upgradeChanges, operations: operationCounts },
-                previousReleaseSteps: { total: legacySteps.length, withDeleteScript: withDeleteScript.length, retiredWith: retired, deletedByTheirOwnProvider: deletedLegacy },
+                hook: { idBefore: hookBefore?.id, idsAfter: hooksAfter.map((h) => h.id) },
                 load,
                 host: { before: { ...before, releases: before.releases.length }, after: { ...after, releases: after.releases.length }, receiverPidKept: before.receiverPid === after.receiverPid },
                 secret: { changed: secretChanged, acceptedAfterwards: accepted.length },

@@ -3,8 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 export const remoteCommandType = "command:remote:Command";
 export const randomPasswordType = "random:index/randomPassword:RandomPassword";
 export const githubWebhookType = "pulumi-nodejs:dynamic/selfpages:GitHubWebhook";
-/** selfpages 0.1's host steps, kept as retired markers at the same address. */
-export const legacyStepType = "pulumi-nodejs:dynamic/selfpages:RemoteCommand";
 
 /** Pulumi's wire marker for a secret value. */
 const secretSig = "4dabf18193072939515e22adb298388d";
@@ -14,7 +12,6 @@ export interface Registered {
     name: string;
     parent: string;
     dependencies: string[];
-    retainOnDelete: boolean;
     /** Inputs with secrets unwrapped. */
     inputs: Record<string, unknown>;
     /** Inputs as sent to the engine: secrets still wrapped in their marker. */
@@ -55,7 +52,6 @@ export async function registerUnderMocks(declare: () => void, commandStdout: Rec
             name: req.getName(),
             parent: req.getParent(),
             dependencies: req.getDependenciesList(),
-            retainOnDelete: req.getRetainondelete() === true,
             inputs: unwrap(wire) as Record<string, unknown>,
             wire,
         });

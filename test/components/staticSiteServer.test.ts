@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { StaticSiteServer } from "../../components";
 import { testPrivateKey, testToken, validConfig } from "../lib/fixtures";
-import { githubWebhookType, isSecretValue, legacyStepType, mockSecret, randomPasswordType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
+import { githubWebhookType, isSecretValue, mockSecret, randomPasswordType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
 async function declare(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine", commandStdout: Record<string, string> = {}): Promise<Registered[]> {
     const { settings, secrets } = validConfig(overrides, os);
@@ -15,17 +15,16 @@ async function declare(overrides: Record<string, string> = {}, os: "alpine" | "d
     }, commandStdout);
 }
 
-/** The resource of that name; a step's selfpages 0.1 marker shares its name but not its type. */
 const byName = (resources: Registered[], name: string): Registered => {
-    const found = resources.find((r) => r.name === name && r.type !== legacyStepType);
+    const found = resources.find((r) => r.name === name);
     if (!found) throw new Error(`no resource ${name}; have ${resources.map((r) => r.name).join(", ")}`);
     return found;
 };
 
 /** Every resource `name` depends on, directly or through its parents' dependencies. */
 function dependsOnTransitively(resources: Registered[], name: string): Set<string> {
-    // Names are unique in this program but for the 0.1 markers, and a URN ends with the name.
-    const byUrn = new Map(resources.filter((r) => r.type !== legacyStepType).map((r) => [r.name, r]));
+    // Names are unique in this program, and a URN ends with the name.
+    const byUrn = new Map(resources.map((r) => [r.name, r]));
     const seen = new Set<string>();
     const visit = (r: Registered | undefined) => {
         if (!r) return;
@@ -92,26 +91,12 @@ describe("StaticSiteServer under mocks", () => {
         expect(resources.filter((r) => r.type === githubWebhookType).map((r) => r.name)).toEqual(["selfpages-github-webhook"]);
     });
 
-    it("keeps each selfpages 0.1 step that had a delete script at its 0.1 address, retained and inert", async () => {
+    it("registers each name once, and nothing but components, host steps, the secret and the GitHub hook", async () => {
         const resources = await declare();
-        const markers = resources.filter((r) => r.type === legacyStepType);
-        // 0.1's steps with a delete script (rm -rf of the site, crontab -r, stopping the receiver):
-        // their delete scripts must never run. Each marker sits where the step is now, which is
-        // where 0.1 had it; steps new in this release need none.
-        // (The directories step left the site component: a stack made by 0.1 takes the one-time
-        // step of the 0.1 upgrade before this release.)
-        const of01 = ["selfpages-account-user", "selfpages-site-sync-script", "selfpages-nginx-park-default-site", "selfpages-nginx-site-config", "selfpages-receiver-hooks", "selfpages-receiver-openrc-service", "selfpages-receiver-service", "selfpages-cron-crontab"];
-        const steps = commands(resources).filter((r) => of01.includes(r.name));
-        expect(steps.every((r) => typeof r.inputs.delete === "string")).toBe(true);
-        expect(markers.map((r) => `${r.parent} ${r.name}`).sort()).toEqual(steps.map((r) => `${r.parent} ${r.name}`).sort());
-        expect(markers.map((r) => r.name)).toEqual(expect.arrayContaining(["selfpages-site-sync-script", "selfpages-cron-crontab", "selfpages-receiver-service"]));
-        for (const marker of markers) {
-            expect(marker.retainOnDelete).toBe(true);
-            // Nothing but the serialized provider: no script, no connection, no key.
-            expect(Object.keys(marker.inputs)).toEqual(["__provider"]);
-        }
-        // Steps without a delete script are left to 0.1's own provider, whose delete does nothing then.
-        expect(markers.map((r) => r.name)).not.toContain("selfpages-host-ready");
+        const names = resources.map((r) => r.name);
+        expect(new Set(names).size).toBe(names.length);
+        const kinds = new Set(resources.map((r) => (r.type.startsWith("selfpages:") ? "component" : r.type)));
+        expect([...kinds].sort()).toEqual(["component", githubWebhookType, randomPasswordType, remoteCommandType].sort());
     });
 
     it("orders the work: host check, packages, account, site, then services, then the GitHub hook", async () => {

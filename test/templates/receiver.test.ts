@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -147,6 +148,42 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
         expect(calls.at(-1)).toMatch(/^eend 0$/);
         expect(file.content).toMatch(/^start_pre\(\) \{/m);
         expect(file.content).toMatch(/^reload\(\) \{/m);
+    });
+
+    /** start_post of the service rendered for `port`, run by `shell`; sleep is a recorder, so the bound costs no time. */
+    async function startPost(shell: string[], port: number): Promise<{ code: number; calls: string[] }> {
+        const ready = path.join(dir, `ready-${port}`);
+        fs.writeFileSync(ready, receiverServiceFile(validConfig({ receiverPort: String(port) }, osFamily).settings).content, { mode: 0o755 });
+        fs.mkdirSync(bin, { recursive: true });
+        for (const helper of ["ebegin", "eend", "sleep"]) fs.writeFileSync(path.join(bin, helper), `#!/bin/sh\necho "${helper} $*" >>"$CALLS"\n`, { mode: 0o755 });
+        const callsFile = path.join(dir, "start-post-calls");
+        fs.writeFileSync(callsFile, "");
+        const code = await run(shell[0], [...shell.slice(1), "-c", `RC_SVCNAME=selfpages-receiver\n. "$SCRIPT"\nstart_post`], {
+            env: { PATH: `${bin}:/usr/bin:/bin`, SCRIPT: ready, CALLS: callsFile },
+        }).then(
+            () => 0,
+            (error: { code?: number }) => error.code ?? -1,
+        );
+        return { code, calls: fs.readFileSync(callsFile, "utf8").split("\n").filter(Boolean) };
+    }
+
+    it.each([["sh"], ["busybox", "sh"]])("is started only once the receiver listens on its port, within a bound (%s)", async (...shell) => {
+        const port = await freePort();
+        // Nothing listens: start fails after a bounded number of waits.
+        const closed = await startPost(shell, port);
+        expect(closed.code).toBe(1);
+        expect(closed.calls.filter((c) => c.startsWith("sleep"))).toHaveLength(100);
+        expect(closed.calls.at(-1)).toBe(`eend 1 selfpages-receiver is not listening on port ${port} after 10 s`);
+        // A socket listens on loopback at that port: start returns at once.
+        const server = net.createServer();
+        await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+        try {
+            const open = await startPost(shell, port);
+            expect(open.code).toBe(0);
+            expect(open.calls).toEqual([`ebegin Waiting for selfpages-receiver to listen on port ${port}`, "eend 0"]);
+        } finally {
+            await new Promise((resolve) => server.close(resolve));
+        }
     });
 
     it("has a command line the real webhook binary accepts", async () => {
