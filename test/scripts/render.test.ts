@@ -22,6 +22,7 @@ describe("npm run render", () => {
             "/etc/periodic/daily/selfpages-acme",
             "/etc/nginx/http.d/selfpages.conf",
             "/etc/selfpages/hooks.json",
+            "/etc/conf.d/selfpages-receiver",
             "/etc/init.d/selfpages-receiver",
             "crontab:selfpages",
         ]);
