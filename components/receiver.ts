@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
-import { hooksFile, hooksFileSpec, receiverServiceFile } from "../lib/hostFiles";
+import { hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile } from "../lib/hostFiles";
 import { enableAndStart, reload, stopAndDisable } from "../lib/openrc";
 import { childOptions } from "../lib/options";
 import { GitHubWebhook } from "../lib/providers/githubWebhook";
@@ -64,6 +64,9 @@ export class Receiver extends pulumi.ComponentResource {
         const transitionalHooks = hooksWith(pulumi.all([secret, acceptedNow.stdout]).apply(([current, accepted]) => [current, ...accepted.split("\n").filter((s) => s !== "")]));
 
         const hooks = hostFile(`${name}-hooks`, { connection, ...hooksSpec, content: transitionalHooks }, childOptions(this, opts));
+        // Before the service step: a start (first up, host restart) waits until the receiver listens.
+        // Its own file, so that this step's changes never reach the service step's triggers.
+        const confFile = hostFile(`${name}-openrc-conf`, { connection, ...receiverConfDFile(settings) }, childOptions(this, opts));
         const initScript = receiverServiceFile(settings);
         const initFile = hostFile(`${name}-openrc-service`, { connection, ...initScript }, childOptions(this, opts));
         const running = hostCommand(
@@ -78,7 +81,7 @@ export class Receiver extends pulumi.ComponentResource {
                 delete: stopAndDisable(service),
                 triggers: [sha256(initScript.content)],
             },
-            { ...childOptions(this, opts, [initFile, hooks]), deleteBeforeReplace: true },
+            { ...childOptions(this, opts, [confFile, initFile, hooks]), deleteBeforeReplace: true },
         );
         const hooksApplied = hostCommand(
             `${name}-reload`,

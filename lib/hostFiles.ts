@@ -193,6 +193,21 @@ export function receiverServiceFile(settings: Settings): HostFile {
     };
 }
 
+/**
+ * The receiver service's conf.d file: its readiness wait (start_post), kept out of the service
+ * definition so that changing it never restarts the receiver (components/receiver.ts).
+ */
+export function receiverConfDFile(settings: Settings): HostFile {
+    return {
+        source: "receiver.confd",
+        path: settings.layout.receiverConfD,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        content: renderTemplate("receiver.confd", { receiverPort: settings.receiver.port }),
+    };
+}
+
 /** The service account's whole crontab: installed with `crontab -u`, so re-runs never duplicate it. */
 export function crontabFile(settings: Settings): HostFile {
     const { layout } = settings;
@@ -261,5 +276,5 @@ export const secretPlaceholder = (name: string) => `<secret:${name}>`;
 export function allHostFiles(settings: Settings, webhookSecrets: string[], deploymentsToken = secretPlaceholder("githubDeploymentsToken")): HostFile[] {
     const deployments = settings.deployments.enabled ? [{ ...deploymentsTokenFileSpec(settings), content: deploymentsTokenHeader(deploymentsToken) }, deployReportConfigFile(settings), deployReportFile(settings)] : [];
     const tlsFiles = [acmeConfigFile(settings), acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
-    return [...deployments, syncScriptFile(settings), syncConfigFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverServiceFile(settings), crontabFile(settings)];
+    return [...deployments, syncScriptFile(settings), syncConfigFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverConfDFile(settings), receiverServiceFile(settings), crontabFile(settings)];
 }

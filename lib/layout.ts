@@ -26,6 +26,8 @@ export interface HostLayout {
     /** The deployments token as an HTTP header line for curl (-H @file); the service account's alone. */
     deploymentsTokenFile: string;
     receiverInitScript: string;
+    /** The receiver service's settings, which openrc-run reads before its definition (its readiness wait). */
+    receiverConfD: string;
     receiverService: string;
     serviceUser: string;
     /** The certificate and key nginx serves (root only): a placeholder until the first issuance. */
@@ -65,6 +67,7 @@ export function hostLayout(siteRoot: string): HostLayout {
         deployReportConfig: `/etc/${serviceName}/deploy-report.conf`,
         deploymentsTokenFile: `/etc/${serviceName}/github-deployments.header`,
         receiverInitScript: `/etc/init.d/${serviceName}-receiver`,
+        receiverConfD: `/etc/conf.d/${serviceName}-receiver`,
         receiverService: `${serviceName}-receiver`,
         serviceUser: serviceName,
         tlsDir: `/etc/${serviceName}/tls`,

@@ -69,6 +69,7 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-site-first-deploy",
                 "selfpages-receiver-accepted-secrets",
                 "selfpages-receiver-hooks",
+                "selfpages-receiver-openrc-conf",
                 "selfpages-receiver-openrc-service",
                 "selfpages-receiver-service",
                 "selfpages-receiver-reload",
@@ -113,7 +114,7 @@ describe("StaticSiteServer under mocks", () => {
             expect(dependsOnTransitively(resources, command.name), command.name).toContain("selfpages-directories-install");
         }
         expect([...dependsOnTransitively(resources, "selfpages-nginx-reload")]).toEqual(expect.arrayContaining(["selfpages-nginx-service", "selfpages-nginx-site-config", "selfpages-site-first-deploy"]));
-        expect([...dependsOnTransitively(resources, "selfpages-receiver-service")]).toEqual(expect.arrayContaining(["selfpages-receiver-hooks", "selfpages-receiver-openrc-service", "selfpages-site-first-deploy"]));
+        expect([...dependsOnTransitively(resources, "selfpages-receiver-service")]).toEqual(expect.arrayContaining(["selfpages-receiver-hooks", "selfpages-receiver-openrc-conf", "selfpages-receiver-openrc-service", "selfpages-site-first-deploy"]));
         // GitHub gets the (new) secret only once the receiver accepts it and nginx routes to it.
         expect([...dependsOnTransitively(resources, "selfpages-github-webhook")]).toEqual(expect.arrayContaining(["selfpages-receiver-reload", "selfpages-nginx-reload"]));
         // The 443 block needs a certificate (the placeholder) before nginx loads it; the issuance

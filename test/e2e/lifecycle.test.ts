@@ -274,7 +274,7 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
         expect(standin.hooks(repository)).toEqual([]);
         expect(receiverPid()).toBe("");
         expect(hostExec(host.name, "crontab -u selfpages -l 2>&1 || true")).not.toMatch(/sync cron/);
-        for (const gone of ["etc/init.d/selfpages-receiver", "etc/selfpages", "srv/selfpages", "etc/nginx/conf.d/selfpages.conf", "usr/local/lib/selfpages", "var/lib/selfpages"]) {
+        for (const gone of ["etc/init.d/selfpages-receiver", "etc/conf.d/selfpages-receiver", "etc/selfpages", "srv/selfpages", "etc/nginx/conf.d/selfpages.conf", "usr/local/lib/selfpages", "var/lib/selfpages"]) {
             expect(fs.existsSync(path.join(host.rootfs, gone)), gone).toBe(false);
         }
         // The distro's default site is back, and nginx still runs: packages and distro services stay.

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -22,6 +23,7 @@ describe("npm run render", () => {
             "/etc/periodic/daily/selfpages-acme",
             "/etc/nginx/http.d/selfpages.conf",
             "/etc/selfpages/hooks.json",
+            "/etc/conf.d/selfpages-receiver",
             "/etc/init.d/selfpages-receiver",
             "crontab:selfpages",
         ]);
@@ -29,6 +31,11 @@ describe("npm run render", () => {
         const hooks = fs.readFileSync(path.join(out, "etc/selfpages/hooks.json"), "utf8");
         expect(hooks).toContain("<secret:webhook-v1>");
         expect(fs.readFileSync(path.join(out, "etc/nginx/http.d/selfpages.conf"), "utf8")).toContain("server_name do-it.example.org;");
+        // The receiver's service step is triggered by this file's hash: the previous release (d1234f7)
+        // rendered exactly these bytes for this stack, and a different file would replace the step,
+        // restarting the receiver on every stack's next up (issue 17). Its readiness wait is in conf.d.
+        const definition = fs.readFileSync(path.join(out, "etc/init.d/selfpages-receiver"));
+        expect(crypto.createHash("sha256").update(definition).digest("hex")).toBe("6f7a3229598e615e177820de9379b9dd50c4267d026f15bbad65a2fa6ba3bdbf");
     });
 
     it("rejects a bad stack config naming the field, writing nothing", () => {

@@ -4,7 +4,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hookId, hooksFile, receiverGoMemLimit, receiverServiceFile } from "../../lib/hostFiles";
+import { hookId, hooksFile, receiverConfDFile, receiverGoMemLimit, receiverServiceFile } from "../../lib/hostFiles";
 import { webhookBinary } from "../../lib/platform";
 import { validConfig } from "../lib/fixtures";
 import { Daemon, freePort, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
@@ -150,22 +150,44 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
         expect(file.content).toMatch(/^reload\(\) \{/m);
     });
 
-    /** start_post of the service rendered for `port`, run by `shell`; sleep is a recorder, so the bound costs no time. */
+    /**
+     * start_post from the conf.d file rendered for `port`, sourced and then called as openrc-run does
+     * (conf.d first, then the service script, which must not define its own); run by `shell`; sleep
+     * is a recorder, so the bound costs no time.
+     */
     async function startPost(shell: string[], port: number): Promise<{ code: number; calls: string[] }> {
-        const ready = path.join(dir, `ready-${port}`);
-        fs.writeFileSync(ready, receiverServiceFile(validConfig({ receiverPort: String(port) }, osFamily).settings).content, { mode: 0o755 });
+        const portSettings = validConfig({ receiverPort: String(port) }, osFamily).settings;
+        const conf = path.join(dir, `conf-${port}`);
+        const service = path.join(dir, `service-${port}`);
+        fs.writeFileSync(conf, receiverConfDFile(portSettings).content, { mode: 0o644 });
+        fs.writeFileSync(service, receiverServiceFile(portSettings).content, { mode: 0o755 });
         fs.mkdirSync(bin, { recursive: true });
         for (const helper of ["ebegin", "eend", "sleep"]) fs.writeFileSync(path.join(bin, helper), `#!/bin/sh\necho "${helper} $*" >>"$CALLS"\n`, { mode: 0o755 });
         const callsFile = path.join(dir, "start-post-calls");
         fs.writeFileSync(callsFile, "");
-        const code = await run(shell[0], [...shell.slice(1), "-c", `RC_SVCNAME=selfpages-receiver\n. "$SCRIPT"\nstart_post`], {
-            env: { PATH: `${bin}:/usr/bin:/bin`, SCRIPT: ready, CALLS: callsFile },
+        const sourced = `RC_SVCNAME=selfpages-receiver\nuse() { :; }\nafter() { :; }\n. "$CONF"\n. "$SERVICE"\nstart_post`;
+        const code = await run(shell[0], [...shell.slice(1), "-c", sourced], {
+            env: { PATH: `${bin}:/usr/bin:/bin`, CONF: conf, SERVICE: service, CALLS: callsFile },
         }).then(
             () => 0,
             (error: { code?: number }) => error.code ?? -1,
         );
         return { code, calls: fs.readFileSync(callsFile, "utf8").split("\n").filter(Boolean) };
     }
+
+    it("waits for the port in its conf.d file, which parses with dash and busybox sh and passes shellcheck, not in its definition", async () => {
+        const conf = receiverConfDFile(settings);
+        expect(conf.path).toBe(`/etc/conf.d/${layout.receiverService}`);
+        expect(conf.content).toMatch(/^start_post\(\) \{/m);
+        // A start_post in the definition would override this one (openrc-run sources it second),
+        // and any change to the definition restarts the receiver on the next up.
+        expect(file.content).not.toMatch(/start_post/);
+        const confPath = path.join(dir, "selfpages-receiver.conf");
+        fs.writeFileSync(confPath, conf.content);
+        await run("sh", ["-n", confPath]);
+        await run("busybox", ["sh", "-n", confPath]);
+        await run("shellcheck", ["-s", "sh", confPath]);
+    });
 
     it.each([["sh"], ["busybox", "sh"]])("is started only once the receiver listens on its port, within a bound (%s)", async (...shell) => {
         const port = await freePort();

@@ -15,7 +15,7 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
     const files = allHostFiles(settings, ["s1-secret-value", "s2-secret-value"]);
     const bySource = Object.fromEntries(files.map((f) => [f.source, f]));
 
-    it("renders the nine files in the order they reach the host, at the platform's paths", () => {
+    it("renders the ten files in the order they reach the host, at the platform's paths", () => {
         expect(files.map((f) => [f.source, f.path])).toEqual([
             ["sync.sh", "/usr/local/lib/selfpages/sync"],
             ["sync.conf", "/etc/selfpages/sync.conf"],
@@ -24,6 +24,7 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
             ["acme-daily", `${dailyDir[osFamily]}/selfpages-acme`],
             ["nginx.conf", expected[osFamily]],
             ["hooks.json", "/etc/selfpages/hooks.json"],
+            ["receiver.confd", "/etc/conf.d/selfpages-receiver"],
             ["receiver.initd", "/etc/init.d/selfpages-receiver"],
             ["crontab", "crontab:selfpages"],
         ]);
@@ -41,6 +42,7 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
             "acme-daily": "0755 root:root",
             "nginx.conf": "0644 root:root",
             "hooks.json": "0600 selfpages:selfpages",
+            "receiver.confd": "0644 root:root",
             "receiver.initd": "0755 root:root",
             crontab: "0600 selfpages:selfpages",
         });
@@ -77,9 +79,9 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
         expect(bySource["nginx.conf"].content).toMatch(http2);
     });
 
-    it("with tls off: six files, the site on port 80, no ACME program, parameters or daily job", () => {
+    it("with tls off: seven files, the site on port 80, no ACME program, parameters or daily job", () => {
         const plain = allHostFiles(validConfig({ tls: "off" }, osFamily).settings, ["s1"]);
-        expect(plain.map((f) => f.source)).toEqual(["sync.sh", "sync.conf", "nginx.conf", "hooks.json", "receiver.initd", "crontab"]);
+        expect(plain.map((f) => f.source)).toEqual(["sync.sh", "sync.conf", "nginx.conf", "hooks.json", "receiver.confd", "receiver.initd", "crontab"]);
         const nginx = plain.find((f) => f.source === "nginx.conf")?.content ?? "";
         expect(nginx).toMatch(/^\s*listen 80 default_server;$/m);
         expect(nginx).not.toMatch(/ssl|443|acme-challenge/);
