@@ -50,6 +50,11 @@ export interface HostLayout {
 
 export function hostLayout(siteRoot: string): HostLayout {
     const logDir = `/var/log/${serviceName}`;
+    // Directories the directories step makes (serverDirectories, tlsDirectories): the paths below derive from them.
+    const configDir = `/etc/${serviceName}`;
+    const libDir = `/usr/local/lib/${serviceName}`;
+    const tlsDir = `${configDir}/tls`;
+    const acmeWebroot = `/var/lib/${serviceName}-acme`;
     return {
         siteRoot,
         currentLink: `${siteRoot}/current`,
@@ -57,27 +62,27 @@ export function hostLayout(siteRoot: string): HostLayout {
         logDir,
         syncLog: `${logDir}/sync.log`,
         receiverLog: `${logDir}/receiver.log`,
-        configDir: `/etc/${serviceName}`,
-        libDir: `/usr/local/lib/${serviceName}`,
-        hooksFile: `/etc/${serviceName}/hooks.json`,
-        syncScript: `/usr/local/lib/${serviceName}/sync`,
+        configDir,
+        libDir,
+        hooksFile: `${configDir}/hooks.json`,
+        syncScript: `${libDir}/sync`,
         // The sync program reads it here unless told otherwise (files/sync.sh).
-        syncConfig: `/etc/${serviceName}/sync.conf`,
-        deployReport: `/usr/local/lib/${serviceName}/deploy-report`,
-        deployReportConfig: `/etc/${serviceName}/deploy-report.conf`,
-        deploymentsTokenFile: `/etc/${serviceName}/github-deployments.header`,
+        syncConfig: `${configDir}/sync.conf`,
+        deployReport: `${libDir}/deploy-report`,
+        deployReportConfig: `${configDir}/deploy-report.conf`,
+        deploymentsTokenFile: `${configDir}/github-deployments.header`,
         receiverInitScript: `/etc/init.d/${serviceName}-receiver`,
         receiverConfD: `/etc/conf.d/${serviceName}-receiver`,
         receiverService: `${serviceName}-receiver`,
         serviceUser: serviceName,
-        tlsDir: `/etc/${serviceName}/tls`,
-        tlsCertificate: `/etc/${serviceName}/tls/fullchain.pem`,
-        tlsKey: `/etc/${serviceName}/tls/privkey.pem`,
+        tlsDir,
+        tlsCertificate: `${tlsDir}/fullchain.pem`,
+        tlsKey: `${tlsDir}/privkey.pem`,
         acmeDir: "/etc/ssl/uacme",
-        acmeWebroot: `/var/lib/${serviceName}-acme`,
-        acmeChallengeDir: `/var/lib/${serviceName}-acme/.well-known/acme-challenge`,
-        acmeScript: `/usr/local/lib/${serviceName}/acme-renew`,
-        acmeConfig: `/etc/${serviceName}/acme.conf`,
+        acmeWebroot,
+        acmeChallengeDir: `${acmeWebroot}/.well-known/acme-challenge`,
+        acmeScript: `${libDir}/acme-renew`,
+        acmeConfig: `${configDir}/acme.conf`,
         acmeLog: `${logDir}/acme.log`,
         acmeDailyJob: `${serviceName}-acme`,
     };
