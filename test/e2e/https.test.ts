@@ -78,6 +78,11 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
     const engineOutput: string[] = [];
     const onOutput = (line: string) => engineOutput.push(line);
     const serial = async () => (await httpsGet(host.address, root, names[0])).certificate.serialNumber;
+    // After a graceful reload, old workers may still take a connection and show the previous
+    // certificate: a test reads "the served certificate" only once they have left. (The bracket keeps
+    // grep from counting the shell that runs it.)
+    const oldWorkersGone = () =>
+        waitFor("the old nginx workers to exit", async () => (await hostRun(host.name, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c 'worker process is shuttin[g] down'")).output.trim() === "0", 30_000, 100);
 
     beforeAll(async () => {
         env = await buildSandbox({ name: stackName, tls: true });
@@ -175,6 +180,7 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         const renewalMs = Date.now() - t0;
         // Until the new certificate is served: the old workers finish what they have first.
         await waitFor("the renewed certificate", async () => (await serial()) !== before, 10_000, 50);
+        await oldWorkersGone();
         probing = false;
         await probe;
         expect(renewal.code, renewal.output).toBe(0);
@@ -189,6 +195,7 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
     });
 
     it("6. the ACME server down during a renewal: the old certificate stays served, the CA's reason is logged; the next renewal succeeds", async () => {
+        await oldWorkersGone();
         const before = await serial();
         await acme.stopPebble();
         // A renewal that is due (forced: pebble's certificates last years); the daily job's mode
@@ -210,6 +217,7 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         deliveryTls.ca = root;
         // The reload is graceful: the old workers may take the next connection or two.
         await waitFor("the renewed certificate", async () => (await serial().catch(() => before)) !== before, 10_000, 100);
+        await oldWorkersGone();
     });
 
     it("7. a server name that does not resolve to the host is refused by the preflight, changing nothing", async () => {
