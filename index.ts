@@ -32,5 +32,8 @@ export = async () => {
         githubToken: pulumi.secret(secrets.githubToken),
         githubDeploymentsToken: secrets.githubDeploymentsToken === undefined ? undefined : pulumi.secret(secrets.githubDeploymentsToken),
     });
-    return { siteUrl: server.siteUrl, webhookUrl: server.webhookUrl, hookId: server.hookId };
+    // The first site's figures under the names the one-site form has always had, and every site's.
+    const [first] = settings.sites;
+    const { url: siteUrl, webhookUrl, hookId } = server.sites[first.name];
+    return { siteUrl, webhookUrl, hookId, sites: server.sites };
 };

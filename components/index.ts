@@ -7,4 +7,6 @@ export * from "./packages";
 export * from "./receiver";
 export * from "./serviceAccount";
 export * from "./site";
+export * from "./syncProgram";
+export * from "./tls";
 export * from "./staticSiteServer";

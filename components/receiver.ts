@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
-import { hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile } from "../lib/hostFiles";
+import { hookId, hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile } from "../lib/hostFiles";
 import { enableAndStart, reload, stopAndDisable } from "../lib/openrc";
 import { childOptions } from "../lib/options";
 import { GitHubWebhook } from "../lib/providers/githubWebhook";
@@ -20,8 +20,18 @@ export interface ReceiverArgs {
  *  means no delivery signed with the previous secret can still arrive. */
 export const rotationGraceSeconds = 11;
 
-/** Prints the secrets the receiver on the host accepts now, one a line (none on a fresh host). */
-const acceptedSecretsScript = (hooksPath: string) => `if [ -f ${shellQuote(hooksPath)} ]; then grep -o '"secret": "[A-Za-z0-9]*"' ${shellQuote(hooksPath)} | cut -d'"' -f4; fi`;
+/** Prints the secrets the receiver on the host accepts now, "HOOK-ID SECRET" a line (none on a fresh host). */
+const acceptedSecretsScript = (hooksPath: string) => `if [ -f ${shellQuote(hooksPath)} ]; then awk -F'"' '$2 == "id" { id = $4 } $2 == "secret" { print id " " $4 }' ${shellQuote(hooksPath)}; fi`;
+
+/** The accepted secrets, by hook id, from acceptedSecretsScript's lines. */
+function acceptedByHook(lines: string): Record<string, string[]> {
+    const accepted: Record<string, string[]> = {};
+    for (const line of lines.split("\n")) {
+        const [id, secret] = line.trim().split(" ");
+        if (id && secret) (accepted[id] ??= []).push(secret);
+    }
+    return accepted;
+}
 
 /**
  * The webhook, both ends: adnanh/webhook under OpenRC's supervise-daemon on the host (as the
@@ -35,7 +45,8 @@ const acceptedSecretsScript = (hooksPath: string) => `if [ -f ${shellQuote(hooks
  * after GitHub's delivery timeout, the receiver accepts only the new one. No delivery is refused.
  */
 export class Receiver extends pulumi.ComponentResource {
-    public readonly hookId: pulumi.Output<number>;
+    /** GitHub's id of each site's hook, by site name. */
+    public readonly hookIds: Record<string, pulumi.Output<number>>;
 
     constructor(name: string, args: ReceiverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:receiver:Receiver", name, {}, opts);
@@ -43,25 +54,34 @@ export class Receiver extends pulumi.ComponentResource {
         const service = settings.layout.receiverService;
         const hooksSpec = hooksFileSpec(settings);
 
-        // Letters and digits only: the value goes into a JSON hooks file and GitHub's hook config.
-        // RandomPassword marks its result secret; wrapping it says so here too, whatever the provider.
-        const password = new random.RandomPassword(
-            `${name}-secret-v${settings.webhookSecretVersion}`,
-            { length: 48, special: false, keepers: { version: String(settings.webhookSecretVersion) } },
-            { parent: this },
-        );
-        const secret = pulumi.secret(password.result);
-        const hooksWith = (secrets: pulumi.Input<string[]>) => pulumi.secret(pulumi.output(secrets).apply((values) => hooksFile(settings, values).content));
+        // One secret per site. Letters and digits only: the value goes into a JSON hooks file and
+        // GitHub's hook config. RandomPassword marks its result secret; wrapping it says so here too.
+        const secrets = settings.sites.map((site) => {
+            const password = new random.RandomPassword(
+                `${site.name}-receiver-secret-v${site.secretVersion}`,
+                { length: 48, special: false, keepers: { version: String(site.secretVersion) } },
+                { parent: this },
+            );
+            return pulumi.secret(password.result);
+        });
+        const bySite = (values: string[][]) => Object.fromEntries(settings.sites.map((site, i) => [hookId(site), values[i]]));
+        const hooksWith = (secretsBySite: pulumi.Input<Record<string, string[]>>) => pulumi.secret(pulumi.output(secretsBySite).apply((values) => hooksFile(settings, values).content));
 
-        const finalHooks = hooksWith(secret.apply((current) => [current]));
-        // Read again whenever the final file would change (new secret, new receiver settings), so a
-        // secret retired by an earlier change is not carried forward.
+        const finalHooks = hooksWith(pulumi.all(secrets).apply((current) => bySite(current.map((s) => [s]))));
+        // Read again whenever the final file would change (new secret, new site, new receiver
+        // settings), so a secret retired by an earlier change is not carried forward.
         const acceptedNow = hostCommand(
             `${name}-accepted-secrets`,
             { connection, create: acceptedSecretsScript(hooksSpec.path), triggers: [contentHash(finalHooks)], secretStdout: true },
             childOptions(this, opts),
         );
-        const transitionalHooks = hooksWith(pulumi.all([secret, acceptedNow.stdout]).apply(([current, accepted]) => [current, ...accepted.split("\n").filter((s) => s !== "")]));
+        // Each site's hook accepts its new secret and those it accepted before, until GitHub switched.
+        const transitionalHooks = hooksWith(
+            pulumi.all([pulumi.all(secrets), acceptedNow.stdout]).apply(([current, stdout]) => {
+                const accepted = acceptedByHook(stdout);
+                return bySite(current.map((secret, i) => [secret, ...(accepted[hookId(settings.sites[i])] ?? [])]));
+            }),
+        );
 
         const hooks = hostFile(`${name}-hooks`, { connection, ...hooksSpec, content: transitionalHooks }, childOptions(this, opts));
         // Before the service step: a start (first up, host restart) waits until the receiver listens.
@@ -90,21 +110,24 @@ export class Receiver extends pulumi.ComponentResource {
         );
 
         // GitHub switches to a new secret only once the receiver accepts it and nginx routes to it.
-        // The name every stack holds since 0.1: another would replace the hook on GitHub (or need an alias).
-        const hook = new GitHubWebhook(
-            "selfpages-github-webhook",
-            {
-                apiUrl: settings.github.apiUrl,
-                token: args.githubToken,
-                owner: settings.github.owner,
-                repo: settings.github.repo,
-                url: settings.receiver.publicUrl,
-                secret,
-                events: ["push"],
-                contentType: "json",
-                active: true,
-            },
-            { parent: this, dependsOn: [hooksApplied, ...args.reachableAfter] },
+        // One hook per site, on its repository; the name the one-site form has held since 0.1.
+        const siteHooks = settings.sites.map(
+            (site, i) =>
+                new GitHubWebhook(
+                    `${site.name}-github-webhook`,
+                    {
+                        apiUrl: settings.github.apiUrl,
+                        token: args.githubToken,
+                        owner: site.owner,
+                        repo: site.repo,
+                        url: site.hookUrl,
+                        secret: secrets[i],
+                        events: ["push"],
+                        contentType: "json",
+                        active: true,
+                    },
+                    { parent: this, dependsOn: [hooksApplied, ...args.reachableAfter] },
+                ),
         );
 
         // The receiver drops the other secrets only after GitHub switched.
@@ -118,10 +141,10 @@ export class Receiver extends pulumi.ComponentResource {
                 stdin: finalHooks,
                 triggers: [contentHash(transitionalHooks), contentHash(finalHooks)],
             },
-            { parent: this, dependsOn: [hook, hooksApplied] },
+            { parent: this, dependsOn: [...siteHooks, hooksApplied] },
         );
 
-        this.hookId = hook.hookId;
-        this.registerOutputs({ hookId: this.hookId });
+        this.hookIds = Object.fromEntries(settings.sites.map((site, i) => [site.name, siteHooks[i].hookId]));
+        this.registerOutputs({ hookIds: this.hookIds });
     }
 }

@@ -1,59 +1,48 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { childOptions } from "../lib/options";
-import type { Settings, TlsSettings } from "../lib/config";
-import { acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, type HostFile } from "../lib/hostFiles";
+import type { Settings, SiteSettings, TlsSettings } from "../lib/config";
+import { acmeCommand, acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, type HostFile } from "../lib/hostFiles";
 import { hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
 import { removeDirectoriesScript, tlsDirectories } from "../lib/layout";
 import { localCaDir } from "../lib/platform";
 import { shellQuote } from "../lib/templates";
-import type { Nginx } from "./nginx";
 
-export interface CertificateArgs {
+export interface AcmeClientArgs {
     connection: pulumi.Input<Connection>;
     settings: Settings & { tls: TlsSettings };
-    /**
-     * Makes nginx serve the site once `certificateFiles` are in place; the certificate is issued
-     * after it, when nginx answers the CA's challenge on port 80.
-     */
-    nginx: (certificateFiles: pulumi.Resource[]) => Nginx;
     /** Where stacks made by earlier releases hold the daily job (the cron component). */
     renewalJobAliases?: pulumi.Input<pulumi.Alias>[];
 }
 
 const required = (file: HostFile | undefined): HostFile => {
-    if (!file) throw new Error("Certificate needs tls settings");
+    if (!file) throw new Error("certificates need tls settings and a site with names");
     return file;
 };
 
 /**
- * The site's certificate, from an ACME CA through uacme on the host, around nginx:
- *
- * - before nginx's config: the renew program and its parameters, the CA bundle to trust for the
- *   ACME directory when one is configured, and a self-signed placeholder certificate when none is
- *   served yet, so that the 443 server block loads and nginx answers the challenge on port 80;
- * - nginx (made by `args.nginx`, which is the server's);
- * - `issued`: the renew program in `up` mode registers the account (its key generated on the
- *   host), gets the certificate and installs it with a reload;
- * - the daily renewal, a job in the platform's daily directory.
+ * What every certificate of the host shares: the renew program (uacme through files/acme-renew.sh),
+ * the CA bundle to trust for the ACME directory when one is configured, and the daily renewal of
+ * every site's certificate, a job in the platform's daily directory (it runs as root: it writes
+ * the certificates and reloads nginx).
  *
  * Its directories are made with all the others (components/directories.ts). `pulumi destroy`, or
- * TLS switched off, removes the served copy and the webroot, and leaves uacme's directory (account
- * key and issued certificates): see the README.
+ * TLS switched off, removes the served copies and the webroot, and leaves uacme's directory
+ * (account key and issued certificates): see the README.
  */
-export class Certificate extends pulumi.ComponentResource {
-    public readonly nginx: Nginx;
-    public readonly issued: command.remote.Command;
+export class AcmeClient extends pulumi.ComponentResource {
+    /** What a site's certificate needs in place before it is issued. */
+    public readonly ready: pulumi.Resource[];
 
-    constructor(name: string, args: CertificateArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: AcmeClientArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The type every stack holds since the first release with TLS, when it had one certificate.
         super("selfpages:tls:Certificate", name, {}, opts);
         const { settings, connection } = args;
         const { layout, tls } = settings;
         const q = shellQuote;
 
-        // The directories step makes the certificate's directories; this one removes them, on
-        // destroy and when TLS is switched off. Stacks made by earlier releases hold it as the step
-        // that made them: the alias keeps its address, so its removal never runs during an upgrade.
+        // The directories step makes the certificates' directories; this one removes them, on
+        // destroy and when TLS is switched off.
         const cleanup = hostCommand(
             `${name}-cleanup`,
             {
@@ -64,16 +53,13 @@ export class Certificate extends pulumi.ComponentResource {
             },
             { ...childOptions(this, opts), deleteBeforeReplace: true, aliases: [{ name: `${name}-directories` }] },
         );
-
-        const config = hostFile(`${name}-renew-config`, { connection, ...required(acmeConfigFile(settings)) }, childOptions(this, opts));
         const script = hostFile(`${name}-renew-script`, { connection, ...required(acmeRenewScriptFile(settings)) }, childOptions(this, opts));
-
-        const prepared: pulumi.Resource[] = [cleanup, config, script];
+        this.ready = [cleanup, script];
         if (tls.caBundle) {
             // A private ACME server's CA (the sandbox's pebble): uacme trusts the system store only.
             const caFile = `${localCaDir}/selfpages-acme.crt`;
             const install = `${installFileScript({ path: caFile, mode: "0644", owner: "root", group: "root" })}\nupdate-ca-certificates >/dev/null 2>&1`;
-            prepared.push(
+            this.ready.push(
                 hostCommand(
                     `${name}-ca-bundle`,
                     { connection, create: install, update: install, delete: `rm -f ${q(caFile)}\nupdate-ca-certificates --fresh >/dev/null 2>&1 || true`, stdin: `${tls.caBundle}\n` },
@@ -81,44 +67,86 @@ export class Certificate extends pulumi.ComponentResource {
                 ),
             );
         }
+        hostFile(`${name}-renewal-job`, { connection, ...required(acmeDailyJobFile(settings)) }, { ...childOptions(this, opts, [script]), aliases: args.renewalJobAliases });
+        this.registerOutputs({});
+    }
+}
 
-        // nginx cannot load the 443 block without a certificate, and the CA cannot validate before
-        // nginx answers on port 80: a placeholder, valid one day, breaks the circle on a new host.
-        const [first, ...others] = tls.names;
-        const san = [first, ...others].map((n) => `DNS:${n}`).join(",");
-        prepared.push(
-            hostCommand(
-                `${name}-placeholder`,
-                {
-                    connection,
-                    create: [
-                        "set -eu",
-                        `if [ ! -s ${q(layout.tlsCertificate)} ] || [ ! -s ${q(layout.tlsKey)} ]; then`,
-                        `  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj ${q(`/CN=${first}`)} -addext ${q(`subjectAltName=${san}`)} -keyout ${q(layout.tlsKey)} -out ${q(layout.tlsCertificate)} 2>/dev/null`,
-                        `  chmod 0600 ${q(layout.tlsKey)}`,
-                        "fi",
-                    ].join("\n"),
-                },
-                childOptions(this, opts),
-            ),
-        );
+export interface SiteCertificateArgs {
+    connection: pulumi.Input<Connection>;
+    settings: Settings & { tls: TlsSettings };
+    site: SiteSettings & { certificateNames: string[] };
+}
 
-        this.nginx = args.nginx(prepared);
-        this.issued = hostCommand(
-            `${name}-issue`,
+/**
+ * A site's certificate, for all its names, around nginx:
+ *
+ * - before nginx's config: its parameters for the renew program, and a certificate to serve when
+ *   none is: the one uacme already holds for these names (an earlier `up`, a site added back), or
+ *   a self-signed placeholder, so that the 443 server block loads and nginx answers the challenge
+ *   on port 80;
+ * - `issue()`, once nginx serves the challenge path: the renew program in `up` mode registers the
+ *   account when missing (its key generated on the host), gets the certificate when missing or due,
+ *   and installs it with a reload.
+ */
+export class SiteCertificate extends pulumi.ComponentResource {
+    public readonly prepared: pulumi.Resource[];
+    private readonly args: SiteCertificateArgs;
+    private readonly name: string;
+    private readonly opts?: pulumi.ComponentResourceOptions;
+
+    constructor(name: string, args: SiteCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("selfpages:tls:SiteCertificate", name, {}, opts);
+        this.args = args;
+        this.name = name;
+        this.opts = opts;
+        const { settings, site, connection } = args;
+        const { layout } = settings;
+        const q = shellQuote;
+
+        const config = hostFile(`${name}-renew-config`, { connection, ...required(acmeConfigFile(settings, site)) }, childOptions(this, opts));
+        const [first] = site.certificateNames;
+        const san = site.certificateNames.map((n) => `DNS:${n}`).join(",");
+        const issuedCert = `${layout.acmeDir}/${first}/cert.pem`;
+        const issuedKey = `${layout.acmeDir}/private/${first}/key.pem`;
+        const { tlsCertificate: cert, tlsKey: key } = site.layout;
+        const placeholder = hostCommand(
+            `${name}-placeholder`,
             {
                 connection,
-                create: `${q(layout.acmeScript)} up`,
+                create: [
+                    "set -eu",
+                    `if [ ! -s ${q(cert)} ] || [ ! -s ${q(key)} ]; then`,
+                    `  if [ -s ${q(issuedCert)} ] && [ -s ${q(issuedKey)} ]; then`,
+                    `    (umask 077; cp ${q(issuedKey)} ${q(key)}); cp ${q(issuedCert)} ${q(cert)}`,
+                    "  else",
+                    `    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj ${q(`/CN=${first}`)} -addext ${q(`subjectAltName=${san}`)} -keyout ${q(key)} -out ${q(cert)} 2>/dev/null`,
+                    "  fi",
+                    `  chmod 0600 ${q(key)}`,
+                    "fi",
+                ].join("\n"),
+            },
+            childOptions(this, opts),
+        );
+        this.prepared = [config, placeholder];
+    }
+
+    /** Issues (or renews when due) and installs the certificate once `after` is done (nginx serving the challenge path). */
+    issue(after: pulumi.Resource[]): command.remote.Command {
+        const { settings, site, connection } = this.args;
+        const { tls } = settings;
+        const issued = hostCommand(
+            `${this.name}-issue`,
+            {
+                connection,
+                create: acmeCommand(settings, site, "up"),
                 // A new name, directory or account contact gets a new certificate during `up`;
                 // otherwise renewal is the daily job's.
-                triggers: [tls.names.join(" "), tls.directoryUrl, tls.contactEmail ?? "", sha256(tls.caBundle ?? "")],
+                triggers: [site.certificateNames.join(" "), tls.directoryUrl, tls.contactEmail ?? "", sha256(tls.caBundle ?? "")],
             },
-            childOptions(this, opts, [...prepared, this.nginx.reloaded]),
+            childOptions(this, this.opts, [...this.prepared, ...after]),
         );
-
-        // The daily renewal runs as root (it writes the certificate and reloads nginx), so it is a
-        // file in the platform's daily directory, run by root's stock crontab.
-        hostFile(`${name}-renewal-job`, { connection, ...required(acmeDailyJobFile(settings)) }, { ...childOptions(this, opts, [script, config]), aliases: args.renewalJobAliases });
-        this.registerOutputs({ issued: this.issued });
+        this.registerOutputs({ issued });
+        return issued;
     }
 }

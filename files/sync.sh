@@ -56,8 +56,14 @@ start_seconds=${marked%%.*}
 # Its parameters (REPOSITORY, BRANCH, CLONE_URL, SITE_ROOT, STATE_DIR, LOG_FILE, DEPLOY_REPORT,
 # KEEP_RELEASES, GZIP_MIN_BYTES, GZIP_EXTENSIONS) come from a small file the stack renders
 # (templates/sync.conf.hbs); the tests point SELFPAGES_SYNC_CONF at their own.
+# `--conf FILE` first names the site's file (each site has its own); the deploy reporter reads it too.
+if [ "${1:-}" = --conf ]; then
+	SELFPAGES_SYNC_CONF=${2:-}
+	shift 2 || shift
+fi
+export SELFPAGES_SYNC_CONF="${SELFPAGES_SYNC_CONF:-/etc/selfpages/sync.conf}"
 # shellcheck source=/dev/null
-. "${SELFPAGES_SYNC_CONF:-/etc/selfpages/sync.conf}"
+. "$SELFPAGES_SYNC_CONF"
 # A parameter missing from that file stops the sync here, naming it. (shellcheck cannot see the
 # assignments in the sourced file, hence SC2153 off.)
 # shellcheck disable=SC2153

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hostLayout, type HostLayout } from "./layout";
+import { hostLayout, siteLayout, type HostLayout, type SiteLayout } from "./layout";
 import { platforms, type Platform } from "./platform";
 
 /**
@@ -49,6 +49,49 @@ export const letsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/
 
 const port = (min: number) => z.number().int(`must be an integer`).min(min, `must be at least ${min}`).max(65535, "must be at most 65535");
 
+const repository = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/, "must be a GitHub repository as owner/name");
+const branch = z
+    .string()
+    .regex(/^(?!\/|.*([/.]\.|\/\/|@\{|\\|\.lock$|\/$))[^\x00-\x20~^:?*[\x7f]+$/, "must be a valid git branch name");
+const cloneUrl = z.string().regex(/^(https?|git|ssh|file):\/\/\S+$/, "must be an https://, http://, git://, ssh:// or file:// URL");
+const serverName = z.string().refine((n) => n === "_" || isHost(n) || /^\*\.[A-Za-z0-9.-]+$/.test(n), "must be a hostname, an IP address or '_'");
+const keepReleases = z.number().int("must be an integer").min(2, "must be at least 2").max(20, "must be at most 20");
+const secretVersion = z.number().int("must be an integer").min(1, "must be at least 1");
+
+/** One entry of `sites`: a repository's branch, served under its own names or under another site's. */
+export const siteSchema = z
+    .object({
+        name: z
+            .string()
+            .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be 1 to 31 lowercase letters, digits or '-', starting with a letter")
+            .describe("Stable name: the site's resources and its files on the server are named after it; renaming a site replaces it."),
+        repository: repository.describe("GitHub repository (owner/name) that publishes the site."),
+        branch: branch.default("gh-pages").describe("Branch holding the built site."),
+        folder: z
+            .string()
+            .regex(/^\/([A-Za-z0-9._-]+)?$/, "must be '/' or one folder such as '/docs'")
+            .refine((f) => f !== "/." && f !== "/..", "must be '/' or one folder such as '/docs'")
+            .default("/")
+            .describe("The part of the branch that is served: '/' (all of it) or one folder such as '/docs'."),
+        serverNames: z.array(serverName).min(1, "must list at least one server name").optional().describe("Names the site answers to; the first is canonical and the others answer 301 to it. Not with `path`."),
+        parent: z.string().optional().describe("With `path`: the site under whose canonical name this one is served."),
+        path: z
+            .string()
+            .regex(/^[A-Za-z0-9._-]+$/, "must be one URL path segment such as 'docs'")
+            .refine((p) => p !== "." && p !== "..", "must be one URL path segment such as 'docs'")
+            .optional()
+            .describe("A project site: served at https://<parent's canonical name>/<path>/."),
+        cloneUrl: cloneUrl.optional().describe("URL the server clones the site from (default: https://github.com/<repository>.git)."),
+        keepReleases: keepReleases.default(3).describe("How many releases to keep on the server (the current one included)."),
+        pin: z
+            .string()
+            .regex(/^[0-9a-f]{40}$/, "must be a full commit id (40 lowercase hex digits)")
+            .optional()
+            .describe("A commit served instead of the branch's head (rollback); pushes are logged and not deployed until it is cleared."),
+        secretVersion: secretVersion.default(1).describe("Bump it by one to rotate this site's webhook secret (as webhookSecretVersion does for the one-site form)."),
+    })
+    .strict();
+
 export const configSchema = z
     .object({
         hostAddress: z
@@ -70,33 +113,27 @@ export const configSchema = z
             .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/, "must be one public host key line such as 'ssh-ed25519 AAAA...' (see ssh-keyscan)")
             .describe("The server's SSH host key, pinned: connections to a host presenting another key are refused."),
         os: z.enum(["alpine", "debian"]).default("alpine").describe("OS family of the server: alpine (default) or debian, both with OpenRC."),
-        siteRepository: z
-            .string()
-            .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/, "must be a GitHub repository as owner/name")
-            .describe("GitHub repository (owner/name) that publishes the site."),
-        siteBranch: z
-            .string()
-            .regex(/^(?!\/|.*([/.]\.|\/\/|@\{|\\|\.lock$|\/$))[^\x00-\x20~^:?*[\x7f]+$/, "must be a valid git branch name")
-            .default("gh-pages")
-            .describe("Branch holding the built site."),
-        siteCloneUrl: z
-            .string()
-            .regex(/^(https?|git|ssh|file):\/\/\S+$/, "must be an https://, http://, git://, ssh:// or file:// URL")
+        sites: z
+            .array(siteSchema)
             .optional()
-            .describe("URL the server clones the site from (default: https://github.com/<siteRepository>.git)."),
+            .describe("The sites this server serves, a list (see the README's \"Many sites\"); unset or empty, the site* keys below describe the one site, named selfpages."),
+        siteRepository: repository.optional().describe("One-site form: GitHub repository (owner/name) that publishes the site (required unless `sites` is set)."),
+        siteBranch: branch.default("gh-pages").describe("One-site form: branch holding the built site."),
+        siteCloneUrl: cloneUrl.optional().describe("One-site form: URL the server clones the site from (default: https://github.com/<siteRepository>.git)."),
         siteServerNames: z
-            .array(z.string().refine((n) => n === "_" || isHost(n) || /^\*\.[A-Za-z0-9.-]+$/.test(n), "must be a hostname, an IP address or '_'"))
+            .array(serverName)
             .min(1, "must list at least one server name")
-            .describe("nginx server_name values (a list); the first is used in the default webhook URL."),
-        siteRoot: absolutePath.default("/srv/selfpages").describe("Directory on the server holding the clone, the releases and the `current` link nginx serves."),
-        siteKeepReleases: z.number().int("must be an integer").min(2, "must be at least 2").max(20, "must be at most 20").default(3).describe("How many releases to keep on the server (the current one included)."),
+            .optional()
+            .describe("One-site form: the names the site answers to (a list; required unless `sites` is set); the first is canonical and the others answer 301 to it."),
+        siteRoot: absolutePath.default("/srv/selfpages").describe("Directory on the server holding every site's clone, releases and `current` link (sites/<name>/)."),
+        siteKeepReleases: keepReleases.default(3).describe("One-site form: how many releases to keep on the server (the current one included)."),
         receiverPort: port(1024).default(9000).describe("Loopback port of the webhook receiver (nginx proxies to it)."),
         receiverPath: z
             .string()
             .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, "must be a URL path such as /webhook")
             .default("/webhook")
             .describe("Public URL path of the webhook on the site's server."),
-        receiverPublicUrl: httpUrl.optional().describe("URL GitHub delivers to (default: https://<first server name><receiverPath>, http:// when tls is off)."),
+        receiverPublicUrl: httpUrl.optional().describe("One-site form: URL GitHub delivers to (default: the site's URL followed by receiverPath without its slash, http:// when tls is off)."),
         syncSchedule: z
             .string()
             .refine(isCronSchedule, "must be a 5-field cron schedule such as '*/15 * * * *'")
@@ -114,7 +151,7 @@ export const configSchema = z
             .regex(/^[A-Za-z0-9._-]{1,255}$/, "must be 1 to 255 letters, digits, '.', '_' or '-'")
             .default("selfpages")
             .describe("GitHub environment the deployments are reported in; `pulumi up` creates it (with githubToken) when githubDeploymentsToken is set."),
-        webhookSecretVersion: z.number().int("must be an integer").min(1, "must be at least 1").default(1).describe("Change it (bump it by one) to rotate the webhook secret: during that `up` the receiver accepts the new and the old secret until GitHub has switched, then only the new one."),
+        webhookSecretVersion: secretVersion.default(1).describe("One-site form: change it (bump it by one) to rotate the webhook secret: during that `up` the receiver accepts the new and the old secret until GitHub has switched, then only the new one."),
         tls: z
             .enum(["acme", "off"], "must be acme or off")
             .default("acme")
@@ -156,31 +193,48 @@ export type SecretKey = (typeof secretKeys)[number];
 
 /**
  * Everything except the secrets, in plain values, with what is derived from them decided here
- * once: the host layout, the platform's differences, the site's and the webhook's URLs.
+ * once: the host layout, the platform's differences, each site's URLs and files.
  */
 export interface Settings {
     host: { address: string; port: number; user: string; hostKey: string };
     os: "alpine" | "debian";
-    site: {
-        repository: string;
-        branch: string;
-        cloneUrl: string;
-        serverNames: string[];
-        root: string;
-        keepReleases: number;
-    };
-    receiver: { port: number; path: string; publicUrl: string };
+    /** Every site, in config order; top-level sites (with server names) before none in particular. */
+    sites: SiteSettings[];
+    receiver: { port: number; path: string };
     sync: { schedule: string };
-    github: { apiUrl: string; owner: string; repo: string };
+    github: { apiUrl: string };
     /** Reporting each deploy to GitHub: on when githubDeploymentsToken is set. */
     deployments: { enabled: boolean; environment: string };
-    webhookSecretVersion: number;
-    /** HTTPS with an ACME certificate, or undefined when `tls` is off. */
+    /** HTTPS with an ACME certificate per top-level site, or undefined when `tls` is off. */
     tls?: TlsSettings;
-    /** The site's URL: the first server name that is a name (not `_`, not a wildcard), else the host's address. */
-    siteUrl: string;
     layout: HostLayout;
     platform: Platform;
+}
+
+export interface SiteSettings {
+    name: string;
+    repository: string;
+    owner: string;
+    repo: string;
+    branch: string;
+    /** The served folder without slashes: "" for the whole branch, "docs" for /docs. */
+    folder: string;
+    cloneUrl: string;
+    /** The names it answers to, canonical first; empty for a project site. */
+    serverNames: string[];
+    /** A project site: served at <parent's URL><path>/. */
+    parent?: string;
+    path?: string;
+    keepReleases: number;
+    pin?: string;
+    secretVersion: number;
+    /** https://example.org/ or https://example.org/docs/ (http:// without TLS). */
+    url: string;
+    /** Where GitHub delivers its pushes: the site's URL followed by the receiver's path. */
+    hookUrl: string;
+    /** The names of its certificate (top-level sites, with TLS): its server names. */
+    certificateNames?: string[];
+    layout: SiteLayout;
 }
 
 export interface TlsSettings {
@@ -188,8 +242,6 @@ export interface TlsSettings {
     directoryUrl: string;
     hstsMaxAge: number;
     caBundle?: string;
-    /** The certificate's names: every server name, the first one naming it on disk. */
-    names: string[];
 }
 
 export interface ValidatedConfig {
@@ -209,7 +261,7 @@ export class ConfigError extends Error {
 
 const optionalKeys = new Set(["siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle", "githubDeploymentsToken"]);
 const numberKeys = new Set(["hostPort", "siteKeepReleases", "receiverPort", "webhookSecretVersion", "tlsHstsMaxAge"]);
-const arrayKeys = new Set(["siteServerNames"]);
+const arrayKeys = new Set(["siteServerNames", "sites"]);
 
 /** Pulumi hands every config value over as a string; turn the typed ones back into values. */
 function decode(key: string, raw: string): unknown {
@@ -239,21 +291,27 @@ export function validateConfig(namespace: string, values: Record<string, string>
     for (const [key, raw] of Object.entries(values)) {
         // Pulumi.yaml gives optional keys an empty default: empty means "not set" for them.
         if (raw === "" && optionalKeys.has(key)) continue;
-        decoded[key] = decode(key, raw);
+        const value = decode(key, raw);
+        // An empty list is the default of the optional lists in Pulumi.yaml: not set either.
+        if (Array.isArray(value) && value.length === 0 && arrayKeys.has(key)) continue;
+        decoded[key] = value;
     }
 
     const problems: string[] = [];
     const parsed = configSchema.safeParse(decoded);
     if (!parsed.success) {
         for (const issue of parsed.error.issues) {
+            const key = String(issue.path[0] ?? "");
+            const at = [namespace + ":" + key, ...issue.path.slice(1).map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))].join("");
             if (issue.code === "unrecognized_keys") {
-                for (const key of issue.keys) problems.push(`${namespace}:${key}: unknown setting (typo?); known settings are listed in the README`);
+                for (const unknown of issue.keys) {
+                    problems.push(issue.path.length === 0 ? `${namespace}:${unknown}: unknown setting (typo?); known settings are listed in the README` : `${at}.${unknown}: unknown site setting (typo?); a site's settings are listed in the README`);
+                }
                 continue;
             }
-            const key = String(issue.path[0] ?? "");
-            const field = [namespace + ":" + key, ...issue.path.slice(1).map((p) => `[${String(p)}]`)].join("");
-            const message = issue.code === "invalid_type" && decoded[key] === undefined ? "is required" : issue.message;
-            problems.push(`${field}: ${message}${decoded[key] === undefined ? "" : describeValue(key, issue.path.length > 1 ? decoded[key] : decoded[key])}`);
+            const value = issue.path.reduce<unknown>((v, p) => (v !== null && typeof v === "object" ? (v as Record<string | number, unknown>)[p as string | number] : undefined), decoded);
+            const message = issue.code === "invalid_type" && value === undefined ? "is required" : issue.message;
+            problems.push(`${at}: ${message}${value === undefined ? "" : describeValue(key, value)}`);
         }
     }
     for (const key of secretKeys) {
@@ -261,58 +319,163 @@ export function validateConfig(namespace: string, values: Record<string, string>
             problems.push(`${namespace}:${key}: must be stored encrypted: run \`pulumi config set --secret ${key} ...\``);
         }
     }
-    if (parsed.success && parsed.data.receiverPublicUrl === undefined && parsed.data.siteServerNames[0].startsWith("*.")) {
-        problems.push(`${namespace}:receiverPublicUrl: is required when the first server name is a wildcard`);
-    }
-    if (parsed.success && parsed.data.tls === "acme") {
-        // HTTP-01 proves a DNS name: no catch-all, wildcard or IP address can get a certificate.
-        parsed.data.siteServerNames.forEach((name, i) => {
-            if (name === "_" || name.startsWith("*.") || ipv4.test(name) || name.includes(":") || !name.includes(".")) {
-                problems.push(`${namespace}:siteServerNames[${i}]: must be a DNS name (a.example.org) when tls is acme: a certificate cannot name ${JSON.stringify(name)}; set tls to off for a catch-all or an IP (got ${JSON.stringify(name)})`);
-            }
-        });
-    }
+    const sites = parsed.success ? siteEntries(parsed.data, namespace, problems) : [];
+    if (parsed.success) checkSites(parsed.data, sites, problems);
     if (parsed.success && parsed.data.githubDeploymentsToken !== undefined && parsed.data.githubDeploymentsToken === parsed.data.githubToken) {
         problems.push(`${namespace}:githubDeploymentsToken: must not be githubToken: it is kept on the server, so give it the Deployments permission only`);
     }
     if (problems.length > 0 || !parsed.success) throw new ConfigError(namespace, problems);
     const { hostPrivateKey, githubToken, githubDeploymentsToken } = parsed.data;
-    return { settings: toSettings(parsed.data), secrets: { hostPrivateKey, githubToken, ...(githubDeploymentsToken === undefined ? {} : { githubDeploymentsToken }) } };
+    return { settings: toSettings(parsed.data, sites), secrets: { hostPrivateKey, githubToken, ...(githubDeploymentsToken === undefined ? {} : { githubDeploymentsToken }) } };
 }
 
-function toSettings(c: ParsedConfig): Settings {
-    const [owner, repo] = c.siteRepository.split("/");
-    // The site's name: the first server name that is one (not "_", not a wildcard), else the host's address.
-    const firstName = c.siteServerNames.find((n) => n !== "_" && !n.startsWith("*.")) ?? c.hostAddress;
-    const siteName = firstName.includes(":") ? `[${firstName}]` : firstName;
-    const siteRoot = c.siteRoot.replace(/\/+$/, "");
+type SiteEntry = z.output<typeof siteSchema>;
+
+/** A site as validated, with the config key of each of its fields (for error messages). */
+interface CheckedSite {
+    site: SiteEntry;
+    key: (field: keyof SiteEntry) => string;
+}
+
+/** The one-site keys, by the site field they stand for. */
+const oneSiteKeys: Partial<Record<keyof SiteEntry, keyof ParsedConfig>> = {
+    repository: "siteRepository",
+    branch: "siteBranch",
+    serverNames: "siteServerNames",
+    cloneUrl: "siteCloneUrl",
+    keepReleases: "siteKeepReleases",
+    secretVersion: "webhookSecretVersion",
+};
+/** The one-site keys that have a default: set to another value, they conflict with `sites`. */
+const oneSiteDefaults: Partial<Record<keyof ParsedConfig, unknown>> = { siteBranch: "gh-pages", siteKeepReleases: 3, webhookSecretVersion: 1 };
+
+/** The site named by the one-site form. */
+export const oneSiteName = "selfpages";
+
+/** The sites, from `sites` or from the one-site keys (never both). */
+function siteEntries(c: ParsedConfig, namespace: string, problems: string[]): CheckedSite[] {
+    if (c.sites !== undefined && c.sites.length > 0) {
+        for (const key of [...Object.values(oneSiteKeys), "receiverPublicUrl"] as Array<keyof ParsedConfig>) {
+            const setHere = key in oneSiteDefaults ? c[key] !== oneSiteDefaults[key] : c[key] !== undefined;
+            if (setHere) problems.push(`${namespace}:${key}: is for the one-site form; with \`sites\` set, give each site its own settings`);
+        }
+        return c.sites.map((site, i) => ({ site, key: (field) => `${namespace}:sites[${i}].${field}` }));
+    }
+    const key = (field: keyof SiteEntry) => `${namespace}:${oneSiteKeys[field] ?? field}`;
+    if (c.siteRepository === undefined) problems.push(`${namespace}:siteRepository: is required (or list the sites in \`sites\`)`);
+    if (c.siteServerNames === undefined) problems.push(`${namespace}:siteServerNames: is required (or list the sites in \`sites\`)`);
+    if (c.siteRepository === undefined || c.siteServerNames === undefined) return [];
+    if (c.receiverPublicUrl === undefined && c.siteServerNames[0].startsWith("*.")) {
+        problems.push(`${namespace}:receiverPublicUrl: is required when the first server name is a wildcard`);
+    }
+    const site: SiteEntry = {
+        name: oneSiteName,
+        repository: c.siteRepository,
+        branch: c.siteBranch,
+        folder: "/",
+        serverNames: c.siteServerNames,
+        cloneUrl: c.siteCloneUrl,
+        keepReleases: c.siteKeepReleases,
+        secretVersion: c.webhookSecretVersion,
+    };
+    return [{ site, key }];
+}
+
+/** What a list of sites must hold together: names, server names and paths each claimed once. */
+function checkSites(c: ParsedConfig, sites: CheckedSite[], problems: string[]): void {
+    const byName = new Map<string, CheckedSite>();
+    const nameOwner = new Map<string, string>();
+    const pathOwner = new Map<string, string>();
+    for (const entry of sites) {
+        const { site, key } = entry;
+        const other = byName.get(site.name);
+        if (other) problems.push(`${key("name")}: ${JSON.stringify(site.name)} is already the name of ${other.key("name").replace(/\.name$/, "")}`);
+        else byName.set(site.name, entry);
+    }
+    for (const { site, key } of sites) {
+        if (site.path === undefined) {
+            if (site.parent !== undefined) problems.push(`${key("parent")}: goes with \`path\`: a site under another one is served at <parent>/<path>/`);
+            if (site.serverNames === undefined) problems.push(`${key("serverNames")}: is required (or give the site a \`parent\` and a \`path\`)`);
+            else if (site.serverNames[0].startsWith("*.") && sites.length > 1) problems.push(`${key("serverNames")}[0]: must not be a wildcard: the first name is the site's canonical name`);
+            site.serverNames?.forEach((name, i) => {
+                const owner = nameOwner.get(name);
+                if (owner) problems.push(`${key("serverNames")}[${i}]: ${JSON.stringify(name)} is already a server name of ${owner}`);
+                else nameOwner.set(name, key("name").replace(/\.name$/, ""));
+                // HTTP-01 proves a DNS name: no catch-all, wildcard or IP address can get a certificate.
+                if (c.tls === "acme" && (name === "_" || name.startsWith("*.") || ipv4.test(name) || name.includes(":") || !name.includes("."))) {
+                    problems.push(`${key("serverNames")}[${i}]: must be a DNS name (a.example.org) when tls is acme: a certificate cannot name ${JSON.stringify(name)}; set tls to off for a catch-all or an IP (got ${JSON.stringify(name)})`);
+                }
+            });
+            continue;
+        }
+        if (site.serverNames !== undefined) problems.push(`${key("serverNames")}: a site with a \`path\` answers under its parent's names, not its own`);
+        if (site.parent === undefined) {
+            problems.push(`${key("parent")}: is required with \`path\`: the site whose canonical name serves /${site.path}/`);
+            continue;
+        }
+        const parent = byName.get(site.parent);
+        if (!parent) {
+            problems.push(`${key("parent")}: no site is named ${JSON.stringify(site.parent)}`);
+            continue;
+        }
+        if (parent.site.path !== undefined) {
+            problems.push(`${key("parent")}: ${JSON.stringify(site.parent)} is itself under another site; a parent must have server names`);
+            continue;
+        }
+        const owner = pathOwner.get(`${site.parent}/${site.path}`);
+        if (owner) problems.push(`${key("path")}: /${site.path}/ under ${JSON.stringify(site.parent)} is already served by ${owner}`);
+        else pathOwner.set(`${site.parent}/${site.path}`, key("name").replace(/\.name$/, ""));
+    }
+}
+
+function toSettings(c: ParsedConfig, checked: CheckedSite[]): Settings {
     const scheme = c.tls === "acme" ? "https" : "http";
+    const layout = hostLayout(c.siteRoot.replace(/\/+$/, ""));
+    const receiverPath = c.receiverPath;
+    const urls = new Map<string, string>();
+    // The URL of a site with names: the first that is one (not "_", not a wildcard), else the host's address.
+    for (const { site } of checked) {
+        if (site.serverNames === undefined) continue;
+        const firstName = site.serverNames.find((n) => n !== "_" && !n.startsWith("*.")) ?? c.hostAddress;
+        urls.set(site.name, `${scheme}://${firstName.includes(":") ? `[${firstName}]` : firstName}/`);
+    }
+    const sites = checked.map(({ site }): SiteSettings => {
+        const [owner, repo] = site.repository.split("/");
+        const url = site.path === undefined ? (urls.get(site.name) as string) : `${urls.get(site.parent as string) as string}${site.path}/`;
+        return {
+            name: site.name,
+            repository: site.repository,
+            owner,
+            repo,
+            branch: site.branch,
+            folder: site.folder.replace(/^\//, ""),
+            cloneUrl: site.cloneUrl ?? `https://github.com/${site.repository}.git`,
+            serverNames: site.serverNames ?? [],
+            ...(site.path === undefined ? {} : { parent: site.parent, path: site.path }),
+            keepReleases: site.keepReleases,
+            ...(site.pin === undefined ? {} : { pin: site.pin }),
+            secretVersion: site.secretVersion,
+            url,
+            hookUrl: checked.length === 1 && c.receiverPublicUrl !== undefined ? c.receiverPublicUrl : `${url}${receiverPath.slice(1)}`,
+            ...(c.tls === "acme" && site.path === undefined ? { certificateNames: site.serverNames } : {}),
+            layout: siteLayout(layout, site.name),
+        };
+    });
     return {
         host: { address: c.hostAddress, port: c.hostPort, user: c.hostUser, hostKey: c.hostKey.trim() },
         os: c.os,
-        site: {
-            repository: c.siteRepository,
-            branch: c.siteBranch,
-            cloneUrl: c.siteCloneUrl ?? `https://github.com/${c.siteRepository}.git`,
-            serverNames: c.siteServerNames,
-            root: siteRoot,
-            keepReleases: c.siteKeepReleases,
-        },
-        receiver: {
-            port: c.receiverPort,
-            path: c.receiverPath,
-            publicUrl: c.receiverPublicUrl ?? `${scheme}://${siteName}${c.receiverPath}`,
-        },
+        sites,
+        receiver: { port: c.receiverPort, path: receiverPath },
         sync: { schedule: c.syncSchedule.trim().replace(/\s+/g, " ") },
-        github: { apiUrl: c.githubApiUrl.replace(/\/+$/, ""), owner, repo },
+        github: { apiUrl: c.githubApiUrl.replace(/\/+$/, "") },
         deployments: { enabled: c.githubDeploymentsToken !== undefined, environment: c.githubEnvironment },
-        webhookSecretVersion: c.webhookSecretVersion,
-        tls:
-            c.tls === "acme"
-                ? { contactEmail: c.tlsContactEmail, directoryUrl: c.tlsAcmeDirectoryUrl, hstsMaxAge: c.tlsHstsMaxAge, caBundle: c.tlsCaBundle?.trim(), names: c.siteServerNames }
-                : undefined,
-        siteUrl: `${scheme}://${siteName}/`,
-        layout: hostLayout(siteRoot),
+        tls: c.tls === "acme" ? { contactEmail: c.tlsContactEmail, directoryUrl: c.tlsAcmeDirectoryUrl, hstsMaxAge: c.tlsHstsMaxAge, caBundle: c.tlsCaBundle?.trim() } : undefined,
+        layout,
         platform: platforms[c.os],
     };
+}
+
+/** The sites with names of their own (not under another site's), in config order. */
+export function topLevelSites(settings: Pick<Settings, "sites">): SiteSettings[] {
+    return settings.sites.filter((s) => s.path === undefined);
 }

@@ -3,6 +3,8 @@ import { configSchema, secretKeys } from "./config";
 export interface ConfigKeyDoc {
     key: string;
     type: "string" | "integer" | "array";
+    /** An array's items: strings, or objects (the \`sites\` list). */
+    items?: "string" | "object";
     /** JSON of the default, "" when the key has none. */
     default: string;
     /** Optional with a computed default (documented in its description). */
@@ -12,7 +14,7 @@ export interface ConfigKeyDoc {
 }
 
 /** zod wraps a field in default/optional layers; the innermost type tells Pulumi.yaml's type. */
-function unwrap(field: unknown): { type: string; defaultValue: unknown; optional: boolean } {
+function unwrap(field: unknown): { type: string; defaultValue: unknown; optional: boolean; items: "string" | "object" } {
     let current = field as { def: { type: string; innerType?: unknown; in?: unknown; defaultValue?: unknown } };
     let defaultValue: unknown = undefined;
     let optional = false;
@@ -21,16 +23,18 @@ function unwrap(field: unknown): { type: string; defaultValue: unknown; optional
         if (current.def.type === "optional") optional = true;
         current = (current.def.innerType ?? current.def.in) as typeof current;
     }
-    return { type: current.def.type, defaultValue, optional };
+    const element = (current.def as { element?: { def: { type: string } } }).element;
+    return { type: current.def.type, defaultValue, optional, items: element?.def.type === "object" ? ("object" as const) : ("string" as const) };
 }
 
 /** One entry per config key, from the schema: the source of Pulumi.yaml's block and the README table. */
 export function configReference(): ConfigKeyDoc[] {
     return Object.entries(configSchema.shape).map(([key, field]) => {
-        const { type, defaultValue, optional } = unwrap(field);
+        const { type, defaultValue, optional, items } = unwrap(field);
         return {
             key,
             type: type === "number" ? "integer" : type === "array" ? "array" : "string",
+            ...(type === "array" ? { items } : {}),
             default: defaultValue === undefined ? "" : JSON.stringify(defaultValue),
             optional,
             description: field.description ?? "",
@@ -50,9 +54,9 @@ export function configReferenceMarkdown(): string {
  */
 export function pulumiYamlEntry(doc: ConfigKeyDoc): Record<string, unknown> {
     const entry: Record<string, unknown> = { type: doc.type };
-    if (doc.type === "array") entry.items = { type: "string" };
+    if (doc.type === "array") entry.items = { type: doc.items };
     entry.description = doc.description;
     if (doc.default !== "") entry.default = JSON.parse(doc.default);
-    else if (doc.optional) entry.default = "";
+    else if (doc.optional) entry.default = doc.type === "array" ? [] : "";
     return entry;
 }

@@ -20,7 +20,7 @@ export function hostCheckScript(settings: Settings): string {
         'if command -v openrc-run >/dev/null 2>&1 || [ -x /sbin/openrc-run ]; then openrc=yes; else openrc=no; fi',
         'echo "openrc=$openrc"',
         // The site root may not exist yet: measure the nearest existing parent.
-        `d=${q(settings.site.root)}; while [ ! -d "$d" ]; do d=$(dirname "$d"); done`,
+        `d=${q(settings.layout.siteRoot)}; while [ ! -d "$d" ]; do d=$(dirname "$d"); done`,
         "free=$(df -Pk \"$d\" | awk 'NR==2 {print $4}')",
         'echo "freeKiB=$free"',
         "problems=''",
@@ -30,7 +30,7 @@ export function hostCheckScript(settings: Settings): string {
         // Alpine gets OpenRC from the package step; Debian must come with it (the openrc package replaces init).
         `[ "$openrc" = yes ] || [ ${q(family)} = alpine ] || problem "the host has no OpenRC (openrc-run not found)"`,
         '[ "$(id -u)" = 0 ] || problem "the SSH user must be root (selfpages:hostUser)"',
-        `[ "$free" -ge ${minimumFreeDiskMiB * 1024} ] || problem "only $((free / 1024)) MiB free under ${settings.site.root}; at least ${minimumFreeDiskMiB} MiB are needed"`,
+        `[ "$free" -ge ${minimumFreeDiskMiB * 1024} ] || problem "only $((free / 1024)) MiB free under ${settings.layout.siteRoot}; at least ${minimumFreeDiskMiB} MiB are needed"`,
         '[ -z "$problems" ]',
     ].join("\n");
 }
@@ -86,7 +86,7 @@ export async function serverNameProblems(settings: Settings, hostAddresses: stri
     for (const a of await resolver.resolve(settings.host.address)) own.add(a);
     const ownList = [...own].join(", ");
     const problems: string[] = [];
-    for (const name of settings.tls.names) {
+    for (const name of certificateNames(settings)) {
         const addresses = await resolver.resolve(name);
         if (addresses.length === 0) {
             problems.push(`server name ${name} does not resolve (${resolver.description}); the ACME server could not validate it: point it at the host (${ownList}) or set selfpages:tls to off`);
@@ -95,4 +95,9 @@ export async function serverNameProblems(settings: Settings, hostAddresses: stri
         }
     }
     return problems;
+}
+
+/** Every name a certificate of the stack is for, each once. */
+export function certificateNames(settings: Pick<Settings, "sites">): string[] {
+    return settings.sites.flatMap((site) => site.certificateNames ?? []);
 }

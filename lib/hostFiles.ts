@@ -1,9 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Settings } from "./config";
-import { serviceName } from "./layout";
+import { topLevelSites, type Settings, type SiteSettings } from "./config";
 import { reloadIfRunning } from "./openrc";
 import { acmeHook, webhookBinary } from "./platform";
+import type { NginxParameters, NginxSite } from "./nginxParameters";
 import { renderTemplate } from "./templates";
 import { projectRoot } from "./projectRoot";
 
@@ -21,8 +21,8 @@ export interface HostFile extends HostFileSpec {
     content: string;
 }
 
-/** The hook id in the receiver's hooks file, and so the last segment of its loopback URL. */
-export const hookId = serviceName;
+/** A site's hook id in the receiver's hooks file, and so the last segment of its loopback URL. */
+export const hookId = (site: Pick<SiteSettings, "name">) => site.name;
 
 /** Text assets the sync script precompresses for gzip_static. */
 export const gzipExtensions = ["html", "htm", "css", "js", "mjs", "json", "xml", "svg", "txt", "map", "webmanifest", "ico", "wasm"];
@@ -30,39 +30,42 @@ export const gzipExtensions = ["html", "htm", "css", "js", "mjs", "json", "xml",
 /** Programs shipped as they are: their parameters come from small rendered files. */
 export const filesDir = path.join(projectRoot(), "files");
 
-/** The sync program, the same on every host; it reads its parameters from syncConfigFile's path. */
+/** The sync program, the same on every host and for every site; it reads a site's parameters from the --conf file. */
 export function syncScriptFile(settings: Settings): HostFile {
     return programFile("sync.sh", settings.layout.syncScript);
 }
 
+/** How the receiver, the cron job and `pulumi up` run the sync program for a site (arguments after it). */
+export const syncCommand = (settings: Settings, site: SiteSettings, mode: string) => `${settings.layout.syncScript} --conf ${site.layout.syncConfig} ${mode}`;
+
 /**
- * The sync program's parameters, at the path the program reads by default. Readable by the service
- * account, which runs the program, and not by others: a clone URL may carry a credential.
+ * A site's sync parameters. Readable by the service account, which runs the program, and not by
+ * others: a clone URL may carry a credential.
  */
-export function syncConfigFile(settings: Settings): HostFile {
-    const { layout } = settings;
+export function syncConfigFile(settings: Settings, site: SiteSettings): HostFile {
     return {
         source: "sync.conf",
-        path: layout.syncConfig,
+        path: site.layout.syncConfig,
         mode: "0640",
         owner: "root",
-        group: layout.serviceUser,
-        content: renderTemplate("sync.conf", syncParameters(settings)),
+        group: settings.layout.serviceUser,
+        content: renderTemplate("sync.conf", syncParameters(settings, site)),
     };
 }
 
 /** What templates/sync.conf.hbs is rendered from; the tests render it with their own paths. */
-export function syncParameters(settings: Settings) {
-    const { layout } = settings;
+export function syncParameters(settings: Settings, site: SiteSettings) {
     return {
-        repository: settings.site.repository,
-        branch: settings.site.branch,
-        cloneUrl: settings.site.cloneUrl,
-        siteRoot: layout.siteRoot,
-        stateDir: layout.stateDir,
-        logFile: layout.syncLog,
-        deployReport: layout.deployReport,
-        keepReleases: settings.site.keepReleases,
+        repository: site.repository,
+        branch: site.branch,
+        folder: site.folder,
+        pin: site.pin ?? "",
+        cloneUrl: site.cloneUrl,
+        siteRoot: site.layout.root,
+        stateDir: site.layout.stateDir,
+        logFile: site.layout.syncLog,
+        deployReport: settings.layout.deployReport,
+        keepReleases: site.keepReleases,
         gzipExtensions,
         gzipMinBytes: 256,
     };
@@ -82,24 +85,23 @@ export function deployReportFile(settings: Settings): HostFile {
  * The reporter's parameters that sync.conf does not hold (the repository, branch, state directory
  * and log it reads there). No secret: the token is in its own file.
  */
-export function deployReportConfigFile(settings: Settings): HostFile {
-    const { layout } = settings;
+export function deployReportConfigFile(settings: Settings, site: SiteSettings): HostFile {
     return {
         source: "deploy-report.conf",
-        path: layout.deployReportConfig,
+        path: site.layout.deployReportConfig,
         mode: "0640",
         owner: "root",
-        group: layout.serviceUser,
-        content: renderTemplate("deploy-report.conf", deployReportParameters(settings)),
+        group: settings.layout.serviceUser,
+        content: renderTemplate("deploy-report.conf", deployReportParameters(settings, site)),
     };
 }
 
 /** What templates/deploy-report.conf.hbs is rendered from; the tests render it with their own values. */
-export function deployReportParameters(settings: Settings) {
+export function deployReportParameters(settings: Settings, site: SiteSettings) {
     return {
         apiUrl: settings.github.apiUrl,
         environment: settings.deployments.environment,
-        environmentUrl: settings.siteUrl,
+        environmentUrl: site.url,
         tokenHeaderFile: settings.layout.deploymentsTokenFile,
         // Per request: GitHub answers in well under a second; a slower one is given up on.
         connectTimeout: 5,
@@ -121,28 +123,42 @@ export function deploymentsTokenFileSpec(settings: Settings): HostFileSpec {
 export const deploymentsTokenHeader = (token: string) => `Authorization: Bearer ${token}\n`;
 
 /**
- * `listenPort` is the site's port: 443 on the host with TLS, 80 without; `httpPort` the plain port
+ * `listenPort` is the sites' port: 443 on the host with TLS, 80 without; `httpPort` the plain port
  * that answers ACME challenges and redirects (80). Tests run the same config on free loopback ports.
  */
 export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 443 : 80, httpPort = 80): HostFile {
-    const { layout } = settings;
     return {
         source: "nginx.conf",
         path: settings.platform.nginxSiteConfPath,
         mode: "0644",
         owner: "root",
         group: "root",
-        content: renderTemplate("nginx.conf", {
-            listenPort,
-            httpPort,
-            http2Directive: settings.platform.nginxHttp2 === "directive",
-            tls: settings.tls ? { certificate: layout.tlsCertificate, key: layout.tlsKey, webroot: layout.acmeWebroot } : false,
-            hstsMaxAge: settings.tls?.hstsMaxAge ?? 0,
-            serverNames: settings.site.serverNames,
-            currentLink: layout.currentLink,
-            receiverPath: settings.receiver.path,
-            receiverPort: settings.receiver.port,
-            hookId,
+        content: renderTemplate("nginx.conf", nginxParameters(settings, listenPort, httpPort)),
+    };
+}
+
+/** What nginx serves, site by site: each top-level site with the project sites under its name. */
+export function nginxParameters(settings: Settings, listenPort: number, httpPort: number): NginxParameters {
+    const served = (site: SiteSettings) => (site.folder === "" ? site.layout.currentLink : `${site.layout.currentLink}/${site.folder}`);
+    const hook = (site: SiteSettings) => ({ path: new URL(site.hookUrl).pathname, id: hookId(site) });
+    return {
+        listenPort,
+        httpPort,
+        http2Directive: settings.platform.nginxHttp2 === "directive",
+        hstsMaxAge: settings.tls?.hstsMaxAge ?? 0,
+        tls: settings.tls ? { webroot: settings.layout.acmeWebroot } : false,
+        receiverPort: settings.receiver.port,
+        sites: topLevelSites(settings).map((site): NginxSite => {
+            const [canonicalName, ...redirectNames] = site.serverNames;
+            return {
+                name: site.name,
+                canonicalName,
+                redirectNames,
+                root: served(site),
+                ...(settings.tls ? { certificate: { certificate: site.layout.tlsCertificate, key: site.layout.tlsKey } } : {}),
+                hook: hook(site),
+                projects: settings.sites.filter((p) => p.parent === site.name).map((p) => ({ name: p.name, path: `/${p.path}/`, root: served(p), hook: hook(p) })),
+            };
         }),
     };
 }
@@ -156,15 +172,19 @@ export function hooksFileSpec(settings: Settings): HostFileSpec {
     return { source: "hooks.json", path: layout.hooksFile, mode: "0600", owner: layout.serviceUser, group: layout.serviceUser };
 }
 
-export function hooksFile(settings: Settings, secrets: string[]): HostFile {
+/** Every site's hook, each with the secrets its deliveries may be signed with (by site name). */
+export function hooksFile(settings: Settings, secrets: Record<string, string[]>): HostFile {
     const { layout } = settings;
     return {
         ...hooksFileSpec(settings),
         content: renderTemplate("hooks.json", {
-            hookId,
-            syncScript: layout.syncScript,
-            stateDir: layout.stateDir,
-            secrets: [...new Set(secrets)],
+            hooks: settings.sites.map((site) => ({
+                id: hookId(site),
+                syncScript: layout.syncScript,
+                syncConfig: site.layout.syncConfig,
+                stateDir: site.layout.stateDir,
+                secrets: [...new Set(secrets[site.name] ?? [])],
+            })),
         }),
     };
 }
@@ -220,7 +240,7 @@ export function crontabFile(settings: Settings): HostFile {
         content: renderTemplate("crontab", {
             serviceUser: layout.serviceUser,
             schedule: settings.sync.schedule,
-            syncScript: layout.syncScript,
+            sites: settings.sites.map((site) => ({ name: site.name, command: syncCommand(settings, site, "cron") })),
         }),
     };
 }
@@ -230,13 +250,13 @@ export function acmeRenewScriptFile(settings: Settings): HostFile | undefined {
     return settings.tls ? programFile("acme-renew.sh", settings.layout.acmeScript) : undefined;
 }
 
-/** The renew program's parameters; undefined when tls is off. */
-export function acmeConfigFile(settings: Settings): HostFile | undefined {
+/** A site's certificate parameters for the renew program; undefined when tls is off or the site has no names. */
+export function acmeConfigFile(settings: Settings, site: SiteSettings): HostFile | undefined {
     const { layout, tls } = settings;
-    if (!tls) return undefined;
+    if (!tls || site.certificateNames === undefined) return undefined;
     return {
         source: "acme.conf",
-        path: layout.acmeConfig,
+        path: site.layout.acmeConfig,
         mode: "0644",
         owner: "root",
         group: "root",
@@ -244,10 +264,10 @@ export function acmeConfigFile(settings: Settings): HostFile | undefined {
             directoryUrl: tls.directoryUrl,
             acmeDir: layout.acmeDir,
             hook: acmeHook,
-            names: tls.names,
+            names: site.certificateNames,
             contact: tls.contactEmail ?? "",
-            certificate: layout.tlsCertificate,
-            key: layout.tlsKey,
+            certificate: site.layout.tlsCertificate,
+            key: site.layout.tlsKey,
             logFile: layout.acmeLog,
             challengeDir: layout.acmeChallengeDir,
             reloadNginx: reloadIfRunning("nginx"),
@@ -255,7 +275,10 @@ export function acmeConfigFile(settings: Settings): HostFile | undefined {
     };
 }
 
-/** The daily renewal, in the run-parts directory root's stock crontab runs once a day. */
+/** How `up` and the daily job run the renew program for a site. */
+export const acmeCommand = (settings: Settings, site: SiteSettings, mode: string) => `SELFPAGES_ACME_CONF=${site.layout.acmeConfig} ${settings.layout.acmeScript} ${mode}`;
+
+/** The daily renewal of every certificate, in the run-parts directory root's stock crontab runs once a day. */
 export function acmeDailyJobFile(settings: Settings): HostFile | undefined {
     const { layout } = settings;
     if (!settings.tls) return undefined;
@@ -265,7 +288,7 @@ export function acmeDailyJobFile(settings: Settings): HostFile | undefined {
         mode: "0755",
         owner: "root",
         group: "root",
-        content: renderTemplate("acme-daily", { acmeScript: layout.acmeScript }),
+        content: renderTemplate("acme-daily", { renewals: topLevelSites(settings).map((site) => acmeCommand(settings, site, "cron")) }),
     };
 }
 
@@ -273,8 +296,20 @@ export function acmeDailyJobFile(settings: Settings): HostFile | undefined {
 export const secretPlaceholder = (name: string) => `<secret:${name}>`;
 
 /** Every file for a stack, in the order they reach the host (the deployments ones when it reports deploys). */
-export function allHostFiles(settings: Settings, webhookSecrets: string[], deploymentsToken = secretPlaceholder("githubDeploymentsToken")): HostFile[] {
-    const deployments = settings.deployments.enabled ? [{ ...deploymentsTokenFileSpec(settings), content: deploymentsTokenHeader(deploymentsToken) }, deployReportConfigFile(settings), deployReportFile(settings)] : [];
-    const tlsFiles = [acmeConfigFile(settings), acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
-    return [...deployments, syncScriptFile(settings), syncConfigFile(settings), ...tlsFiles, nginxSiteFile(settings), hooksFile(settings, webhookSecrets), receiverConfDFile(settings), receiverServiceFile(settings), crontabFile(settings)];
+export function allHostFiles(settings: Settings, webhookSecrets: Record<string, string[]>, deploymentsToken = secretPlaceholder("githubDeploymentsToken")): HostFile[] {
+    const deployments = settings.deployments.enabled
+        ? [{ ...deploymentsTokenFileSpec(settings), content: deploymentsTokenHeader(deploymentsToken) }, ...settings.sites.map((site) => deployReportConfigFile(settings, site)), deployReportFile(settings)]
+        : [];
+    const tlsFiles = [...settings.sites.map((site) => acmeConfigFile(settings, site)), acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
+    return [
+        ...deployments,
+        syncScriptFile(settings),
+        ...settings.sites.map((site) => syncConfigFile(settings, site)),
+        ...tlsFiles,
+        nginxSiteFile(settings),
+        hooksFile(settings, webhookSecrets),
+        receiverConfDFile(settings),
+        receiverServiceFile(settings),
+        crontabFile(settings),
+    ];
 }

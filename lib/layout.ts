@@ -6,23 +6,22 @@ export const serviceName = "selfpages";
 
 /** Where everything the stack writes lives on the host; only the site root is configurable. */
 export interface HostLayout {
+    /** The configured site root: every site's files are under its sites/ directory. */
     siteRoot: string;
-    /** The link nginx serves; the sync script switches it atomically. */
-    currentLink: string;
+    sitesDir: string;
     stateDir: string;
+    siteStateDirs: string;
     logDir: string;
-    syncLog: string;
+    siteLogDirs: string;
     receiverLog: string;
     configDir: string;
+    siteConfigDirs: string;
     /** The programs the stack ships (files/), root's. */
     libDir: string;
     hooksFile: string;
     syncScript: string;
-    syncConfig: string;
     /** Reports each deploy to GitHub (deployments), when the stack has the token for it. */
     deployReport: string;
-    /** The reporter's parameters beside sync.conf, whose values it reads too (files/deploy-report.sh). */
-    deployReportConfig: string;
     /** The deployments token as an HTTP header line for curl (-H @file); the service account's alone. */
     deploymentsTokenFile: string;
     receiverInitScript: string;
@@ -30,61 +29,95 @@ export interface HostLayout {
     receiverConfD: string;
     receiverService: string;
     serviceUser: string;
-    /** The certificate and key nginx serves (root only): a placeholder until the first issuance. */
+    /** The certificates nginx serves (root only), one directory per site with names. */
     tlsDir: string;
-    tlsCertificate: string;
-    tlsKey: string;
     /** uacme's directory, its package default: the account key and the issued certificates.
      *  Left by `pulumi destroy` (see README). */
     acmeDir: string;
-    /** nginx serves /.well-known/acme-challenge/ from here on port 80. */
+    /** nginx serves /.well-known/acme-challenge/ from here on port 80, for every site. */
     acmeWebroot: string;
     acmeChallengeDir: string;
     acmeScript: string;
-    /** The renew program's parameters (files/acme-renew.sh). */
-    acmeConfig: string;
     acmeLog: string;
     /** The daily job's file name in the platform's daily run-parts directory. */
     acmeDailyJob: string;
+}
+
+/** Where one site's files live: each under a directory of its own, named after the site. */
+export interface SiteLayout {
+    /** The clone, the releases and the `current` link. */
+    root: string;
+    /** The link nginx serves (with the site's folder); the sync program switches it atomically. */
+    currentLink: string;
+    stateDir: string;
+    logDir: string;
+    syncLog: string;
+    configDir: string;
+    /** The sync program's parameters for this site (it is run with --conf). */
+    syncConfig: string;
+    /** The deploy reporter's parameters, beside sync.conf, whose values it reads too (files/deploy-report.sh). */
+    deployReportConfig: string;
+    /** The renew program's parameters for this site's certificate (files/acme-renew.sh). */
+    acmeConfig: string;
+    tlsDir: string;
+    tlsCertificate: string;
+    tlsKey: string;
 }
 
 export function hostLayout(siteRoot: string): HostLayout {
     const logDir = `/var/log/${serviceName}`;
     // Directories the directories step makes (serverDirectories, tlsDirectories): the paths below derive from them.
     const configDir = `/etc/${serviceName}`;
+    const stateDir = `/var/lib/${serviceName}`;
     const libDir = `/usr/local/lib/${serviceName}`;
-    const tlsDir = `${configDir}/tls`;
     const acmeWebroot = `/var/lib/${serviceName}-acme`;
     return {
         siteRoot,
-        currentLink: `${siteRoot}/current`,
-        stateDir: `/var/lib/${serviceName}`,
+        sitesDir: `${siteRoot}/sites`,
+        stateDir,
+        siteStateDirs: `${stateDir}/sites`,
         logDir,
-        syncLog: `${logDir}/sync.log`,
+        siteLogDirs: `${logDir}/sites`,
         receiverLog: `${logDir}/receiver.log`,
         configDir,
+        siteConfigDirs: `${configDir}/sites`,
         libDir,
         hooksFile: `${configDir}/hooks.json`,
         syncScript: `${libDir}/sync`,
-        // The sync program reads it here unless told otherwise (files/sync.sh).
-        syncConfig: `${configDir}/sync.conf`,
         deployReport: `${libDir}/deploy-report`,
-        deployReportConfig: `${configDir}/deploy-report.conf`,
         deploymentsTokenFile: `${configDir}/github-deployments.header`,
         receiverInitScript: `/etc/init.d/${serviceName}-receiver`,
         receiverConfD: `/etc/conf.d/${serviceName}-receiver`,
         receiverService: `${serviceName}-receiver`,
         serviceUser: serviceName,
-        tlsDir,
-        tlsCertificate: `${tlsDir}/fullchain.pem`,
-        tlsKey: `${tlsDir}/privkey.pem`,
+        tlsDir: `${configDir}/tls`,
         acmeDir: "/etc/ssl/uacme",
         acmeWebroot,
         acmeChallengeDir: `${acmeWebroot}/.well-known/acme-challenge`,
         acmeScript: `${libDir}/acme-renew`,
-        acmeConfig: `${configDir}/acme.conf`,
         acmeLog: `${logDir}/acme.log`,
         acmeDailyJob: `${serviceName}-acme`,
+    };
+}
+
+export function siteLayout(layout: HostLayout, name: string): SiteLayout {
+    const root = `${layout.sitesDir}/${name}`;
+    const logDir = `${layout.siteLogDirs}/${name}`;
+    const configDir = `${layout.siteConfigDirs}/${name}`;
+    const tlsDir = `${layout.tlsDir}/${name}`;
+    return {
+        root,
+        currentLink: `${root}/current`,
+        stateDir: `${layout.siteStateDirs}/${name}`,
+        logDir,
+        syncLog: `${logDir}/sync.log`,
+        configDir,
+        syncConfig: `${configDir}/sync.conf`,
+        deployReportConfig: `${configDir}/deploy-report.conf`,
+        acmeConfig: `${configDir}/acme.conf`,
+        tlsDir,
+        tlsCertificate: `${tlsDir}/fullchain.pem`,
+        tlsKey: `${tlsDir}/privkey.pem`,
     };
 }
 
@@ -99,33 +132,49 @@ export interface HostDirectory {
 }
 
 /**
- * Every directory the stack writes to, parents first, declared once: one step creates them all
- * (components/directories.ts) before anything is written into them.
+ * Every directory the stack writes to but the sites' own, parents first, declared once: one step
+ * creates them all (components/directories.ts) before anything is written into them.
  */
 export function hostDirectories(settings: Pick<Settings, "layout" | "tls">): HostDirectory[] {
     return settings.tls ? [...serverDirectories(settings.layout), ...tlsDirectories(settings.layout)] : serverDirectories(settings.layout);
 }
 
-/** The directories of the site, the services and the programs. */
+/** The directories of the services and the programs, and those that hold the sites'. */
 export function serverDirectories(layout: HostLayout): HostDirectory[] {
     const user = layout.serviceUser;
     return [
         { path: layout.siteRoot, owner: user, group: user, mode: "0755" },
+        { path: layout.sitesDir, owner: user, group: user, mode: "0755" },
         { path: layout.stateDir, owner: user, group: user, mode: "0750" },
+        { path: layout.siteStateDirs, owner: user, group: user, mode: "0750" },
         { path: layout.logDir, owner: user, group: user, mode: "0750" },
+        { path: layout.siteLogDirs, owner: user, group: user, mode: "0750" },
         // The hooks file and the deployments token inside are the service account's alone; the directory only lets it in.
         { path: layout.configDir, owner: "root", group: user, mode: "0750" },
+        { path: layout.siteConfigDirs, owner: "root", group: user, mode: "0750" },
         { path: layout.libDir, owner: "root", group: "root", mode: "0755" },
     ];
 }
 
-/** The certificate's directories (root's): its own list, so that TLS switched off removes them. */
+/** The certificates' directories (root's): their own list, so that TLS switched off removes them. */
 export function tlsDirectories(layout: HostLayout): HostDirectory[] {
     return [
         { path: layout.tlsDir, owner: "root", group: "root", mode: "0700" },
         { path: layout.acmeDir, owner: "root", group: "root", mode: "0700", keptBecause: "it holds the ACME account key and the issued certificates: a new up on this host reuses them instead of counting against the CA's rate limits; remove it to retire the account" },
         { path: layout.acmeWebroot, owner: "root", group: "root", mode: "0755" },
         { path: layout.acmeChallengeDir, owner: "root", group: "root", mode: "0755" },
+    ];
+}
+
+/** One site's directories, made when it is added and removed with it; its certificate's with TLS. */
+export function siteDirectories(layout: HostLayout, site: SiteLayout, certificate: boolean): HostDirectory[] {
+    const user = layout.serviceUser;
+    return [
+        { path: site.root, owner: user, group: user, mode: "0755" },
+        { path: site.stateDir, owner: user, group: user, mode: "0750" },
+        { path: site.logDir, owner: user, group: user, mode: "0750" },
+        { path: site.configDir, owner: "root", group: user, mode: "0750" },
+        ...(certificate ? [{ path: site.tlsDir, owner: "root", group: "root", mode: "0700" }] : []),
     ];
 }
 

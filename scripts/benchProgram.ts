@@ -16,6 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { validateConfig } from "../lib/config";
 import { allHostFiles, secretPlaceholder } from "../lib/hostFiles";
+import { hostDirectories, siteDirectories } from "../lib/layout";
 import { buildSandbox, type Sandbox as SandboxEnvironment } from "../sandbox/build";
 import { hostExec, type SandboxHost } from "../sandbox/hostInstance";
 import { sandboxEnv } from "../sandbox/stack";
@@ -199,7 +200,7 @@ function playVars(env: SandboxEnvironment, stackFile: string, filesDir: string) 
     const { layout, platform } = settings;
     const files = [];
     let crontab = "";
-    for (const file of allHostFiles(settings, [secretPlaceholder("webhook-v1")])) {
+    for (const file of allHostFiles(settings, Object.fromEntries(settings.sites.map((site) => [site.name, [secretPlaceholder("webhook-v1")]])))) {
         const local = path.join(filesDir, file.path.replace(/[/:]/g, "_"));
         if (file.path.startsWith("crontab:")) {
             fs.writeFileSync(local, hostExec(env.host.name, `crontab -u ${layout.serviceUser} -l`), { mode: 0o600 });
@@ -214,13 +215,7 @@ function playVars(env: SandboxEnvironment, stackFile: string, filesDir: string) 
         packages: platform.packages,
         nginx_default_site: platform.nginxDefaultSitePath,
         service_user: user,
-        directories: [
-            { path: layout.siteRoot, owner: user, group: user, mode: "0755" },
-            { path: layout.stateDir, owner: user, group: user, mode: "0750" },
-            { path: layout.logDir, owner: user, group: user, mode: "0750" },
-            { path: layout.configDir, owner: "root", group: user, mode: "0750" },
-            { path: path.posix.dirname(layout.syncScript), owner: "root", group: "root", mode: "0755" },
-        ],
+        directories: [...hostDirectories(settings), ...settings.sites.flatMap((site) => siteDirectories(layout, site.layout, site.certificateNames !== undefined))],
         files,
         crontab,
         services: ["nginx", layout.receiverService, platform.cronService],

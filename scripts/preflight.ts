@@ -8,6 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError } from "../lib/config";
+import { certificateNames } from "../lib/hostChecks";
 import { nameResolver, preflight } from "../lib/preflight";
 import { readStackConfig } from "../lib/stackConfig";
 import { repoRoot, toolchainEnv } from "../toolchain/env";
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
         console.error(`preflight failed:\n  - ${report.problems.join("\n  - ")}`);
         process.exit(1);
     }
-    if (settings.tls) console.log(`server names ${settings.tls.names.join(", ")}: each resolves to the host (${nameResolver().description})`);
+    if (settings.tls) console.log(`server names ${certificateNames(settings).join(", ")}: each resolves to the host (${nameResolver().description})`);
     console.log("preflight passed");
 }
 

@@ -28,7 +28,7 @@ export function renderStack(stackFile: string, outDir: string): string[] {
     const { settings } = validateConfig("selfpages", stackValues(stackFile), () => true);
     // The hooks file as it stands after `up`: during the `up` of a rotation it briefly holds the
     // secrets the host accepted before as well (components/receiver.ts).
-    const secrets = [secretPlaceholder(`webhook-v${settings.webhookSecretVersion}`)];
+    const secrets = Object.fromEntries(settings.sites.map((site) => [site.name, [secretPlaceholder(`webhook-${site.name}-v${site.secretVersion}`)]]));
     const written: string[] = [];
     const manifest = [];
     for (const file of allHostFiles(settings, secrets)) {
