@@ -3,6 +3,7 @@
  * the end-to-end tests: N hosts (each its own network namespace and /24), a GitHub stand-in serving
  * the given repositories, pebble when TLS is on, and this program's stack pointed at the first host.
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -23,6 +24,18 @@ export const defaultRepository = "selfpages/site";
 /** The names pebble certifies when TLS is on; challtestsrv answers them with the first host. */
 export const tlsServerNames = ["site.selfpages.test", "www.site.selfpages.test"];
 
+/** A site of a many-sites sandbox: its repository gets a git origin of its own on the first host's gateway. */
+export interface SandboxSite {
+    name: string;
+    /** Default: selfpages/<name>. */
+    repository?: string;
+    folder?: string;
+    /** Default for a site without parent: <name>.selfpages.test (the first site: the names a one-site sandbox has). */
+    serverNames?: string[];
+    parent?: string;
+    path?: string;
+}
+
 export interface SandboxOptions {
     /** The stack's name and the first host's (1-12 of [a-z0-9-]); the others are NAME-2, NAME-3, ... */
     name: string;
@@ -36,6 +49,8 @@ export interface SandboxOptions {
     deployments?: boolean;
     /** The stand-in on the first host's gateway instead of loopback, so that the hosts reach it too. */
     standinReachableFromHosts?: boolean;
+    /** Many sites: the stack's `sites` list instead of the one-site keys (repositories are theirs). */
+    sites?: SandboxSite[];
     /** Extra `selfpages:` settings of the stack. */
     config?: Record<string, string>;
     /** false: no stack (a test that makes its own as a user would). */
@@ -61,6 +76,12 @@ export interface Sandbox<Standin extends { apiUrl: string } = GitHubStandin, Acm
     deliveryTls: DeliveryTls;
     /** A working clone of the first host's git origin, made when first used. */
     publisher: SitePublisher;
+    /** A working clone of a repository's git origin (many sites), made when first used. */
+    publisherOf(repository: string): SitePublisher;
+    /** Where a repository's origin lives on this machine (many sites; the first is the host's). */
+    originPathOf(repository: string): string;
+    /** The sites as the stack has them (many sites), server names filled in. */
+    sites: Array<SandboxSite & { repository: string }>;
     /** This program's stack for the first host (an error when built with `stack: false`). */
     stack: Stack;
     stateDir: string;
@@ -78,6 +99,7 @@ export interface Sandbox<Standin extends { apiUrl: string } = GitHubStandin, Acm
 
 export type DaemonSandbox = Sandbox<StandinDaemon, AcmeDaemon>;
 
+const siteRepository = (site: SandboxSite) => site.repository ?? `selfpages/${site.name}`;
 const hostNames = (name: string, count: number) => Array.from({ length: count }, (_, i) => (i === 0 ? name : `${name}-${i + 1}`));
 const hostsFile = (stateDir: string) => path.join(stateDir, "hosts.json");
 
@@ -88,7 +110,7 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
     const names = hostNames(name, options.hosts ?? 1);
     const tooLong = names.find((n) => !/^[a-z0-9-]{1,12}$/.test(n));
     if (tooLong) throw new Error(`sandbox host name "${tooLong}" must be 1-12 of [a-z0-9-] (name "${name}" with ${names.length} hosts)`);
-    const repositories = options.repositories ?? [defaultRepository];
+    const repositories = options.sites ? [...new Set(options.sites.map(siteRepository))] : (options.repositories ?? [defaultRepository]);
     const stateDir = options.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `selfpages-${name}-`));
     fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     // What close() (or a failed build) undoes, last made first undone.
@@ -125,7 +147,19 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
             acme = started;
         }
         const serverNames = options.tls ? tlsServerNames : [host.address];
-        if (options.tls) deliveryTls.hosts = Object.fromEntries(serverNames.map((n) => [n, host.address]));
+        // Each repository's origin beside the host's (its git daemon serves the whole directory).
+        const originDir = path.dirname(host.originPath);
+        const originPathOf = (repository: string) => (repository === repositories[0] ? host.originPath : path.join(originDir, `${repository.replace("/", "-")}.git`));
+        const originUrlOf = (repository: string) => host.originUrl.replace(/[^/]+\.git$/, path.basename(originPathOf(repository)));
+        for (const repository of repositories.slice(1)) {
+            if (options.sites) execFileSync("bash", [path.join(repoRoot, "sandbox", "host", "origin.sh"), originPathOf(repository)], { stdio: ["ignore", "ignore", "inherit"] });
+        }
+        const sites = (options.sites ?? []).map((site, i) => ({
+            ...site,
+            repository: siteRepository(site),
+            ...(site.parent === undefined ? { serverNames: site.serverNames ?? (i === 0 ? serverNames : [`${site.name}.selfpages.test`]) } : {}),
+        }));
+        if (options.tls) deliveryTls.hosts = Object.fromEntries([...serverNames, ...sites.flatMap((s) => s.serverNames ?? [])].map((n) => [n, host.address]));
 
         const githubToken = (options.daemons && daemonToken(stateDir, "token")) || newGitHubToken();
         const deploymentsToken = options.deployments ? (options.daemons && daemonToken(stateDir, "deploymentsToken")) || newGitHubToken("fine-grained") : undefined;
@@ -140,8 +174,13 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
             standin = started;
         }
 
-        let publisher: SitePublisher | undefined;
-        undo.push(() => publisher?.remove());
+        const publishers = new Map<string, SitePublisher>();
+        undo.push(() => [...publishers.values()].forEach((p) => p.remove()));
+        const publisherOf = (repository: string) => {
+            let publisher = publishers.get(repository);
+            if (!publisher) publishers.set(repository, (publisher = new SitePublisher(originPathOf(repository))));
+            return publisher;
+        };
 
         let stack: Stack | undefined;
         if (options.stack !== false) {
@@ -160,6 +199,7 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
                 config: options.config,
                 deploymentsToken,
                 tls: acme && { directoryUrl: acme.directoryUrl, directoryCa: acme.directoryCa, serverNames, dnsServer: `${host.gatewayAddress}:8053` },
+                ...(options.sites ? { sites: sites.map((site) => ({ ...site, cloneUrl: originUrlOf(site.repository) })) } : {}),
             });
         }
         return {
@@ -173,9 +213,11 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
             },
             deliveryTls,
             get publisher() {
-                publisher ??= new SitePublisher(host.originPath);
-                return publisher;
+                return publisherOf(repositories[0]);
             },
+            publisherOf,
+            originPathOf,
+            sites,
             get stack() {
                 if (!stack) throw new Error(`sandbox ${name} was built without a stack`);
                 return stack;

@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseDocument } from "yaml";
 import { LocalWorkspace, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
 import type { SandboxHost } from "./hostInstance";
 import { privateKeyOf } from "./hostInstance";
@@ -20,6 +21,8 @@ export interface SandboxStackOptions {
     /** TLS on: the ACME server's directory and CA, the names it certifies and the DNS that resolves them. */
     tls?: { directoryUrl: string; directoryCa: string; serverNames: string[]; dnsServer: string };
     deploymentsToken?: string;
+    /** Many sites: the `sites` list, written into the stack's file as a user would (the one-site keys left unset). */
+    sites?: Array<{ name: string; repository: string; cloneUrl: string; folder?: string; serverNames?: string[]; parent?: string; path?: string }>;
 }
 
 /** The settings that point a stack at one sandbox host (a fleet's config will hold one set per host). */
@@ -84,7 +87,19 @@ export async function sandboxStack(options: SandboxStackOptions): Promise<Stack>
     }
     if (options.deploymentsToken) config["selfpages:githubDeploymentsToken"] = { value: options.deploymentsToken, secret: true };
     for (const [key, value] of Object.entries(options.config ?? {})) config[`selfpages:${key}`] = { value };
+    if (options.sites) {
+        delete config["selfpages:siteRepository"];
+        delete config["selfpages:siteCloneUrl"];
+    }
     await stack.setAllConfig(config);
+    if (options.sites) {
+        // A list of objects: in the stack's file, as a user writes it.
+        const file = path.join(repoRoot, `Pulumi.${options.stackName}.yaml`);
+        const doc = parseDocument(fs.readFileSync(file, "utf8"));
+        doc.setIn(["config", "selfpages:sites"], options.sites);
+        fs.writeFileSync(file, doc.toString());
+        return stack;
+    }
     // A list goes in as a YAML list (Pulumi.yaml types it as an array), hence the path form.
     for (const [i, name] of (tls?.serverNames ?? [host.address]).entries()) await stack.setConfig(`selfpages:siteServerNames[${i}]`, { value: name }, true);
     return stack;

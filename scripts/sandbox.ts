@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { buildSandbox, removeSandbox } from "../sandbox/build";
+import { buildSandbox, removeSandbox, type SandboxSite } from "../sandbox/build";
 import { cacheDir, repoRoot } from "../toolchain/env";
 
 // Another name (and SELFPAGES_SANDBOX_STATE) runs a second sandbox beside the usual one: the tests do.
@@ -21,18 +21,20 @@ async function up(): Promise<void> {
     console.log("sandbox: starting the host (the first run builds a Debian rootfs, about 2 minutes)");
     // The stand-in and pebble outlive this script: a second run keeps them (the stack's hook points
     // at the stand-in, and the served certificate chains to this pebble's root).
-    const sandbox = await buildSandbox({ name, stateDir, tls: withTls, daemons: true });
+    const sandbox = await buildSandbox({ name, stateDir, tls: withTls, daemons: true, ...(siteCount > 1 ? { sites: sandboxSites(siteCount) } : {}) });
     const { host, standin, repository } = sandbox;
     const acme = withTls ? sandbox.acme : undefined;
     const result = await sandbox.stack.up({ onOutput: (line) => process.stdout.write(line) });
     const outputs = await sandbox.stack.outputs();
     const siteUrl = String(outputs.siteUrl?.value);
+    const sites = (outputs.sites?.value ?? {}) as Record<string, { url: string; webhookUrl: string }>;
+    const siteLines = Object.entries(sites).map(([site, s]) => `  site ${site}: ${s.url}  (webhook ${s.webhookUrl}${sandbox.sites.length > 0 ? `, origin ${sandbox.originPathOf(sandbox.sites.find((x) => x.name === site)?.repository ?? repository)}` : ""})`);
     // The names exist in pebble-challtestsrv's DNS only, and the chain ends in pebble's root.
     const curl = acme ? `curl --cacert ${acme.rootFile} ${sandbox.serverNames.map((n) => `--resolve ${n}:443:${host.address}`).join(" ")} ` : "curl ";
     console.log(`
 sandbox is up (${result.summary.result}).
   site:            ${siteUrl}
-  webhook:         ${String(outputs.webhookUrl?.value)}
+  webhook:         ${String(outputs.webhookUrl?.value)}${siteLines.length > 1 ? `\n${siteLines.join("\n")}\n  (the other sites' names resolve nowhere: curl -H 'Host: NAME' http://${host.address}/ or --resolve)` : ""}
   GitHub stand-in: ${standin.apiUrl}  (token in ${standin.tokenFile})${
       acme
           ? `
@@ -71,8 +73,25 @@ function pulumiHints(): string {
   npm run -s pulumi -- preview --stack ${name}`;
 }
 
-const { values } = parseArgs({ options: { down: { type: "boolean", default: false }, tls: { type: "boolean", default: false } } });
+/**
+ * `--sites N`: the first site as the one-site sandbox has it, then a project site under it
+ * (/docs/, published from its repository's /docs folder), then top-level sites NAME.selfpages.test.
+ */
+function sandboxSites(count: number): SandboxSite[] {
+    return Array.from({ length: count }, (_, i): SandboxSite => {
+        if (i === 0) return { name: "main", repository: "selfpages/site" };
+        if (i === 1) return { name: "docs", folder: "/docs", parent: "main", path: "docs" };
+        return { name: `site${i + 1}` };
+    });
+}
+
+const { values } = parseArgs({ options: { down: { type: "boolean", default: false }, tls: { type: "boolean", default: false }, sites: { type: "string", default: "1" } } });
 const withTls = values.tls;
+const siteCount = Number(values.sites);
+if (!Number.isInteger(siteCount) || siteCount < 1 || siteCount > 20) {
+    console.error(`sandbox: --sites must be a whole number from 1 to 20 (got ${JSON.stringify(values.sites)})`);
+    process.exit(2);
+}
 (values.down ? down() : up()).catch((error: unknown) => {
     console.error(`sandbox: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
