@@ -1,4 +1,4 @@
-import { configSchema, secretKeys } from "./config";
+import { configSchema, secretKeys, siteSchema } from "./config";
 
 export interface ConfigKeyDoc {
     key: string;
@@ -59,4 +59,13 @@ export function pulumiYamlEntry(doc: ConfigKeyDoc): Record<string, unknown> {
     if (doc.default !== "") entry.default = JSON.parse(doc.default);
     else if (doc.optional) entry.default = doc.type === "array" ? [] : "";
     return entry;
+}
+
+/** The README's table of a site's settings (an entry of `sites`), from the site schema. */
+export function siteReferenceMarkdown(): string {
+    const rows = Object.entries(siteSchema.shape).map(([key, field]) => {
+        const { defaultValue } = unwrap(field);
+        return `| \`${key}\` | ${defaultValue === undefined ? "" : `\`${JSON.stringify(defaultValue)}\``} | ${(field.description ?? "").replace(/\|/g, "\\|")} |`;
+    });
+    return ["| site key | default | description |", "|---|---|---|", ...rows].join("\n");
 }

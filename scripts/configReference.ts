@@ -6,13 +6,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { configReference, configReferenceMarkdown, pulumiYamlEntry } from "../lib/configReference";
+import { configReference, configReferenceMarkdown, pulumiYamlEntry, siteReferenceMarkdown } from "../lib/configReference";
 
 const root = path.resolve(__dirname, "..");
 const readme = path.join(root, "README.md");
 fs.writeFileSync(
     readme,
-    fs.readFileSync(readme, "utf8").replace(/(<!-- config-reference:start -->\n)[\s\S]*?(\n<!-- config-reference:end -->)/, `$1${configReferenceMarkdown()}$2`),
+    fs
+        .readFileSync(readme, "utf8")
+        .replace(/(<!-- config-reference:start -->\n)[\s\S]*?(\n<!-- config-reference:end -->)/, `$1${configReferenceMarkdown()}$2`)
+        .replace(/(<!-- site-reference:start -->\n)[\s\S]*?(\n<!-- site-reference:end -->)/, `$1${siteReferenceMarkdown()}$2`),
 );
 
 const projectFile = path.join(root, "Pulumi.yaml");
