@@ -139,7 +139,7 @@ async function nginxLoad(env: SandboxEnvironment) {
         `cat > /etc/nginx/conf.d/zz-bench-seed-gzip.conf <<'EOF'
 server {
     listen ${seedPort};
-    root /srv/selfpages/current;
+    root /srv/selfpages/sites/selfpages/current;
     gzip on;
     gzip_static off;
     gzip_comp_level 2;
@@ -199,15 +199,15 @@ function footprint(env: SandboxEnvironment) {
             .split("\n")
             .map(Number)[0];
     const du = (args: string) => Number(hostExec(env.host.name, `du -sk ${args} | cut -f1`).trim());
-    const releases = Number(hostExec(env.host.name, "ls /srv/selfpages/releases | wc -l").trim());
+    const releases = Number(hostExec(env.host.name, "ls /srv/selfpages/sites/selfpages/releases | wc -l").trim());
     return {
         receiverRssKiB: rssKiB("^webhook$"),
         nginxRssKiB: rssKiB("^nginx"),
         releases,
-        releasesDiskKiB: du("/srv/selfpages/releases"),
+        releasesDiskKiB: du("/srv/selfpages/sites/selfpages/releases"),
         // The same releases as full copies (what a copy-per-deploy layout would use).
-        releasesAsCopiesKiB: du("--count-links /srv/selfpages/releases"),
-        cloneDiskKiB: du("/srv/selfpages/repo.git"),
+        releasesAsCopiesKiB: du("--count-links /srv/selfpages/sites/selfpages/releases"),
+        cloneDiskKiB: du("/srv/selfpages/sites/selfpages/repo.git"),
     };
 }
 
@@ -274,7 +274,7 @@ function duInOrder(env: SandboxEnvironment, paths: string[]): number[] {
         .map((line) => Number(line.split("\t")[0]));
 }
 
-const siteRoot = "/srv/selfpages";
+const siteRoot = "/srv/selfpages/sites/selfpages";
 
 /** Releases on the host, oldest first. */
 function releases(env: SandboxEnvironment): string[] {

@@ -136,7 +136,7 @@ async function main(): Promise<void> {
         hostExec(env.host.name, "nginx -t -q && rc-service nginx reload >/dev/null");
         await new Promise((resolve) => setTimeout(resolve, 1000));
 
-        const assets = hostExec(env.host.name, "ls /srv/selfpages/current/assets 2>/dev/null || true").split("\n").filter((f) => /\.[0-9a-f]{8,}\.js$/.test(f));
+        const assets = hostExec(env.host.name, "ls /srv/selfpages/sites/selfpages/current/assets 2>/dev/null || true").split("\n").filter((f) => /\.[0-9a-f]{8,}\.js$/.test(f));
         const files = ["/", "/style.css", ...(assets[0] ? [`/assets/${assets[0]}`] : [])];
         const throughput: Record<string, Record<string, unknown>> = {};
         const parts = (() => {

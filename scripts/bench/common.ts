@@ -25,11 +25,11 @@ export async function waitServed(env: SandboxEnvironment, token: string, timeout
     throw new Error(`${token} not served within ${timeoutMs} ms`);
 }
 
-export const syncLog = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").split("\n");
+export const syncLog = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sites/selfpages/sync.log"), "utf8").split("\n");
 
 /** The parameters of the host's sync program (sync.conf, shell assignments of single-quoted values). */
 export function syncConf(env: SandboxEnvironment): Record<string, string> {
-    const out = hostExec(env.host.name, ". /etc/selfpages/sync.conf && printf '%s\\n' \"$SITE_ROOT\" \"$STATE_DIR\" \"$CLONE_URL\" \"$BRANCH\"").trim().split("\n");
+    const out = hostExec(env.host.name, ". /etc/selfpages/sites/selfpages/sync.conf && printf '%s\\n' \"$SITE_ROOT\" \"$STATE_DIR\" \"$CLONE_URL\" \"$BRANCH\"").trim().split("\n");
     const [siteRoot, stateDir, cloneUrl, branch] = out;
     return { siteRoot, stateDir, cloneUrl, branch };
 }

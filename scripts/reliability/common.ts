@@ -56,7 +56,7 @@ export async function deploysWithin(env: SandboxEnvironment, token: string, ms: 
     return false;
 }
 
-const syncLog = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8").split("\n");
+const syncLog = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sites/selfpages/sync.log"), "utf8").split("\n");
 
 /** Sync runs the host's sync log shows so far (each deploy or "up to date" line is one). */
 export const syncRuns = (env: SandboxEnvironment) => syncLog(env).filter((l) => / (deployed|up to date) /.test(l)).length;

@@ -52,7 +52,7 @@ function satisfies(installed: string, range: string): boolean {
  * in when it satisfies every dependency of that release (the SDK pinned to the same version);
  * otherwise the release gets its own `npm ci`.
  */
-function checkOut(commit: string): { dir: string; dependencies: string; remove(): void } {
+export function checkOut(commit: string): { dir: string; dependencies: string; remove(): void } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-prev-"));
     const remove = () => {
         execFileSync("git", ["-C", repoRoot, "worktree", "remove", "--force", dir], { stdio: "ignore" });
@@ -83,7 +83,7 @@ function checkOut(commit: string): { dir: string; dependencies: string; remove()
  * lists them), since it refuses any other ("selfpages:tls: unknown setting"). Secrets stay as they
  * are, encrypted with the stack's passphrase.
  */
-function configForRelease(stackFile: string, releaseDir: string): { text: string; dropped: string[] } {
+export function configForRelease(stackFile: string, releaseDir: string): { text: string; dropped: string[] } {
     const known = new Set(Object.keys((parse(fs.readFileSync(path.join(releaseDir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> }).config ?? {}));
     const stack = parse(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> };
     const dropped = Object.keys(stack.config ?? {}).filter((key) => !known.has(key.replace(/^selfpages:/, "")));
@@ -137,7 +137,7 @@ function hostFacts(env: SandboxEnvironment): HostFacts {
 }
 
 /** The secrets the receiver's hooks file accepts (compared in memory, never printed). */
-function acceptedSecrets(env: SandboxEnvironment): string[] {
+export function acceptedSecrets(env: SandboxEnvironment): string[] {
     const hooks = JSON.parse(fs.readFileSync(path.join(env.host.rootfs, "etc/selfpages/hooks.json"), "utf8")) as Array<{ "trigger-rule": { or: Array<{ match: { secret: string } }> } }>;
     return hooks.flatMap((h) => h["trigger-rule"].or.map((rule) => rule.match.secret));
 }

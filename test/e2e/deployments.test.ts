@@ -31,7 +31,7 @@ describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
     const served = async () => (await get(`${env.siteUrl}/version.txt`)).body.toString();
     const deploymentsOf = (sha: string): StoredDeployment[] => env.standin.deploymentsOf(env.repository).filter((d) => d.sha === sha);
     const statesOf = (sha: string) => deploymentsOf(sha).map((d) => d.statuses.map((s) => s.state));
-    const syncLog = () => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sync.log"), "utf8");
+    const syncLog = () => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sites/selfpages/sync.log"), "utf8");
     /** Publishes, delivers the push and returns the delivery-to-served time. */
     const pushServed = async (label: string): Promise<{ sha: string; ms: number }> => {
         const token = crypto.randomBytes(8).toString("hex");

@@ -77,7 +77,7 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
         expect(css.headers.get("last-modified")).toBe(plainCss.headers.get("last-modified"));
         expect(brCss.headers.get("last-modified")).toBe(plainCss.headers.get("last-modified"));
 
-        const assets = hostExec(host.name, "ls /srv/selfpages/current/assets").split("\n").filter((f) => /\.[0-9a-f]{8,}\.js$/.test(f));
+        const assets = hostExec(host.name, "ls /srv/selfpages/sites/selfpages/current/assets").split("\n").filter((f) => /\.[0-9a-f]{8,}\.js$/.test(f));
         expect(assets.length).toBeGreaterThan(0);
         const fingerprinted = await get(`${siteUrl}/assets/${assets[0]}`);
         expect(fingerprinted.headers.get("cache-control")).toMatch(/max-age=31536000.*immutable/);
@@ -134,7 +134,7 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
 
         await new Promise((resolve) => setTimeout(resolve, 4000));
         expect(await served("/version.txt")).toBe(before);
-        const log = fs.readFileSync(path.join(host.rootfs, "var/log/selfpages/sync.log"), "utf8");
+        const log = fs.readFileSync(path.join(host.rootfs, "var/log/selfpages/sites/selfpages/sync.log"), "utf8");
         expect(log).toMatch(/ignor/i);
 
         // Deliver it properly so the next steps start from a served HEAD.
@@ -209,7 +209,7 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
         const up = await stack.up({ onOutput });
         // Only the crontab changes.
         expect(up.summary.resourceChanges?.update).toBe(1);
-        expect(hostExec(host.name, "crontab -u selfpages -l")).toMatch(/^\* \* \* \* \* \/usr\/local\/lib\/selfpages\/sync cron/m);
+        expect(hostExec(host.name, "crontab -u selfpages -l")).toMatch(/^\* \* \* \* \* \/usr\/local\/lib\/selfpages\/sync --conf \/etc\/selfpages\/sites\/selfpages\/sync\.conf cron/m);
         hostExec(host.name, "rc-service selfpages-receiver stop");
         try {
             const token = crypto.randomBytes(8).toString("hex");
