@@ -1,16 +1,18 @@
 /**
  * `npm run reliability`: drills against a sandbox host, written to bench/reliability.json.
  *
- * - upgrade: the previous release (a git worktree of it) provisions the host, then the one-time
- *   step for its stacks and this release's `up` run over the same stack under load (site probes,
- *   signed deliveries);
+ * - upgrade: release 0.1 (a git worktree of it) provisions the host, then the one-time step for
+ *   its stacks and this release's `up` run over the same stack under load (site probes, signed
+ *   deliveries);
+ * - upgrade-sites: the last one-site release provisions a host of its own, then this release's
+ *   `up` makes its stack a one-site stack, under the same load;
  * - hostile requests through nginx to the receiver, by class;
  * - faults on the provisioned host: origin unreachable, branch missing, disk nearly full, SSH cut
  *   during `up`, host restarts;
  * - invalid configs against the real engine, with the RSS of every process of those runs.
  *
  * Every drill counts the fault or load it applied and checks what must hold; the run exits 1 when
- * any check failed, a drill's fault included. `--only upgrade,hostile,faults,configs` runs a
+ * any check failed, a drill's fault included. `--only upgrade,upgrade-sites,hostile,faults,configs` runs a
  * subset (for development) and writes nothing.
  */
 import * as fs from "node:fs";
@@ -24,9 +26,10 @@ import { endOrphansSince, orphanedPlugins } from "./reliability/orphans";
 import { faults } from "./reliability/faults";
 import { hostileInputs } from "./reliability/hostile";
 import { upgradeDrill } from "./reliability/upgrade";
+import { upgradeToSitesDrill } from "./reliability/upgradeSites";
 
 const resultsFile = path.join(repoRoot, "bench", "reliability.json");
-const drills = ["upgrade", "hostile", "faults", "configs"] as const;
+const drills = ["upgrade", "upgrade-sites", "hostile", "faults", "configs"] as const;
 
 function selectedDrills(argv: string[]): Set<string> {
     const at = argv.indexOf("--only");
@@ -71,6 +74,10 @@ async function main(): Promise<void> {
         if (only.has("configs")) {
             results.configs = await invalidConfigRuns(env, checks);
             console.error("invalid configs done");
+        }
+        if (only.has("upgrade-sites")) {
+            results.upgradeToSites = await upgradeToSitesDrill(checks);
+            console.error(`upgrade to sites done: ${checks.failed().length} failed checks so far`);
         }
     } finally {
         // Destroy needs the real host back.
