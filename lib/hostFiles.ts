@@ -3,6 +3,7 @@ import * as path from "node:path";
 import type { Settings } from "./config";
 import { serviceName } from "./layout";
 import { reloadIfRunning } from "./openrc";
+import { type NginxParameters, renderNginxConf } from "./nginxParameters";
 import { acmeHook, webhookBinary } from "./platform";
 import { renderTemplate } from "./templates";
 import { projectRoot } from "./projectRoot";
@@ -125,25 +126,38 @@ export const deploymentsTokenHeader = (token: string) => `Authorization: Bearer 
  * that answers ACME challenges and redirects (80). Tests run the same config on free loopback ports.
  */
 export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 443 : 80, httpPort = 80): HostFile {
-    const { layout } = settings;
     return {
         source: "nginx.conf",
         path: settings.platform.nginxSiteConfPath,
         mode: "0644",
         owner: "root",
         group: "root",
-        content: renderTemplate("nginx.conf", {
-            listenPort,
-            httpPort,
-            http2Directive: settings.platform.nginxHttp2 === "directive",
-            tls: settings.tls ? { certificate: layout.tlsCertificate, key: layout.tlsKey, webroot: layout.acmeWebroot } : false,
-            hstsMaxAge: settings.tls?.hstsMaxAge ?? 0,
-            serverNames: settings.site.serverNames,
-            currentLink: layout.currentLink,
-            receiverPath: settings.receiver.path,
-            receiverPort: settings.receiver.port,
-            hookId,
-        }),
+        content: renderNginxConf(singleSiteNginxParameters(settings, listenPort, httpPort)),
+    };
+}
+
+/** Today's one site as the many-site parameters: the first server name canonical, the others redirecting to it. */
+export function singleSiteNginxParameters(settings: Settings, listenPort: number, httpPort: number): NginxParameters {
+    const { layout } = settings;
+    const [canonicalName, ...redirectNames] = settings.site.serverNames;
+    return {
+        listenPort,
+        httpPort,
+        http2Directive: settings.platform.nginxHttp2 === "directive",
+        hstsMaxAge: settings.tls?.hstsMaxAge ?? 0,
+        tls: settings.tls ? { webroot: layout.acmeWebroot } : false,
+        receiverPort: settings.receiver.port,
+        sites: [
+            {
+                name: hookId,
+                canonicalName,
+                redirectNames,
+                root: layout.currentLink,
+                certificate: settings.tls ? { certificate: layout.tlsCertificate, key: layout.tlsKey } : undefined,
+                hook: { path: settings.receiver.path, id: hookId },
+                projects: [],
+            },
+        ],
     };
 }
 

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -9,7 +8,7 @@ import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { Daemon, brotliStaticModuleLine, childPids, freePort, ipv6Available, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
+import { Daemon, type StubReceiver, childPids, createTempDir, freePort, ipv6Available, isAlive, nginxMainConf, request, sha256, startStubReceiver, tempDir, waitForPort, withoutIpv6ListenWhereMissing } from "./support";
 
 /**
  * The rendered server block, run by the real nginx on a free loopback port: a minimal nginx.conf
@@ -18,34 +17,6 @@ import { Daemon, brotliStaticModuleLine, childPids, freePort, ipv6Available, isA
  */
 
 const run = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
-const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
-
-interface Received {
-    method: string;
-    url: string;
-    headers: http.IncomingHttpHeaders;
-    bodySha256: string;
-    bodyLength: number;
-}
-
-/** Stands in for the webhook receiver on loopback: records every request nginx passes on. */
-function startStubReceiver(port: number): Promise<{ server: http.Server; received: Received[] }> {
-    const received: Received[] = [];
-    const server = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (chunk: Buffer) => chunks.push(chunk));
-        req.on("end", () => {
-            const body = Buffer.concat(chunks);
-            received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodySha256: sha256(body), bodyLength: body.length });
-            res.writeHead(202, { "content-type": "text/plain" }).end("accepted\n");
-        });
-    });
-    return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen({ host: "127.0.0.1", port }, () => resolve({ server, received }));
-    });
-}
 
 // Fixed mtime shared by each file and its precompressed copy, as the sync script leaves them.
 const mtime = new Date("2024-03-01T12:00:00Z");
@@ -79,31 +50,6 @@ function writeSite(root: string): void {
     fs.symlinkSync("releases/r1", path.join(root, "current"));
 }
 
-/** The smallest nginx.conf that includes the rendered server block like the distros' http {} does. */
-function mainConf(dir: string, siteConf: string): string {
-    return [
-        // As root, nginx runs workers as `nobody` by default; say so, and keep the files readable by it.
-        isRoot ? "user nobody nogroup;" : "",
-        brotliStaticModuleLine(),
-        "worker_processes 1;",
-        `pid ${dir}/nginx.pid;`,
-        `error_log ${dir}/error.log warn;`,
-        "events { worker_connections 64; }",
-        "http {",
-        "    include /etc/nginx/mime.types;",
-        "    default_type application/octet-stream;",
-        `    client_body_temp_path ${dir}/temp/client_body;`,
-        `    proxy_temp_path ${dir}/temp/proxy;`,
-        `    fastcgi_temp_path ${dir}/temp/fastcgi;`,
-        `    uwsgi_temp_path ${dir}/temp/uwsgi;`,
-        `    scgi_temp_path ${dir}/temp/scgi;`,
-        "    access_log off;",
-        `    include ${siteConf};`,
-        "}",
-        "",
-    ].join("\n");
-}
-
 describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily) => {
     const dir = tempDir(`nginx-${osFamily}`);
     const root = path.join(dir, "site");
@@ -112,7 +58,7 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
     let nginxPort = 0;
     let stubPort = 0;
     let nginx: Daemon | undefined;
-    let stub: { server: http.Server; received: Received[] } | undefined;
+    let stub: StubReceiver | undefined;
     let workers: number[] = [];
     let content = "";
 
@@ -127,12 +73,9 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
         fs.mkdirSync(path.join(dir, "temp"));
         writeSite(root);
         const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort), tls: "off" }, osFamily);
-        content = nginxSiteFile(settings, nginxPort).content;
-        // The config listens on [::] too; where IPv6 is missing (some CI containers) that line would
-        // fail to bind, so it is dropped there and only there.
-        if (!(await ipv6Available())) content = content.replace(/^\s*listen \[::\]:.*\n/m, "");
+        content = await withoutIpv6ListenWhereMissing(nginxSiteFile(settings, nginxPort).content);
         fs.writeFileSync(siteConfPath, content);
-        fs.writeFileSync(confPath, mainConf(dir, siteConfPath));
+        fs.writeFileSync(confPath, nginxMainConf(dir, siteConfPath));
         stub = await startStubReceiver(stubPort);
     });
 
@@ -168,6 +111,20 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
         workers = childPids(pid);
     });
 
+
+    it("answers the other server names with 301 to the first, path and query kept", async () => {
+        const [canonical, other] = validConfig().settings.site.serverNames;
+        for (const p of ["/", "/style.css?v=2", "/no/such/page", "/webhook"]) {
+            const res = await request(nginxPort, "GET", p, { headers: { host: other } });
+            expect(res.status, p).toBe(301);
+            expect(res.headers.location, p).toBe(`http://${canonical}${p}`);
+        }
+        const before = calls().length;
+        expect((await request(nginxPort, "POST", "/webhook", { headers: { host: other, "content-type": "application/json" }, body: "{}" })).status).toBe(301);
+        expect(calls().length).toBe(before);
+        // The canonical name and a name the config does not know are both the site.
+        for (const host of [canonical, "unknown.test"]) expect((await request(nginxPort, "GET", "/", { headers: { host } })).body.toString(), host).toBe(indexHtml);
+    });
     it("GET / answers index.html, revalidated on every visit, with an ETag and no version", async () => {
         const res = await request(nginxPort, "GET", "/");
         expect(res.status).toBe(200);

@@ -9,7 +9,7 @@ import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { Daemon, brotliStaticModuleLine, createTempDir, freePort, ipv6Available, isAlive, request, tempDir, waitForPort } from "./support";
+import { Daemon, createTempDir, freePort, isAlive, issueTestCertificate, makeTestCa, nginxMainConf, request, tempDir, waitForPort, withoutIpv6ListenWhereMissing } from "./support";
 
 /**
  * The rendered config with TLS on, run by the real nginx on free loopback ports: port 80's server
@@ -18,38 +18,9 @@ import { Daemon, brotliStaticModuleLine, createTempDir, freePort, ipv6Available,
  */
 
 const run = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
 const names = ["site.test", "www.site.test"];
 const css = Buffer.from(`/* styles */\n${".rule { color: #123456; margin: 1px; }\n".repeat(60)}`);
 const indexHtml = "<!doctype html>\n<title>tls</title>\n<p>Hello over TLS</p>\n";
-
-async function makeCertificates(dir: string): Promise<void> {
-    const ssl = (...args: string[]) => run("openssl", args, { cwd: dir });
-    await ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=selfpages test CA", "-keyout", "ca.key", "-out", "ca.pem");
-    await ssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${names[0]}`, "-keyout", "privkey.pem", "-out", "leaf.csr");
-    fs.writeFileSync(path.join(dir, "leaf.ext"), `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\n`);
-    await ssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-out", "leaf.pem");
-    fs.writeFileSync(path.join(dir, "fullchain.pem"), fs.readFileSync(path.join(dir, "leaf.pem")));
-}
-
-function mainConf(dir: string, siteConf: string): string {
-    return [
-        isRoot ? "user nobody nogroup;" : "",
-        brotliStaticModuleLine(),
-        "worker_processes 1;",
-        `pid ${dir}/nginx.pid;`,
-        `error_log ${dir}/error.log warn;`,
-        "events { worker_connections 64; }",
-        "http {",
-        "    include /etc/nginx/mime.types;",
-        "    default_type application/octet-stream;",
-        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `    ${t}_temp_path ${dir}/temp/${t};`),
-        "    access_log off;",
-        `    include ${siteConf};`,
-        "}",
-        "",
-    ].join("\n");
-}
 
 interface H2Reply {
     status: number;
@@ -97,17 +68,17 @@ describe("nginx site config with TLS", () => {
         fs.writeFileSync(path.join(root, "releases", "r1", "style.css.gz"), zlib.gzipSync(css));
         fs.writeFileSync(path.join(root, "releases", "r1", "404.html"), "not found\n");
         fs.symlinkSync("releases/r1", path.join(root, "current"));
-        await makeCertificates(dir);
-        ca = fs.readFileSync(path.join(dir, "ca.pem"));
+        ca = await makeTestCa(dir);
+        await issueTestCertificate(dir, names);
         const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort), siteServerNames: JSON.stringify(names), tlsHstsMaxAge: "600" }, "debian");
         // The host's paths, moved under the temp dir.
         const layout = { ...settings.layout, tlsCertificate: path.join(dir, "fullchain.pem"), tlsKey: path.join(dir, "privkey.pem"), acmeWebroot: path.join(dir, "acme") };
         fs.mkdirSync(path.join(layout.acmeWebroot, ".well-known", "acme-challenge"), { recursive: true });
         fs.writeFileSync(path.join(layout.acmeWebroot, ".well-known", "acme-challenge", "tok3n_-x"), "tok3n_-x.thumbprint");
         content = nginxSiteFile({ ...settings, layout }, httpsPort, httpPort).content;
-        if (!(await ipv6Available())) content = content.replace(/^\s*listen \[::\]:.*\n/gm, "");
+        content = await withoutIpv6ListenWhereMissing(content);
         fs.writeFileSync(siteConfPath, content);
-        fs.writeFileSync(confPath, mainConf(dir, siteConfPath));
+        fs.writeFileSync(confPath, nginxMainConf(dir, siteConfPath));
         stub = http.createServer((req, res) => {
             received++;
             req.resume();
@@ -151,32 +122,40 @@ describe("nginx site config with TLS", () => {
         await waitForPort(httpPort, nginx.child, () => nginx?.output ?? "");
     });
 
-    it("plain HTTP: the ACME challenge is served from the webroot, everything else is a 301 to https", async () => {
+    it("plain HTTP: the ACME challenge is served from the webroot, everything else is a 301 to https on the canonical name", async () => {
         const challenge = await request(httpPort, "GET", "/.well-known/acme-challenge/tok3n_-x", { headers: { host: "site.test" } });
         expect(challenge.status).toBe(200);
         expect(challenge.body.toString()).toBe("tok3n_-x.thumbprint");
         expect(challenge.headers["content-type"]).toBe("text/plain");
         expect((await request(httpPort, "GET", "/.well-known/acme-challenge/missing", { headers: { host: "site.test" } })).status).toBe(404);
-        for (const p of ["/", "/style.css?v=2", "/.well-known/other"]) {
-            const res = await request(httpPort, "GET", p, { headers: { host: "www.site.test" } });
-            expect(res.status, p).toBe(301);
-            expect(res.headers.location, p).toBe(`https://www.site.test${p}`);
+        for (const name of [...names, "unknown.test"]) {
+            for (const p of ["/", "/style.css?v=2", "/.well-known/other"]) {
+                const res = await request(httpPort, "GET", p, { headers: { host: name } });
+                expect(res.status, `${name}${p}`).toBe(301);
+                expect(res.headers.location, `${name}${p}`).toBe(`https://${names[0]}${p}`);
+            }
         }
+        const wwwChallenge = await request(httpPort, "GET", "/.well-known/acme-challenge/tok3n_-x", { headers: { host: names[1] } });
+        expect(wwwChallenge.status).toBe(200);
         const post = await request(httpPort, "POST", "/webhook", { headers: { host: "site.test", "content-type": "application/json" }, body: "{}" });
         expect(post.status).toBe(301);
         expect(received).toBe(0);
     });
 
-    it("HTTPS over HTTP/2: the chain verifies for every name, same caching headers, HSTS when set", async () => {
-        for (const name of names) {
-            const s = http2.connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: name });
-            const res = await h2request(s, "GET", "/", { ":authority": name });
-            s.close();
-            expect(res.status, name).toBe(200);
-            expect(res.body.toString()).toBe(indexHtml);
-            expect(res.headers["cache-control"]).toBe("no-cache");
-            expect(res.headers["strict-transport-security"]).toBe("max-age=600");
-        }
+    it("HTTPS over HTTP/2: the chain verifies for every name; the canonical name serves, the other answers 301 to it; HSTS when set", async () => {
+        const canonical = http2.connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: names[0] });
+        const home = await h2request(canonical, "GET", "/", { ":authority": names[0] });
+        canonical.close();
+        expect(home.status).toBe(200);
+        expect(home.body.toString()).toBe(indexHtml);
+        expect(home.headers["cache-control"]).toBe("no-cache");
+        expect(home.headers["strict-transport-security"]).toBe("max-age=600");
+        const other = http2.connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: names[1] });
+        const redirect = await h2request(other, "GET", "/style.css?v=2", { ":authority": names[1] });
+        other.close();
+        expect(redirect.status).toBe(301);
+        expect(redirect.headers.location).toBe(`https://${names[0]}/style.css?v=2`);
+        expect(redirect.headers["strict-transport-security"]).toBe("max-age=600");
         session = http2.connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: names[0] });
         const gz = await h2request(session, "GET", "/style.css", { "accept-encoding": "gzip" });
         expect(gz.status).toBe(200);
