@@ -1,22 +1,18 @@
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { Daemon, type StubReceiver, childPids, createTempDir, freePort, ipv6Available, isAlive, nginxMainConf, request, sha256, startStubReceiver, tempDir, waitForPort, withoutIpv6ListenWhereMissing } from "./support";
+import { childPids, createTempDir, freePort, ipv6Available, isAlive, request, sha256, startStubReceiver, type StubReceiver, tempDir, TestNginx } from "./support";
 
 /**
  * The rendered server block, run by the real nginx on a free loopback port: a minimal nginx.conf
  * around it (everything under a temp dir), `nginx -t`, then a live server in front of a stub
  * receiver, asserting what visitors and GitHub get.
  */
-
-const run = promisify(execFile);
 
 // Fixed mtime shared by each file and its precompressed copy, as the sync script leaves them.
 const mtime = new Date("2024-03-01T12:00:00Z");
@@ -53,39 +49,32 @@ function writeSite(root: string): void {
 describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily) => {
     const dir = tempDir(`nginx-${osFamily}`);
     const root = path.join(dir, "site");
-    const confPath = path.join(dir, "nginx.conf");
-    const siteConfPath = path.join(dir, "selfpages.conf");
+    const nginx = new TestNginx(dir);
     let nginxPort = 0;
     let stubPort = 0;
-    let nginx: Daemon | undefined;
     let stub: StubReceiver | undefined;
     let workers: number[] = [];
     let content = "";
 
     const calls = () => stub?.received ?? [];
-    const nginxArgs = () => ["-p", `${dir}/`, "-c", confPath, "-e", path.join(dir, "error.log")];
 
     beforeAll(async () => {
         createTempDir(dir);
         nginxPort = await freePort();
         stubPort = await freePort();
         fs.chmodSync(dir, 0o755);
-        fs.mkdirSync(path.join(dir, "temp"));
         writeSite(root);
         const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort), tls: "off" }, osFamily);
-        content = await withoutIpv6ListenWhereMissing(nginxSiteFile(settings, nginxPort).content);
-        fs.writeFileSync(siteConfPath, content);
-        fs.writeFileSync(confPath, nginxMainConf(dir, siteConfPath));
+        content = await nginx.configure(nginxSiteFile(settings, nginxPort).content);
         stub = await startStubReceiver(stubPort);
     });
 
     afterAll(async () => {
-        const master = nginx?.child.pid;
-        await nginx?.stop("SIGTERM");
+        expect(await nginx.stop(), "nginx still running").toBe(true);
         await new Promise<void>((resolve) => (stub ? stub.server.close(() => resolve()) : resolve()));
         stub?.server.closeAllConnections();
-        // Nothing left behind: neither the master nor any worker it had.
-        for (const pid of [...(master ? [master] : []), ...workers]) expect(isAlive(pid), `process ${pid} still running`).toBe(false);
+        // Nothing left behind: no worker it had either.
+        for (const pid of workers) expect(isAlive(pid), `worker ${pid} still running`).toBe(false);
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
@@ -96,21 +85,18 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
     });
 
     it("passes nginx -t inside a minimal nginx.conf", async () => {
-        const { stderr } = await run("nginx", ["-t", ...nginxArgs()]);
+        const stderr = await nginx.check();
         expect(stderr).toMatch(/syntax is ok/);
         expect(stderr).toMatch(/test is successful/);
         expect(stderr).not.toMatch(/\[warn\]|\[emerg\]/);
     });
 
     it("starts and serves on the loopback port", async () => {
-        nginx = new Daemon("nginx", [...nginxArgs(), "-g", "daemon off; master_process on;"]);
-        await waitForPort(nginxPort, nginx.child, () => nginx?.output + fs.readFileSync(path.join(dir, "error.log"), "utf8"));
         // The master listens before it forks its workers: on a loaded machine they come a moment later.
-        const pid = nginx.pid;
+        const { pid } = await nginx.start(nginxPort);
         await expect.poll(() => childPids(pid).length, { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(1);
         workers = childPids(pid);
     });
-
 
     it("answers the other server names with 301 to the first, path and query kept", async () => {
         const [canonical, other] = validConfig().settings.site.serverNames;
@@ -295,14 +281,13 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
     });
 
     it("stops cleanly, leaving no nginx process behind", async () => {
-        const master = nginx?.pid ?? 0;
-        await nginx?.stop("SIGQUIT");
-        for (const pid of [master, ...workers]) expect(isAlive(pid), `process ${pid}`).toBe(false);
+        expect(await nginx.stop("SIGQUIT")).toBe(true);
+        for (const pid of workers) expect(isAlive(pid), `worker ${pid}`).toBe(false);
         // The loopback port is free again.
         await new Promise<void>((resolve, reject) => {
             const server = net.createServer().once("error", reject);
             server.listen({ host: "127.0.0.1", port: nginxPort }, () => server.close(() => resolve()));
         });
-        expect(fs.readFileSync(path.join(dir, "error.log"), "utf8")).not.toMatch(/\[(emerg|alert|crit)\]/);
+        expect(nginx.errorLog()).not.toMatch(/\[(emerg|alert|crit)\]/);
     });
 });

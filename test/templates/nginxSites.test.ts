@@ -1,13 +1,11 @@
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import type * as tls from "node:tls";
-import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NginxParameters, renderNginxConf } from "../../lib/nginxParameters";
-import { Daemon, type Reply, type StubReceiver, createTempDir, freePort, isAlive, issueTestCertificate, makeTestCa, nginxMainConf, request, startStubReceiver, tempDir, waitForPort, withoutIpv6ListenWhereMissing } from "./support";
+import { type NginxParameters, type NginxProject, type NginxSite, renderNginxConf } from "../../lib/nginxParameters";
+import { createTempDir, freePort, issueTestCertificate, makeTestCa, type Reply, request, startStubReceiver, type StubReceiver, tempDir, TestNginx } from "./support";
 
 /**
  * Many sites on one nginx, as sites-design.md has them: two top-level sites with names that
@@ -16,7 +14,6 @@ import { Daemon, type Reply, type StubReceiver, createTempDir, freePort, isAlive
  * with a certificate per site.
  */
 
-const run = promisify(execFile);
 const mtime = new Date("2024-03-01T12:00:00Z");
 
 const main = { canonical: "main.test", redirects: ["www.main.test"] };
@@ -73,17 +70,14 @@ function writeSites(dir: string): { main: string; docs: string; event: string } 
 
 describe.each(["plain", "tls"] as const)("nginx with three sites on one server (%s)", (mode) => {
     const dir = tempDir(`nginx-sites-${mode}`);
-    const confPath = path.join(dir, "nginx.conf");
-    const siteConfPath = path.join(dir, "selfpages.conf");
+    const nginx = new TestNginx(dir);
     const scheme = mode === "tls" ? "https" : "http";
     let port = 0;
     let httpPort = 0;
     let stubPort = 0;
     let ca: Buffer = Buffer.alloc(0);
-    let nginx: Daemon | undefined;
     let stub: StubReceiver | undefined;
     let content = "";
-    const nginxArgs = () => ["-p", `${dir}/`, "-c", confPath, "-e", path.join(dir, "error.log")];
     const calls = () => stub?.received ?? [];
 
     /** One request to the sites' port as a browser naming `host` would send it (SNI included). */
@@ -107,14 +101,22 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
     beforeAll(async () => {
         createTempDir(dir);
         fs.chmodSync(dir, 0o755);
-        fs.mkdirSync(path.join(dir, "temp"));
         [port, httpPort, stubPort] = [await freePort(), await freePort(), await freePort()];
         const roots = writeSites(dir);
         const webroot = path.join(dir, "acme");
         fs.mkdirSync(path.join(webroot, ".well-known", "acme-challenge"), { recursive: true });
         fs.writeFileSync(path.join(webroot, ".well-known", "acme-challenge", "t0ken"), "t0ken.thumbprint");
         if (mode === "tls") ca = await makeTestCa(dir);
-        const certificate = async (names: string[], prefix: string) => (mode === "tls" ? await issueTestCertificate(dir, names, prefix) : undefined);
+        // A top-level site named after its hook, with its own certificate for all its names when TLS is on.
+        const topLevel = async (name: string, names: typeof main, root: string, projects: NginxProject[]): Promise<NginxSite> => ({
+            name,
+            canonicalName: names.canonical,
+            redirectNames: names.redirects,
+            root,
+            certificate: mode === "tls" ? await issueTestCertificate(dir, [names.canonical, ...names.redirects], `${name}-`) : undefined,
+            hook: { path: "/webhook", id: name },
+            projects,
+        });
         const parameters: NginxParameters = {
             listenPort: port,
             httpPort,
@@ -123,38 +125,18 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
             tls: mode === "tls" ? { webroot } : false,
             receiverPort: stubPort,
             sites: [
-                {
-                    name: "main",
-                    canonicalName: main.canonical,
-                    redirectNames: main.redirects,
-                    root: roots.main,
-                    certificate: await certificate([main.canonical, ...main.redirects], "main-"),
-                    hook: { path: "/webhook", id: "main" },
-                    projects: [{ name: "docs", path: "/docs/", root: roots.docs, hook: { path: "/docs/webhook", id: "docs" } }],
-                },
-                {
-                    name: "event",
-                    canonicalName: event.canonical,
-                    redirectNames: event.redirects,
-                    root: roots.event,
-                    certificate: await certificate([event.canonical, ...event.redirects], "event-"),
-                    hook: { path: "/webhook", id: "event" },
-                    projects: [],
-                },
+                await topLevel("main", main, roots.main, [{ name: "docs", path: "/docs/", root: roots.docs, hook: { path: "/docs/webhook", id: "docs" } }]),
+                await topLevel("event", event, roots.event, []),
             ],
         };
-        content = await withoutIpv6ListenWhereMissing(renderNginxConf(parameters));
-        fs.writeFileSync(siteConfPath, content);
-        fs.writeFileSync(confPath, nginxMainConf(dir, siteConfPath));
+        content = await nginx.configure(renderNginxConf(parameters));
         stub = await startStubReceiver(stubPort);
     });
 
     afterAll(async () => {
-        const master = nginx?.child.pid;
-        await nginx?.stop("SIGTERM");
+        expect(await nginx.stop(), "nginx still running").toBe(true);
         await new Promise<void>((resolve) => (stub ? stub.server.close(() => resolve()) : resolve()));
         stub?.server.closeAllConnections();
-        if (master) expect(isAlive(master), `nginx ${master} still running`).toBe(false);
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
@@ -168,16 +150,13 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
     });
 
     it("passes nginx -t", async () => {
-        const { stderr } = await run("nginx", ["-t", ...nginxArgs()]);
+        const stderr = await nginx.check();
         expect(stderr).toMatch(/test is successful/);
         expect(stderr).not.toMatch(/\[warn\]|\[emerg\]/);
     });
 
     it("starts", async () => {
-        nginx = new Daemon("nginx", [...nginxArgs(), "-g", "daemon off; master_process on;"]);
-        const log = () => (nginx?.output ?? "") + (fs.existsSync(path.join(dir, "error.log")) ? fs.readFileSync(path.join(dir, "error.log"), "utf8") : "");
-        await waitForPort(port, nginx.child, log);
-        if (mode === "tls") await waitForPort(httpPort, nginx.child, log);
+        await nginx.start(...(mode === "tls" ? [port, httpPort] : [port]));
     });
 
     it("serves each canonical name from its own root; a folder site only its folder", async () => {
@@ -321,10 +300,8 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
     });
 
     it("stops cleanly", async () => {
-        const master = nginx?.pid ?? 0;
-        await nginx?.stop("SIGQUIT");
-        expect(isAlive(master)).toBe(false);
-        expect(fs.readFileSync(path.join(dir, "error.log"), "utf8")).not.toMatch(/\[(emerg|alert|crit)\]/);
+        expect(await nginx.stop("SIGQUIT")).toBe(true);
+        expect(nginx.errorLog()).not.toMatch(/\[(emerg|alert|crit)\]/);
     });
 });
 

@@ -1,15 +1,13 @@
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { Daemon, createTempDir, freePort, isAlive, issueTestCertificate, makeTestCa, nginxMainConf, request, tempDir, waitForPort, withoutIpv6ListenWhereMissing } from "./support";
+import { createTempDir, freePort, issueTestCertificate, makeTestCa, request, tempDir, TestNginx } from "./support";
 
 /**
  * The rendered config with TLS on, run by the real nginx on free loopback ports: port 80's server
@@ -17,7 +15,6 @@ import { Daemon, createTempDir, freePort, isAlive, issueTestCertificate, makeTes
  * a test CA made here, as uacme would leave it.
  */
 
-const run = promisify(execFile);
 const names = ["site.test", "www.site.test"];
 const css = Buffer.from(`/* styles */\n${".rule { color: #123456; margin: 1px; }\n".repeat(60)}`);
 const indexHtml = "<!doctype html>\n<title>tls</title>\n<p>Hello over TLS</p>\n";
@@ -44,23 +41,19 @@ function h2request(session: http2.ClientHttp2Session, method: string, urlPath: s
 describe("nginx site config with TLS", () => {
     const dir = tempDir("nginx-tls");
     const root = path.join(dir, "site");
-    const confPath = path.join(dir, "nginx.conf");
-    const siteConfPath = path.join(dir, "selfpages.conf");
+    const nginx = new TestNginx(dir);
     let httpsPort = 0;
     let httpPort = 0;
     let stubPort = 0;
-    let nginx: Daemon | undefined;
     let stub: http.Server | undefined;
     let received = 0;
     let content = "";
     let ca: Buffer = Buffer.alloc(0);
     let session: http2.ClientHttp2Session | undefined;
-    const nginxArgs = () => ["-p", `${dir}/`, "-c", confPath, "-e", path.join(dir, "error.log")];
 
     beforeAll(async () => {
         createTempDir(dir);
         fs.chmodSync(dir, 0o755);
-        fs.mkdirSync(path.join(dir, "temp"));
         [httpsPort, httpPort, stubPort] = [await freePort(), await freePort(), await freePort()];
         fs.mkdirSync(path.join(root, "releases", "r1"), { recursive: true });
         fs.writeFileSync(path.join(root, "releases", "r1", "index.html"), indexHtml);
@@ -75,10 +68,7 @@ describe("nginx site config with TLS", () => {
         const layout = { ...settings.layout, tlsCertificate: path.join(dir, "fullchain.pem"), tlsKey: path.join(dir, "privkey.pem"), acmeWebroot: path.join(dir, "acme") };
         fs.mkdirSync(path.join(layout.acmeWebroot, ".well-known", "acme-challenge"), { recursive: true });
         fs.writeFileSync(path.join(layout.acmeWebroot, ".well-known", "acme-challenge", "tok3n_-x"), "tok3n_-x.thumbprint");
-        content = nginxSiteFile({ ...settings, layout }, httpsPort, httpPort).content;
-        content = await withoutIpv6ListenWhereMissing(content);
-        fs.writeFileSync(siteConfPath, content);
-        fs.writeFileSync(confPath, nginxMainConf(dir, siteConfPath));
+        content = await nginx.configure(nginxSiteFile({ ...settings, layout }, httpsPort, httpPort).content);
         stub = http.createServer((req, res) => {
             received++;
             req.resume();
@@ -89,10 +79,8 @@ describe("nginx site config with TLS", () => {
 
     afterAll(async () => {
         session?.close();
-        const master = nginx?.child.pid;
-        await nginx?.stop("SIGTERM");
+        expect(await nginx.stop(), "nginx still running").toBe(true);
         await new Promise<void>((resolve) => (stub ? stub.close(() => resolve()) : resolve()));
-        if (master) expect(isAlive(master)).toBe(false);
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
@@ -111,15 +99,13 @@ describe("nginx site config with TLS", () => {
     });
 
     it("passes nginx -t", async () => {
-        const { stderr } = await run("nginx", ["-t", ...nginxArgs()]);
+        const stderr = await nginx.check();
         expect(stderr).toMatch(/test is successful/);
         expect(stderr).not.toMatch(/\[warn\]|\[emerg\]/);
     });
 
     it("starts", async () => {
-        nginx = new Daemon("nginx", [...nginxArgs(), "-g", "daemon off; master_process on;"]);
-        await waitForPort(httpsPort, nginx.child, () => (nginx?.output ?? "") + fs.readFileSync(path.join(dir, "error.log"), "utf8"));
-        await waitForPort(httpPort, nginx.child, () => nginx?.output ?? "");
+        await nginx.start(httpsPort, httpPort);
     });
 
     it("plain HTTP: the ACME challenge is served from the webroot, everything else is a 301 to https on the canonical name", async () => {
@@ -209,7 +195,7 @@ describe("nginx site config with TLS", () => {
     it("stops cleanly", async () => {
         session?.close();
         session = undefined;
-        await nginx?.stop("SIGQUIT");
-        expect(fs.readFileSync(path.join(dir, "error.log"), "utf8")).not.toMatch(/\[(emerg|alert|crit)\]/);
+        expect(await nginx.stop("SIGQUIT")).toBe(true);
+        expect(nginx.errorLog()).not.toMatch(/\[(emerg|alert|crit)\]/);
     });
 });

@@ -198,6 +198,58 @@ export async function withoutIpv6ListenWhereMissing(conf: string): Promise<strin
     return (await ipv6Available()) ? conf : conf.replace(/^\s*listen \[::\]:.*\n/gm, "");
 }
 
+/**
+ * The real nginx running a rendered site config under `dir`: the config inside the minimal
+ * nginx.conf, `nginx -t`, a foreground master and its workers, its error log.
+ */
+export class TestNginx {
+    daemon: Daemon | undefined;
+
+    constructor(readonly dir: string) {}
+
+    private get args(): string[] {
+        return ["-p", `${this.dir}/`, "-c", path.join(this.dir, "nginx.conf"), "-e", this.errorLogPath];
+    }
+
+    get errorLogPath(): string {
+        return path.join(this.dir, "error.log");
+    }
+
+    errorLog(): string {
+        return fs.existsSync(this.errorLogPath) ? fs.readFileSync(this.errorLogPath, "utf8") : "";
+    }
+
+    /** Writes `siteConf` and the nginx.conf around it; returns the site config as written. */
+    async configure(siteConf: string): Promise<string> {
+        fs.mkdirSync(path.join(this.dir, "temp"), { recursive: true });
+        const content = await withoutIpv6ListenWhereMissing(siteConf);
+        const sitePath = path.join(this.dir, "selfpages.conf");
+        fs.writeFileSync(sitePath, content);
+        fs.writeFileSync(path.join(this.dir, "nginx.conf"), nginxMainConf(this.dir, sitePath));
+        return content;
+    }
+
+    /** What `nginx -t` reports (it reports on stderr). */
+    async check(): Promise<string> {
+        return (await execFileAsync("nginx", ["-t", ...this.args])).stderr;
+    }
+
+    /** Starts the master and waits until each of `ports` accepts connections. */
+    async start(...ports: number[]): Promise<Daemon> {
+        const daemon = new Daemon("nginx", [...this.args, "-g", "daemon off; master_process on;"]);
+        this.daemon = daemon;
+        for (const port of ports) await waitForPort(port, daemon.child, () => daemon.output + this.errorLog());
+        return daemon;
+    }
+
+    /** Stops the master (SIGQUIT: gracefully) and says whether it is gone. */
+    async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<boolean> {
+        const pid = this.daemon?.child.pid;
+        await this.daemon?.stop(signal);
+        return pid === undefined || !isAlive(pid);
+    }
+}
+
 const openssl = (dir: string, ...args: string[]) => execFileAsync("openssl", args, { cwd: dir });
 
 /** A test CA in `dir` (ca.pem, ca.key), as the certificates below are issued by. */
