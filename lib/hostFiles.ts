@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { topLevelSites, type Settings, type SiteSettings } from "./config";
 import { reloadIfRunning } from "./openrc";
 import { acmeHook, webhookBinary } from "./platform";
-import type { NginxParameters, NginxSite } from "./nginxParameters";
+import { renderNginxConf, type NginxParameters, type NginxSite } from "./nginxParameters";
 import { renderTemplate } from "./templates";
 import { projectRoot } from "./projectRoot";
 
@@ -133,7 +133,7 @@ export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 44
         mode: "0644",
         owner: "root",
         group: "root",
-        content: renderTemplate("nginx.conf", nginxParameters(settings, listenPort, httpPort)),
+        content: renderNginxConf(nginxParameters(settings, listenPort, httpPort)),
     };
 }
 

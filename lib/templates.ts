@@ -14,6 +14,8 @@ handlebars.registerHelper("join", (values: unknown[], separator: unknown) =>
     values.map(String).join(typeof separator === "string" ? separator : " "),
 );
 handlebars.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+/** "/docs/" as "/docs": nginx's exact location for a project path typed without its slash. */
+handlebars.registerHelper("stripTrailingSlash", (value: unknown) => String(value).replace(/\/$/, ""));
 /** Quotes a value for POSIX sh: the only safe way to put config strings into a script. */
 handlebars.registerHelper("shq", (value: unknown) => new handlebars.SafeString(shellQuote(String(value))));
 

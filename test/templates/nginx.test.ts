@@ -1,51 +1,18 @@
-import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { Daemon, brotliStaticModuleLine, childPids, freePort, ipv6Available, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
+import { childPids, createTempDir, freePort, ipv6Available, isAlive, request, sha256, startStubReceiver, type StubReceiver, tempDir, TestNginx } from "./support";
 
 /**
  * The rendered server block, run by the real nginx on a free loopback port: a minimal nginx.conf
  * around it (everything under a temp dir), `nginx -t`, then a live server in front of a stub
  * receiver, asserting what visitors and GitHub get.
  */
-
-const run = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
-const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
-
-interface Received {
-    method: string;
-    url: string;
-    headers: http.IncomingHttpHeaders;
-    bodySha256: string;
-    bodyLength: number;
-}
-
-/** Stands in for the webhook receiver on loopback: records every request nginx passes on. */
-function startStubReceiver(port: number): Promise<{ server: http.Server; received: Received[] }> {
-    const received: Received[] = [];
-    const server = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (chunk: Buffer) => chunks.push(chunk));
-        req.on("end", () => {
-            const body = Buffer.concat(chunks);
-            received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodySha256: sha256(body), bodyLength: body.length });
-            res.writeHead(202, { "content-type": "text/plain" }).end("accepted\n");
-        });
-    });
-    return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen({ host: "127.0.0.1", port }, () => resolve({ server, received }));
-    });
-}
 
 // Fixed mtime shared by each file and its precompressed copy, as the sync script leaves them.
 const mtime = new Date("2024-03-01T12:00:00Z");
@@ -79,70 +46,35 @@ function writeSite(root: string): void {
     fs.symlinkSync("releases/r1", path.join(root, "current"));
 }
 
-/** The smallest nginx.conf that includes the rendered server block like the distros' http {} does. */
-function mainConf(dir: string, siteConf: string): string {
-    return [
-        // As root, nginx runs workers as `nobody` by default; say so, and keep the files readable by it.
-        isRoot ? "user nobody nogroup;" : "",
-        brotliStaticModuleLine(),
-        "worker_processes 1;",
-        `pid ${dir}/nginx.pid;`,
-        `error_log ${dir}/error.log warn;`,
-        "events { worker_connections 64; }",
-        "http {",
-        "    include /etc/nginx/mime.types;",
-        "    default_type application/octet-stream;",
-        `    client_body_temp_path ${dir}/temp/client_body;`,
-        `    proxy_temp_path ${dir}/temp/proxy;`,
-        `    fastcgi_temp_path ${dir}/temp/fastcgi;`,
-        `    uwsgi_temp_path ${dir}/temp/uwsgi;`,
-        `    scgi_temp_path ${dir}/temp/scgi;`,
-        "    access_log off;",
-        `    include ${siteConf};`,
-        "}",
-        "",
-    ].join("\n");
-}
-
 describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily) => {
     const dir = tempDir(`nginx-${osFamily}`);
     const root = path.join(dir, "site");
-    const confPath = path.join(dir, "nginx.conf");
-    const siteConfPath = path.join(dir, "selfpages.conf");
+    const nginx = new TestNginx(dir);
     let nginxPort = 0;
     let stubPort = 0;
-    let nginx: Daemon | undefined;
-    let stub: { server: http.Server; received: Received[] } | undefined;
+    let stub: StubReceiver | undefined;
     let workers: number[] = [];
     let content = "";
 
     const calls = () => stub?.received ?? [];
-    const nginxArgs = () => ["-p", `${dir}/`, "-c", confPath, "-e", path.join(dir, "error.log")];
 
     beforeAll(async () => {
         createTempDir(dir);
         nginxPort = await freePort();
         stubPort = await freePort();
         fs.chmodSync(dir, 0o755);
-        fs.mkdirSync(path.join(dir, "temp"));
         writeSite(root);
         const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort), tls: "off" }, osFamily);
-        content = nginxSiteFile(settings, nginxPort).content;
-        // The config listens on [::] too; where IPv6 is missing (some CI containers) that line would
-        // fail to bind, so it is dropped there and only there.
-        if (!(await ipv6Available())) content = content.replace(/^\s*listen \[::\]:.*\n/m, "");
-        fs.writeFileSync(siteConfPath, content);
-        fs.writeFileSync(confPath, mainConf(dir, siteConfPath));
+        content = await nginx.configure(nginxSiteFile(settings, nginxPort).content);
         stub = await startStubReceiver(stubPort);
     });
 
     afterAll(async () => {
-        const master = nginx?.child.pid;
-        await nginx?.stop("SIGTERM");
+        expect(await nginx.stop(), "nginx still running").toBe(true);
         await new Promise<void>((resolve) => (stub ? stub.server.close(() => resolve()) : resolve()));
         stub?.server.closeAllConnections();
-        // Nothing left behind: neither the master nor any worker it had.
-        for (const pid of [...(master ? [master] : []), ...workers]) expect(isAlive(pid), `process ${pid} still running`).toBe(false);
+        // Nothing left behind: no worker it had either.
+        for (const pid of workers) expect(isAlive(pid), `worker ${pid} still running`).toBe(false);
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
@@ -153,21 +85,32 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
     });
 
     it("passes nginx -t inside a minimal nginx.conf", async () => {
-        const { stderr } = await run("nginx", ["-t", ...nginxArgs()]);
+        const stderr = await nginx.check();
         expect(stderr).toMatch(/syntax is ok/);
         expect(stderr).toMatch(/test is successful/);
         expect(stderr).not.toMatch(/\[warn\]|\[emerg\]/);
     });
 
     it("starts and serves on the loopback port", async () => {
-        nginx = new Daemon("nginx", [...nginxArgs(), "-g", "daemon off; master_process on;"]);
-        await waitForPort(nginxPort, nginx.child, () => nginx?.output + fs.readFileSync(path.join(dir, "error.log"), "utf8"));
         // The master listens before it forks its workers: on a loaded machine they come a moment later.
-        const pid = nginx.pid;
+        const { pid } = await nginx.start(nginxPort);
         await expect.poll(() => childPids(pid).length, { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(1);
         workers = childPids(pid);
     });
 
+    it("answers the other server names with 301 to the first, path and query kept", async () => {
+        const [canonical, other] = validConfig().settings.site.serverNames;
+        for (const p of ["/", "/style.css?v=2", "/no/such/page", "/webhook"]) {
+            const res = await request(nginxPort, "GET", p, { headers: { host: other } });
+            expect(res.status, p).toBe(301);
+            expect(res.headers.location, p).toBe(`http://${canonical}${p}`);
+        }
+        const before = calls().length;
+        expect((await request(nginxPort, "POST", "/webhook", { headers: { host: other, "content-type": "application/json" }, body: "{}" })).status).toBe(301);
+        expect(calls().length).toBe(before);
+        // The canonical name and a name the config does not know are both the site.
+        for (const host of [canonical, "unknown.test"]) expect((await request(nginxPort, "GET", "/", { headers: { host } })).body.toString(), host).toBe(indexHtml);
+    });
     it("GET / answers index.html, revalidated on every visit, with an ETag and no version", async () => {
         const res = await request(nginxPort, "GET", "/");
         expect(res.status).toBe(200);
@@ -338,14 +281,13 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
     });
 
     it("stops cleanly, leaving no nginx process behind", async () => {
-        const master = nginx?.pid ?? 0;
-        await nginx?.stop("SIGQUIT");
-        for (const pid of [master, ...workers]) expect(isAlive(pid), `process ${pid}`).toBe(false);
+        expect(await nginx.stop("SIGQUIT")).toBe(true);
+        for (const pid of workers) expect(isAlive(pid), `worker ${pid}`).toBe(false);
         // The loopback port is free again.
         await new Promise<void>((resolve, reject) => {
             const server = net.createServer().once("error", reject);
             server.listen({ host: "127.0.0.1", port: nginxPort }, () => server.close(() => resolve()));
         });
-        expect(fs.readFileSync(path.join(dir, "error.log"), "utf8")).not.toMatch(/\[(emerg|alert|crit)\]/);
+        expect(nginx.errorLog()).not.toMatch(/\[(emerg|alert|crit)\]/);
     });
 });

@@ -1,15 +1,13 @@
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
-import { Daemon, brotliStaticModuleLine, createTempDir, freePort, ipv6Available, isAlive, request, tempDir, waitForPort } from "./support";
+import { createTempDir, freePort, issueTestCertificate, makeTestCa, request, tempDir, TestNginx } from "./support";
 
 /**
  * The rendered config with TLS on, run by the real nginx on free loopback ports: port 80's server
@@ -17,39 +15,9 @@ import { Daemon, brotliStaticModuleLine, createTempDir, freePort, ipv6Available,
  * a test CA made here, as uacme would leave it.
  */
 
-const run = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
 const names = ["site.test", "www.site.test"];
 const css = Buffer.from(`/* styles */\n${".rule { color: #123456; margin: 1px; }\n".repeat(60)}`);
 const indexHtml = "<!doctype html>\n<title>tls</title>\n<p>Hello over TLS</p>\n";
-
-async function makeCertificates(dir: string): Promise<void> {
-    const ssl = (...args: string[]) => run("openssl", args, { cwd: dir });
-    await ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=selfpages test CA", "-keyout", "ca.key", "-out", "ca.pem");
-    await ssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${names[0]}`, "-keyout", "privkey.pem", "-out", "leaf.csr");
-    fs.writeFileSync(path.join(dir, "leaf.ext"), `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\n`);
-    await ssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-out", "leaf.pem");
-    fs.writeFileSync(path.join(dir, "fullchain.pem"), fs.readFileSync(path.join(dir, "leaf.pem")));
-}
-
-function mainConf(dir: string, siteConf: string): string {
-    return [
-        isRoot ? "user nobody nogroup;" : "",
-        brotliStaticModuleLine(),
-        "worker_processes 1;",
-        `pid ${dir}/nginx.pid;`,
-        `error_log ${dir}/error.log warn;`,
-        "events { worker_connections 64; }",
-        "http {",
-        "    include /etc/nginx/mime.types;",
-        "    default_type application/octet-stream;",
-        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `    ${t}_temp_path ${dir}/temp/${t};`),
-        "    access_log off;",
-        `    include ${siteConf};`,
-        "}",
-        "",
-    ].join("\n");
-}
 
 interface H2Reply {
     status: number;
@@ -73,23 +41,19 @@ function h2request(session: http2.ClientHttp2Session, method: string, urlPath: s
 describe("nginx site config with TLS", () => {
     const dir = tempDir("nginx-tls");
     const root = path.join(dir, "site");
-    const confPath = path.join(dir, "nginx.conf");
-    const siteConfPath = path.join(dir, "selfpages.conf");
+    const nginx = new TestNginx(dir);
     let httpsPort = 0;
     let httpPort = 0;
     let stubPort = 0;
-    let nginx: Daemon | undefined;
     let stub: http.Server | undefined;
     let received = 0;
     let content = "";
     let ca: Buffer = Buffer.alloc(0);
     let session: http2.ClientHttp2Session | undefined;
-    const nginxArgs = () => ["-p", `${dir}/`, "-c", confPath, "-e", path.join(dir, "error.log")];
 
     beforeAll(async () => {
         createTempDir(dir);
         fs.chmodSync(dir, 0o755);
-        fs.mkdirSync(path.join(dir, "temp"));
         [httpsPort, httpPort, stubPort] = [await freePort(), await freePort(), await freePort()];
         fs.mkdirSync(path.join(root, "releases", "r1"), { recursive: true });
         fs.writeFileSync(path.join(root, "releases", "r1", "index.html"), indexHtml);
@@ -97,17 +61,14 @@ describe("nginx site config with TLS", () => {
         fs.writeFileSync(path.join(root, "releases", "r1", "style.css.gz"), zlib.gzipSync(css));
         fs.writeFileSync(path.join(root, "releases", "r1", "404.html"), "not found\n");
         fs.symlinkSync("releases/r1", path.join(root, "current"));
-        await makeCertificates(dir);
-        ca = fs.readFileSync(path.join(dir, "ca.pem"));
+        ca = await makeTestCa(dir);
+        await issueTestCertificate(dir, names);
         const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort), siteServerNames: JSON.stringify(names), tlsHstsMaxAge: "600" }, "debian");
         // The host's paths, moved under the temp dir.
         const layout = { ...settings.layout, tlsCertificate: path.join(dir, "fullchain.pem"), tlsKey: path.join(dir, "privkey.pem"), acmeWebroot: path.join(dir, "acme") };
         fs.mkdirSync(path.join(layout.acmeWebroot, ".well-known", "acme-challenge"), { recursive: true });
         fs.writeFileSync(path.join(layout.acmeWebroot, ".well-known", "acme-challenge", "tok3n_-x"), "tok3n_-x.thumbprint");
-        content = nginxSiteFile({ ...settings, layout }, httpsPort, httpPort).content;
-        if (!(await ipv6Available())) content = content.replace(/^\s*listen \[::\]:.*\n/gm, "");
-        fs.writeFileSync(siteConfPath, content);
-        fs.writeFileSync(confPath, mainConf(dir, siteConfPath));
+        content = await nginx.configure(nginxSiteFile({ ...settings, layout }, httpsPort, httpPort).content);
         stub = http.createServer((req, res) => {
             received++;
             req.resume();
@@ -118,10 +79,8 @@ describe("nginx site config with TLS", () => {
 
     afterAll(async () => {
         session?.close();
-        const master = nginx?.child.pid;
-        await nginx?.stop("SIGTERM");
+        expect(await nginx.stop(), "nginx still running").toBe(true);
         await new Promise<void>((resolve) => (stub ? stub.close(() => resolve()) : resolve()));
-        if (master) expect(isAlive(master)).toBe(false);
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
@@ -140,43 +99,49 @@ describe("nginx site config with TLS", () => {
     });
 
     it("passes nginx -t", async () => {
-        const { stderr } = await run("nginx", ["-t", ...nginxArgs()]);
+        const stderr = await nginx.check();
         expect(stderr).toMatch(/test is successful/);
         expect(stderr).not.toMatch(/\[warn\]|\[emerg\]/);
     });
 
     it("starts", async () => {
-        nginx = new Daemon("nginx", [...nginxArgs(), "-g", "daemon off; master_process on;"]);
-        await waitForPort(httpsPort, nginx.child, () => (nginx?.output ?? "") + fs.readFileSync(path.join(dir, "error.log"), "utf8"));
-        await waitForPort(httpPort, nginx.child, () => nginx?.output ?? "");
+        await nginx.start(httpsPort, httpPort);
     });
 
-    it("plain HTTP: the ACME challenge is served from the webroot, everything else is a 301 to https", async () => {
+    it("plain HTTP: the ACME challenge is served from the webroot, everything else is a 301 to https on the canonical name", async () => {
         const challenge = await request(httpPort, "GET", "/.well-known/acme-challenge/tok3n_-x", { headers: { host: "site.test" } });
         expect(challenge.status).toBe(200);
         expect(challenge.body.toString()).toBe("tok3n_-x.thumbprint");
         expect(challenge.headers["content-type"]).toBe("text/plain");
         expect((await request(httpPort, "GET", "/.well-known/acme-challenge/missing", { headers: { host: "site.test" } })).status).toBe(404);
-        for (const p of ["/", "/style.css?v=2", "/.well-known/other"]) {
-            const res = await request(httpPort, "GET", p, { headers: { host: "www.site.test" } });
-            expect(res.status, p).toBe(301);
-            expect(res.headers.location, p).toBe(`https://www.site.test${p}`);
+        for (const name of [...names, "unknown.test"]) {
+            for (const p of ["/", "/style.css?v=2", "/.well-known/other"]) {
+                const res = await request(httpPort, "GET", p, { headers: { host: name } });
+                expect(res.status, `${name}${p}`).toBe(301);
+                expect(res.headers.location, `${name}${p}`).toBe(`https://${names[0]}${p}`);
+            }
         }
+        const wwwChallenge = await request(httpPort, "GET", "/.well-known/acme-challenge/tok3n_-x", { headers: { host: names[1] } });
+        expect(wwwChallenge.status).toBe(200);
         const post = await request(httpPort, "POST", "/webhook", { headers: { host: "site.test", "content-type": "application/json" }, body: "{}" });
         expect(post.status).toBe(301);
         expect(received).toBe(0);
     });
 
-    it("HTTPS over HTTP/2: the chain verifies for every name, same caching headers, HSTS when set", async () => {
-        for (const name of names) {
-            const s = http2.connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: name });
-            const res = await h2request(s, "GET", "/", { ":authority": name });
-            s.close();
-            expect(res.status, name).toBe(200);
-            expect(res.body.toString()).toBe(indexHtml);
-            expect(res.headers["cache-control"]).toBe("no-cache");
-            expect(res.headers["strict-transport-security"]).toBe("max-age=600");
-        }
+    it("HTTPS over HTTP/2: the chain verifies for every name; the canonical name serves, the other answers 301 to it; HSTS when set", async () => {
+        const canonical = http2.connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: names[0] });
+        const home = await h2request(canonical, "GET", "/", { ":authority": names[0] });
+        canonical.close();
+        expect(home.status).toBe(200);
+        expect(home.body.toString()).toBe(indexHtml);
+        expect(home.headers["cache-control"]).toBe("no-cache");
+        expect(home.headers["strict-transport-security"]).toBe("max-age=600");
+        const other = http2.connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: names[1] });
+        const redirect = await h2request(other, "GET", "/style.css?v=2", { ":authority": names[1] });
+        other.close();
+        expect(redirect.status).toBe(301);
+        expect(redirect.headers.location).toBe(`https://${names[0]}/style.css?v=2`);
+        expect(redirect.headers["strict-transport-security"]).toBe("max-age=600");
         session = http2.connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: names[0] });
         const gz = await h2request(session, "GET", "/style.css", { "accept-encoding": "gzip" });
         expect(gz.status).toBe(200);
@@ -230,7 +195,7 @@ describe("nginx site config with TLS", () => {
     it("stops cleanly", async () => {
         session?.close();
         session = undefined;
-        await nginx?.stop("SIGQUIT");
-        expect(fs.readFileSync(path.join(dir, "error.log"), "utf8")).not.toMatch(/\[(emerg|alert|crit)\]/);
+        expect(await nginx.stop("SIGQUIT")).toBe(true);
+        expect(nginx.errorLog()).not.toMatch(/\[(emerg|alert|crit)\]/);
     });
 });

@@ -1,12 +1,17 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { promisify } from "node:util";
 
 /** Helpers for the tests that run rendered templates with the real tools (nginx, webhook, sh). */
+
+const execFileAsync = promisify(execFile);
+
+export const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 /**
  * A fresh path under the temp dir, created by `createTempDir` in a beforeAll (not at collection, so
@@ -161,5 +166,137 @@ export function request(port: number, method: string, urlPath: string, options: 
         req.on("error", reject);
         if (body !== undefined) req.end(body);
         else req.end();
+    });
+}
+
+/**
+ * The smallest nginx.conf that includes a rendered site config the way the distributions' http {}
+ * does, with everything nginx writes kept under `dir`.
+ */
+export function nginxMainConf(dir: string, siteConf: string): string {
+    return [
+        // As root, nginx runs workers as `nobody` by default; say so, and keep the files readable by it.
+        process.getuid?.() === 0 ? "user nobody nogroup;" : "",
+        brotliStaticModuleLine(),
+        "worker_processes 1;",
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log warn;`,
+        "events { worker_connections 64; }",
+        "http {",
+        "    include /etc/nginx/mime.types;",
+        "    default_type application/octet-stream;",
+        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `    ${t}_temp_path ${dir}/temp/${t};`),
+        "    access_log off;",
+        `    include ${siteConf};`,
+        "}",
+        "",
+    ].join("\n");
+}
+
+/** Drops the `listen [::]:...` lines where IPv6 is missing (some CI containers): they would fail to bind. */
+export async function withoutIpv6ListenWhereMissing(conf: string): Promise<string> {
+    return (await ipv6Available()) ? conf : conf.replace(/^\s*listen \[::\]:.*\n/gm, "");
+}
+
+/**
+ * The real nginx running a rendered site config under `dir`: the config inside the minimal
+ * nginx.conf, `nginx -t`, a foreground master and its workers, its error log.
+ */
+export class TestNginx {
+    daemon: Daemon | undefined;
+
+    constructor(readonly dir: string) {}
+
+    private get args(): string[] {
+        return ["-p", `${this.dir}/`, "-c", path.join(this.dir, "nginx.conf"), "-e", this.errorLogPath];
+    }
+
+    get errorLogPath(): string {
+        return path.join(this.dir, "error.log");
+    }
+
+    errorLog(): string {
+        return fs.existsSync(this.errorLogPath) ? fs.readFileSync(this.errorLogPath, "utf8") : "";
+    }
+
+    /** Writes `siteConf` and the nginx.conf around it; returns the site config as written. */
+    async configure(siteConf: string): Promise<string> {
+        fs.mkdirSync(path.join(this.dir, "temp"), { recursive: true });
+        const content = await withoutIpv6ListenWhereMissing(siteConf);
+        const sitePath = path.join(this.dir, "selfpages.conf");
+        fs.writeFileSync(sitePath, content);
+        fs.writeFileSync(path.join(this.dir, "nginx.conf"), nginxMainConf(this.dir, sitePath));
+        return content;
+    }
+
+    /** What `nginx -t` reports (it reports on stderr). */
+    async check(): Promise<string> {
+        return (await execFileAsync("nginx", ["-t", ...this.args])).stderr;
+    }
+
+    /** Starts the master and waits until each of `ports` accepts connections. */
+    async start(...ports: number[]): Promise<Daemon> {
+        const daemon = new Daemon("nginx", [...this.args, "-g", "daemon off; master_process on;"]);
+        this.daemon = daemon;
+        for (const port of ports) await waitForPort(port, daemon.child, () => daemon.output + this.errorLog());
+        return daemon;
+    }
+
+    /** Stops the master (SIGQUIT: gracefully) and says whether it is gone. */
+    async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<boolean> {
+        const pid = this.daemon?.child.pid;
+        await this.daemon?.stop(signal);
+        return pid === undefined || !isAlive(pid);
+    }
+}
+
+const openssl = (dir: string, ...args: string[]) => execFileAsync("openssl", args, { cwd: dir });
+
+/** A test CA in `dir` (ca.pem, ca.key), as the certificates below are issued by. */
+export async function makeTestCa(dir: string): Promise<Buffer> {
+    await openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=selfpages test CA", "-keyout", "ca.key", "-out", "ca.pem");
+    return fs.readFileSync(path.join(dir, "ca.pem"));
+}
+
+/**
+ * A certificate from the test CA for `names` (the first its CN), written as uacme leaves one:
+ * `<prefix>fullchain.pem` and `<prefix>privkey.pem` in `dir`.
+ */
+export async function issueTestCertificate(dir: string, names: string[], prefix = ""): Promise<{ certificate: string; key: string }> {
+    const file = (name: string) => `${prefix}${name}`;
+    await openssl(dir, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${names[0]}`, "-keyout", file("privkey.pem"), "-out", file("leaf.csr"));
+    fs.writeFileSync(path.join(dir, file("leaf.ext")), `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\n`);
+    await openssl(dir, "x509", "-req", "-in", file("leaf.csr"), "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", file("leaf.ext"), "-out", file("fullchain.pem"));
+    return { certificate: path.join(dir, file("fullchain.pem")), key: path.join(dir, file("privkey.pem")) };
+}
+
+export interface Received {
+    method: string;
+    url: string;
+    headers: http.IncomingHttpHeaders;
+    bodySha256: string;
+    bodyLength: number;
+}
+
+export interface StubReceiver {
+    server: http.Server;
+    received: Received[];
+}
+
+/** Stands in for the webhook receiver on loopback: records every request nginx passes on. */
+export function startStubReceiver(port: number): Promise<StubReceiver> {
+    const received: Received[] = [];
+    const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (chunk: Buffer) => chunks.push(chunk));
+        req.on("end", () => {
+            const body = Buffer.concat(chunks);
+            received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodySha256: sha256(body), bodyLength: body.length });
+            res.writeHead(202, { "content-type": "text/plain" }).end("accepted\n");
+        });
+    });
+    return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen({ host: "127.0.0.1", port }, () => resolve({ server, received }));
     });
 }
