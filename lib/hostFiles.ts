@@ -65,6 +65,8 @@ export function syncParameters(settings: Settings) {
         keepReleases: settings.site.keepReleases,
         gzipExtensions,
         gzipMinBytes: 256,
+        folder: "",
+        pin: "",
     };
 }
 
