@@ -1,8 +1,9 @@
 #!/bin/sh
 # Managed by selfpages (Pulumi): `pulumi up` overwrites local changes.
 #
-# Deploys the newest commit of a branch, one commit deep, as a new release that shares every
-# unchanged file with the current one, then switches the served link with one rename(2).
+# Deploys the newest commit of a branch (or the pinned commit, PIN), one commit deep, as a new
+# release that shares every unchanged file with the current one, then switches the served link
+# with one rename(2). A commit that a kept release already holds is served by switching to it.
 #
 #   sync webhook EVENT REF REPOSITORY DELIVERY [AFTER]
 #                                                from the webhook receiver, in the background;
@@ -12,6 +13,11 @@
 #   sync manual                                  from `pulumi up`: waits for a running sync,
 #                                                deploys, exits non-zero if that failed
 #
+# FOLDER names the directory of the commit that nginx serves (current/FOLDER), "" for all of it:
+# the release is the whole commit all the same, and a commit without that directory is not
+# deployed. While PIN is set, that commit is served instead of the branch's head: webhook and cron
+# log the pushes they leave alone, and deploy the pin only if it is not served yet.
+#
 # Layout under the site root:
 #   repo.git/            bare, shallow clone: the objects of one commit
 #   releases/<id>/       <UTC time>-<short sha>; complete once .selfpages-complete exists
@@ -20,10 +26,12 @@
 #                        deploy starts from it (.selfpages-spare names the release it copies)
 # Inside a release, names starting with .selfpages- are ours (nginx serves no dotfiles):
 #   .selfpages-index     git index of the release (stat data lets the next sync reuse it); the
-#                        current release's only: older ones lose it once replaced
+#                        current release's only (and that of a release a switch to a kept one
+#                        left, the way back): a build removes the others'
 #   .selfpages-commit    the commit deployed
 #   .selfpages-gz        the .gz files this script generated (not the ones the site ships)
 #   .selfpages-br        the same for .br (brotli, for clients that accept it)
+#   .selfpages-folder    the FOLDER its precompression covered, when not the whole commit
 #   .selfpages-complete  written last
 #
 # A sync builds releases/<id> as `cp -al` of the current release (hardlinks only) and lets git
@@ -54,7 +62,8 @@ mark start
 start_seconds=${marked%%.*}
 
 # Its parameters (REPOSITORY, BRANCH, CLONE_URL, SITE_ROOT, STATE_DIR, LOG_FILE, DEPLOY_REPORT,
-# KEEP_RELEASES, GZIP_MIN_BYTES, GZIP_EXTENSIONS) come from a small file the stack renders
+# KEEP_RELEASES, GZIP_MIN_BYTES, GZIP_EXTENSIONS, and FOLDER and PIN, which may be empty) come
+# from a small file the stack renders
 # (templates/sync.conf.hbs); the tests point SELFPAGES_SYNC_CONF at their own.
 # `--conf FILE` first names the site's file (each site has its own); the deploy reporter reads it too.
 if [ "${1:-}" = --conf ]; then
@@ -71,6 +80,28 @@ export SELFPAGES_SYNC_CONF="${SELFPAGES_SYNC_CONF:-/etc/selfpages/sync.conf}"
 	"${SITE_ROOT:?is not set in sync.conf}" "${STATE_DIR:?is not set in sync.conf}" "${LOG_FILE:?is not set in sync.conf}" \
 	"${DEPLOY_REPORT:?is not set in sync.conf}" "${KEEP_RELEASES:?is not set in sync.conf}" \
 	"${GZIP_MIN_BYTES:?is not set in sync.conf}" "${GZIP_EXTENSIONS:?is not set in sync.conf}"
+# Empty when a sync.conf written before them lacks them: the whole branch, its head.
+FOLDER=${FOLDER-} PIN=${PIN-}
+case "$FOLDER" in
+*[!A-Za-z0-9._-]* | . | ..)
+	echo "FOLDER in sync.conf is not one directory name: '$FOLDER'" >&2
+	exit 2
+	;;
+esac
+case "$PIN" in *[A-F]*) PIN=$(printf '%s' "$PIN" | tr 'A-F' 'a-f') ;; esac
+case "$PIN" in
+"") ;;
+*[!0-9a-f]*)
+	echo "PIN in sync.conf is not a 40-hex commit: '$PIN'" >&2
+	exit 2
+	;;
+*)
+	if [ "${#PIN}" -ne 40 ]; then
+		echo "PIN in sync.conf is not a 40-hex commit: '$PIN'" >&2
+		exit 2
+	fi
+	;;
+esac
 # Seconds `manual` waits for a running sync before giving up.
 LOCK_WAIT=600
 
@@ -292,9 +323,10 @@ maintain_repo() {
 # encoding ($1: .gz or .br), from the changes git will make ("A|M|T|D<tab>path" on stdin, relative
 # to the release), the previous manifest of that encoding ($2) and the paths of the new tree ($3).
 # Writes the manifest entries that stay to $4. With $5 = all, every path of the tree is a candidate
-# (the previous release has no manifest of that encoding: it predates it).
+# (the previous release has no manifest of that encoding: it predates it; or it was made for
+# another FOLDER). Only paths in FOLDER are compressed: nginx serves nothing else.
 plan_precompressed() {
-	awk -v sfx="$1" -v exts="$GZIP_EXTENSIONS" -v manifest="$2" -v tree="$3" -v kept="$4" -v all="${5:-}" '
+	awk -v sfx="$1" -v exts="$GZIP_EXTENSIONS" -v manifest="$2" -v tree="$3" -v kept="$4" -v all="${5:-}" -v folder="${FOLDER:+$FOLDER/}" '
 		BEGIN {
 			n = split(exts, list, " ")
 			for (i = 1; i <= n; i++) ext[tolower(list[i])] = 1
@@ -321,6 +353,7 @@ plan_precompressed() {
 			for (path in generated) if (!(path in drop)) print path > kept
 			for (path in candidate) {
 				if (path ~ /^"/ || path ~ /\.(gz|br)$/ || (path sfx) in tracked) continue
+				if (folder != "" && index(path, folder) != 1) continue
 				if ((path sfx) in generated && !((path sfx) in drop)) continue
 				base = path
 				sub(/.*\//, "", base)
@@ -398,6 +431,66 @@ fetch_branch() {
 	git_repo fetch -q --depth 1 --no-tags "$CLONE_URL" "+refs/heads/$BRANCH:refs/remotes/origin/$BRANCH"
 }
 
+# Prints "releases/<id>" of the newest complete release of commit $1, or nothing. Names end with
+# the short commit: only those are read. (The glob lists names in byte order, the newest last.)
+release_of() {
+	found=""
+	for release in "$RELEASES"/*-"$(short "$1")"; do
+		case "${release##*/}" in [0-9]*T[0-9]*Z-[0-9a-f]*) ;; *) continue ;; esac
+		[ -f "$release/.selfpages-complete" ] || continue
+		line=""
+		read -r line <"$release/.selfpages-commit" || true
+		if [ "$line" = "$1" ]; then found=releases/${release##*/}; fi
+	done
+	printf '%s\n' "$found"
+}
+
+# Fails, saying so, when release $1 ("releases/<id>", of commit $2) has no directory FOLDER: nginx
+# would answer 404 for the whole site. (A symlink is no directory in git's tree either.)
+check_folder() {
+	if [ -n "$FOLDER" ] && { [ ! -d "$SITE_ROOT/$1/$FOLDER" ] || [ -L "$SITE_ROOT/$1/$FOLDER" ]; }; then
+		no_folder "$2"
+	fi
+}
+no_folder() {
+	echo "$what $(short "$1") has no folder /$FOLDER" >&2
+	return 1
+}
+
+# The commit $1 is served already. `pulumi up` may have changed FOLDER: manual checks it again.
+up_to_date() {
+	if [ "$mode" = manual ]; then
+		step "check of the folder /$FOLDER"
+		check_folder "$old_release" "$1"
+	fi
+	log "up to date $(short "$1")${PIN:+ (pinned)}"
+}
+
+# One rename(2): a visitor gets the old release or the new one, never a mix.
+switch_current() {
+	step "switch to $1"
+	if [ -e "$CURRENT.new" ] || [ -L "$CURRENT.new" ]; then rm -f "$CURRENT.new"; fi
+	ln -s "releases/$1" "$CURRENT.new"
+	mv -T -f "$CURRENT.new" "$CURRENT"
+	mark switched
+	report success "$new"
+}
+
+# Serves the kept release $1 ("releases/<id>", complete, of commit $new) again: a rollback, or the
+# way back from one. Nothing to fetch or build. The release left keeps its git index (only a build
+# removes the others'), so that going back to it is as quick, and a build may start from it.
+switch_to_kept() {
+	check_folder "$1" "$new"
+	report start "$new"
+	switch_current "${1#releases/}"
+	if [ -f "$SITE_ROOT/$1/.selfpages-index" ]; then
+		prepare_spare "${1#releases/}" || log "warning: could not copy the release for the next deploy"
+	fi
+	mark finished
+	log "deployed $(short "$new") (previous $(short "${old:-none}")) from the kept release ${1#releases/} in $(($(date +%s) - started))s"
+	log "phases$phases"
+}
+
 # One sync. Runs in a subshell with `set -e`; on failure the caller logs what failed and
 # removes the half-built release. old_release and old (its commit) are the caller's.
 deploy() {
@@ -410,29 +503,64 @@ deploy() {
 		git init -q --bare "$REPO.new"
 		mv "$REPO.new" "$REPO"
 	fi
-	# A delivery or `pulumi up` means a new commit: fetch it at once (one round trip to the
-	# origin). cron usually finds nothing new, which one ls-remote tells without writing anything;
-	# it is also the way back when that fetch fails, for the origin's own reason in the log.
-	if [ "$mode" = cron ] || ! fetch_branch 2>/dev/null; then
-		step "ls-remote of $BRANCH"
-		mark lsremote
-		# Apart from the pipe, so an unreachable origin fails here with git's own message instead
-		# of passing for a missing branch.
-		refs=$(git ls-remote "$CLONE_URL" "refs/heads/$BRANCH")
-		new=$(printf '%s\n' "$refs" | awk -v ref="refs/heads/$BRANCH" '$2 == ref { print $1 }')
-		if [ -z "$new" ]; then
-			echo "branch $BRANCH not found at the origin" >&2
-			return 1
-		fi
-		if [ "$new" = "$old" ]; then
-			log "up to date $(short "$new")"
+	# What the error naming a missing folder calls the commit.
+	what="branch $BRANCH at"
+	held=""
+	if [ -n "$PIN" ]; then
+		what="pinned commit"
+		# The origin is not asked: the push is not served, whatever it is.
+		pushed=$after
+		case "$pushed" in *[!0-9a-fA-F]*) pushed=$(clean "$pushed") ;; esac
+		case "$mode" in
+		webhook) log "pinned to $(short "$PIN"): push ${pushed:+of $(short "$pushed") }to $BRANCH not deployed" ;;
+		cron) log "pinned to $(short "$PIN"): the head of $BRANCH is not deployed" ;;
+		esac
+		if [ "$PIN" = "$old" ]; then
+			if [ "$mode" = manual ]; then up_to_date "$PIN"; fi
 			return 0
 		fi
-		fetch_branch
+		new=$PIN
+		held=$(release_of "$new")
+		if [ -z "$held" ]; then
+			# Servers let a client fetch any commit they have by its id with protocol v2 (GitHub,
+			# git daemon, file://); v0 allows only the heads it lists.
+			step "fetch of the pinned commit $(short "$PIN")"
+			mark fetch
+			git_repo -c protocol.version=2 fetch -q --depth 1 --no-tags "$CLONE_URL" "$PIN"
+			git_repo rev-parse --verify -q "$PIN^{commit}" >/dev/null
+		fi
+	else
+		# A delivery or `pulumi up` means a new commit: fetch it at once (one round trip to the
+		# origin). cron usually finds nothing new, which one ls-remote tells without writing
+		# anything; it is also the way back when that fetch fails, for the origin's own reason
+		# in the log.
+		if [ "$mode" = cron ] || ! fetch_branch 2>/dev/null; then
+			step "ls-remote of $BRANCH"
+			mark lsremote
+			# Apart from the pipe, so an unreachable origin fails here with git's own message
+			# instead of passing for a missing branch.
+			refs=$(git ls-remote "$CLONE_URL" "refs/heads/$BRANCH")
+			new=$(printf '%s\n' "$refs" | awk -v ref="refs/heads/$BRANCH" '$2 == ref { print $1 }')
+			if [ -z "$new" ]; then
+				echo "branch $BRANCH not found at the origin" >&2
+				return 1
+			fi
+			if [ "$new" = "$old" ]; then
+				up_to_date "$new"
+				return 0
+			fi
+			fetch_branch
+		fi
+		new=$(git_repo rev-parse --verify -q "refs/remotes/origin/$BRANCH^{commit}")
+		if [ "$new" = "$old" ]; then
+			up_to_date "$new"
+			return 0
+		fi
+		# A push back to a commit deployed before (or the unpinned head): its release is kept.
+		held=$(release_of "$new")
 	fi
-	new=$(git_repo rev-parse --verify -q "refs/remotes/origin/$BRANCH^{commit}")
-	if [ "$new" = "$old" ]; then
-		log "up to date $(short "$new")"
+	if [ -n "$held" ]; then
+		switch_to_kept "$held"
 		return 0
 	fi
 	report start "$new"
@@ -452,19 +580,39 @@ deploy() {
 		echo "the commit has top-level files named .selfpages-*, which are this script's own" >&2
 		return 1
 	fi
+	if [ -n "$FOLDER" ]; then
+		# The entry itself: a directory ("tree"), not a file or a symlink of that name.
+		case "$(git_repo ls-tree "$new" -- "$FOLDER")" in
+		"040000 tree "*) ;;
+		*) no_folder "$new" ;;
+		esac
+	fi
 	rm -rf "$building"
-	incremental=""
+	# The release to start from: the current one, or after a switch to a kept release that lost
+	# its git index, the newest that has one (the one left by the switch).
+	base=""
 	if [ -n "$old" ] && [ -f "$SITE_ROOT/$old_release/.selfpages-index" ]; then
-		# Hardlinks to every file of the current release, then git rewrites what changed: the
-		# spare if it copies the current release, else a copy made now.
+		base=$old_release
+	else
+		for name in $(release_names); do
+			if [ -f "$RELEASES/$name/.selfpages-complete" ] && [ -f "$RELEASES/$name/.selfpages-index" ]; then
+				base=releases/$name
+				break
+			fi
+		done
+	fi
+	incremental=""
+	if [ -n "$base" ]; then
+		# Hardlinks to every file of that release, then git rewrites what changed: the spare if
+		# it copies that release, else a copy made now.
 		spare=""
 		if [ -f "$SPARE/.selfpages-spare" ]; then read -r spare <"$SPARE/.selfpages-spare" || true; fi
-		if [ -d "$SPARE" ] && [ "$spare" = "$old_release" ]; then
+		if [ -d "$SPARE" ] && [ "$spare" = "$base" ]; then
 			mv "$SPARE" "$building"
 		else
-			cp -al "$SITE_ROOT/$old_release" "$building"
+			cp -al "$SITE_ROOT/$base" "$building"
 		fi
-		rm -f "$building/.selfpages-complete" "$building/.selfpages-commit" "$building/.selfpages-gz" "$building/.selfpages-br" "$building/.selfpages-spare"
+		rm -f "$building/.selfpages-complete" "$building/.selfpages-commit" "$building/.selfpages-gz" "$building/.selfpages-br" "$building/.selfpages-spare" "$building/.selfpages-folder"
 		# The index's stat data matches the linked files (same inodes; ctime changed with the
 		# link count, hence core.trustctime=false): refreshing it reads no file content. Status 1
 		# only means some file differs (read-tree --reset restores it); more is an unusable index.
@@ -473,7 +621,7 @@ deploy() {
 		if [ "$refreshed" -le 1 ]; then
 			incremental=yes
 		else
-			log "warning: the index of $old_release is unusable: full checkout"
+			log "warning: the index of $base is unusable: full checkout"
 			rm -rf "$building"
 		fi
 	fi
@@ -490,16 +638,24 @@ deploy() {
 	# Words "compress.gz", "changed.br"...: which encodings have work (most deploys change no text
 	# asset, and start no compressor then).
 	work=""
+	# The FOLDER the base release was compressed for ("" for all of it, and in releases made
+	# before FOLDER): when that left out part of this FOLDER, every path is a candidate once.
+	widen=""
+	if [ -n "$incremental" ] && [ -f "$SITE_ROOT/$base/.selfpages-folder" ]; then
+		scope=""
+		read -r scope <"$SITE_ROOT/$base/.selfpages-folder" || true
+		if [ -n "$scope" ] && [ "$scope" != "$FOLDER" ]; then widen=all; fi
+	fi
 	for sfx in .gz .br; do
-		all=""
+		all=$widen
 		if [ -z "$incremental" ]; then
 			: >"$manifest$sfx"
-		elif ! cp "$SITE_ROOT/$old_release/.selfpages-${sfx#.}" "$manifest$sfx" 2>/dev/null; then
+		elif ! cp "$SITE_ROOT/$base/.selfpages-${sfx#.}" "$manifest$sfx" 2>/dev/null; then
 			# A release of a version without this encoding: every file may need it once.
 			: >"$manifest$sfx"
 			all=all
-			work="$work changed$sfx"
 		fi
+		if [ -n "$all" ]; then work="$work changed$sfx"; fi
 		: >"$kept$sfx"
 		plan_precompressed "$sfx" "$manifest$sfx" "$tree" "$kept$sfx" "$all" <"$plan.changes" >"$plan$sfx"
 		while IFS= read -r line; do
@@ -530,11 +686,11 @@ deploy() {
 		unchanged=yes
 		case "$work " in *" changed$sfx "*) unchanged="" ;; esac
 		if [ -n "$incremental" ] && [ -n "$unchanged" ] && [ ! -s "$plan.new" ]; then
-			ln "$SITE_ROOT/$old_release/$name" "$building/$name"
+			ln "$SITE_ROOT/$base/$name" "$building/$name"
 		else
 			sort -u "$kept$sfx" "$plan.new" >"$plan.list"
-			if [ -n "$incremental" ] && cmp -s "$plan.list" "$SITE_ROOT/$old_release/$name"; then
-				ln "$SITE_ROOT/$old_release/$name" "$building/$name"
+			if [ -n "$incremental" ] && cmp -s "$plan.list" "$SITE_ROOT/$base/$name"; then
+				ln "$SITE_ROOT/$base/$name" "$building/$name"
 			else
 				mv "$plan.list" "$building/$name"
 			fi
@@ -542,15 +698,10 @@ deploy() {
 		mark "${sfx#.}"
 	done
 	printf '%s\n' "$new" >"$building/.selfpages-commit"
+	if [ -n "$FOLDER" ]; then printf '%s\n' "$FOLDER" >"$building/.selfpages-folder"; fi
 	: >"$building/.selfpages-complete"
 
-	step "switch to $id"
-	# One rename(2): a visitor gets the old release or the new one, never a mix.
-	if [ -e "$CURRENT.new" ] || [ -L "$CURRENT.new" ]; then rm -f "$CURRENT.new"; fi
-	ln -s "releases/$id" "$CURRENT.new"
-	mv -T -f "$CURRENT.new" "$CURRENT"
-	mark switched
-	report success "$new"
+	switch_current "$id"
 
 	# Small deploys never wait for the spare's index to settle (see prepare_spare).
 	settle=""
@@ -559,8 +710,11 @@ deploy() {
 
 	# Deployed: what follows only frees disk or prepares the next deploy, and cannot fail the sync.
 	# Only the current release's index is read (by the next sync); an older one would cost each
-	# kept release 100 bytes a file (2 MB for 20 000 files) for nothing.
-	if [ -n "$old_release" ]; then rm -f "$SITE_ROOT/$old_release/.selfpages-index" || true; fi
+	# kept release 100 bytes a file (2 MB for 20 000 files) for nothing. (Usually one: the
+	# previous release's, and the one a switch to a kept release left.)
+	for file in "$RELEASES"/*/.selfpages-index; do
+		if [ "$file" != "$index" ] && [ -f "$file" ]; then rm -f "$file" || true; fi
+	done
 	prune_releases || log "warning: could not remove old releases"
 	prepare_spare "$id" "$settle" || log "warning: could not copy the release for the next deploy"
 	maintain_repo >/dev/null 2>&1 || log "warning: git maintenance failed"

@@ -68,6 +68,8 @@ export function syncParameters(settings: Settings, site: SiteSettings) {
         keepReleases: site.keepReleases,
         gzipExtensions,
         gzipMinBytes: 256,
+        folder: "",
+        pin: "",
     };
 }
 

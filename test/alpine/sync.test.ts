@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Shell, SyncHost, realGit, text, which } from "../templates/syncFixtures";
+import { type Shell, SyncHost, type SyncOptions, realGit, text, which } from "../templates/syncFixtures";
 import { AlpineRoot, chrootUnavailable } from "./chroot";
 import { alpineAvailable } from "./packaging";
 
@@ -43,8 +43,8 @@ describe.skipIf(unavailable !== undefined)("the sync program under Alpine's busy
     let root: AlpineRoot;
     let shell: Shell;
     const hosts: SyncHost[] = [];
-    const newHost = () => {
-        const host = new SyncHost(shell);
+    const newHost = (options?: SyncOptions) => {
+        const host = new SyncHost(shell, options);
         hosts.push(host);
         return host;
     };
@@ -104,5 +104,47 @@ describe.skipIf(unavailable !== undefined)("the sync program under Alpine's busy
         expect((await holder.done).code).toBe(0);
         expect(host.outcomes(since)).toHaveLength(2);
         expect(host.currentCommit()).toBe(v3);
+    });
+
+    it("FOLDER and PIN: a commit without the folder refused; a pin served from a kept release without the origin, or fetched by its id; pushes while pinned not deployed", async () => {
+        const host = newHost({ folder: "docs", keepReleases: 2 });
+        const short = (sha: string) => sha.slice(0, 7);
+        const v1 = host.origin.publish({ "docs/index.html": text("docs v1", 3000), "src/app.js": text("src", 3000) });
+        expect((await host.run("manual")).code).toBe(0);
+        expect(fs.existsSync(path.join(host.current, "docs/index.html.gz"))).toBe(true);
+        expect(fs.existsSync(path.join(host.current, "src/app.js.gz"))).toBe(false);
+        const r1 = host.currentTarget();
+        const v2 = host.origin.publish({ "docs/index.html": null, "index.html": "root" });
+        let result = await host.run("manual");
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`sync[manual] error: branch gh-pages at ${short(v2)} has no folder /docs\n`);
+        expect(host.currentTarget()).toBe(r1);
+
+        const v3 = host.origin.publish({ "docs/index.html": text("docs v3", 3000) });
+        expect((await host.run(...push("d3"))).code).toBe(0);
+        expect(host.currentCommit()).toBe(v3);
+        host.configure({ pin: v1 });
+        const away = `${host.origin.bare}.away`;
+        fs.renameSync(host.origin.bare, away);
+        result = await host.run("manual");
+        fs.renameSync(away, host.origin.bare);
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.currentTarget()).toBe(r1);
+        result = await host.run("webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", "d4", v3);
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stderr).toContain(`pinned to ${short(v1)}: push of ${short(v3)} to gh-pages not deployed`);
+        expect(host.currentTarget()).toBe(r1);
+
+        // Two more deploys prune v1's release; pinned again, it is fetched.
+        host.configure({ pin: "" });
+        expect((await host.run("manual")).code).toBe(0);
+        host.origin.publish({ "docs/index.html": text("docs v5", 3000) });
+        expect((await host.run("cron")).code).toBe(0);
+        expect(host.releases().map((name) => name.slice(-7))).not.toContain(short(v1));
+        host.configure({ pin: v1 });
+        result = await host.run("manual");
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.currentCommit()).toBe(v1);
+        expect(gunzip(path.join(host.current, "docs/index.html.gz"))).toBe(text("docs v1", 3000));
     });
 });

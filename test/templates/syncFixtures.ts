@@ -174,6 +174,17 @@ export class Origin {
     }
 }
 
+/** What a test may set of the script's parameters (the rest are the host's paths). */
+export interface SyncOptions {
+    keepReleases?: number;
+    gzipMinBytes?: number;
+    cloneUrl?: (origin: Origin) => string;
+    /** FOLDER: "" (default) for the whole commit, or one directory name. */
+    folder?: string;
+    /** PIN: "" (default) or a commit. */
+    pin?: string;
+}
+
 /** A rendered script, its site root, state and log, and the shell it runs under. */
 export class SyncHost {
     readonly root: string;
@@ -189,7 +200,7 @@ export class SyncHost {
 
     constructor(
         readonly shell: Shell,
-        options: { keepReleases?: number; gzipMinBytes?: number; cloneUrl?: (origin: Origin) => string } = {},
+        private options: SyncOptions = {},
     ) {
         this.root = mkTemp("sync");
         this.origin = new Origin(this.root);
@@ -209,7 +220,13 @@ export class SyncHost {
         fs.writeFileSync(this.config, this.render(options));
     }
 
-    render(options: { keepReleases?: number; gzipMinBytes?: number; cloneUrl?: (origin: Origin) => string } = {}): string {
+    /** Renders sync.conf again with these options changed, as `pulumi up` does after a config change. */
+    configure(changes: SyncOptions): void {
+        this.options = { ...this.options, ...changes };
+        fs.writeFileSync(this.config, this.render(this.options));
+    }
+
+    render(options: SyncOptions = {}): string {
         return renderTemplate("sync.conf", {
             repository,
             branch: "gh-pages",
@@ -222,6 +239,8 @@ export class SyncHost {
             keepReleases: options.keepReleases ?? 3,
             gzipExtensions,
             gzipMinBytes: options.gzipMinBytes ?? 256,
+            folder: options.folder ?? "",
+            pin: options.pin ?? "",
         });
     }
 
