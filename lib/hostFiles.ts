@@ -68,8 +68,6 @@ export function syncParameters(settings: Settings, site: SiteSettings) {
         keepReleases: site.keepReleases,
         gzipExtensions,
         gzipMinBytes: 256,
-        folder: "",
-        pin: "",
     };
 }
 
