@@ -159,14 +159,16 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
             repository: siteRepository(site),
             ...(site.parent === undefined ? { serverNames: site.serverNames ?? (i === 0 ? serverNames : [`${site.name}.selfpages.test`]) } : {}),
         }));
-        if (options.tls) deliveryTls.hosts = Object.fromEntries([...serverNames, ...sites.flatMap((s) => s.serverNames ?? [])].map((n) => [n, host.address]));
+        // The names exist nowhere but in pebble-challtestsrv's DNS: the stand-in delivers to the host's address.
+        const resolvedNames = [...(options.tls ? serverNames : []), ...sites.flatMap((s) => s.serverNames ?? [])].filter((n) => n !== host.address);
+        if (resolvedNames.length > 0) deliveryTls.hosts = Object.fromEntries(resolvedNames.map((n) => [n, host.address]));
 
         const githubToken = (options.daemons && daemonToken(stateDir, "token")) || newGitHubToken();
         const deploymentsToken = options.deployments ? (options.daemons && daemonToken(stateDir, "deploymentsToken")) || newGitHubToken("fine-grained") : undefined;
         const standinHost = options.standinReachableFromHosts || options.deployments ? host.gatewayAddress : "127.0.0.1";
         let standin: GitHubStandin | StandinDaemon;
         if (options.daemons) {
-            const rootFile = acme && "rootFile" in acme ? ["--delivery-ca-file", acme.rootFile, ...serverNames.map((n) => `--delivery-resolve=${n}=${host.address}`)] : [];
+            const rootFile = [...(acme && "rootFile" in acme ? ["--delivery-ca-file", acme.rootFile] : []), ...resolvedNames.map((n) => `--delivery-resolve=${n}=${host.address}`)];
             standin = await startStandinDaemon({ stateDir, host: standinHost, token: githubToken, deploymentsToken, repositories, args: rootFile });
         } else {
             const started = await startGitHubStandin({ host: standinHost, port: 0, token: githubToken, deploymentsToken, repositories, deliveryTls });
