@@ -397,7 +397,9 @@ function checkSites(c: ParsedConfig, sites: CheckedSite[], problems: string[]): 
         if (site.path === undefined) {
             if (site.parent !== undefined) problems.push(`${key("parent")}: goes with \`path\`: a site under another one is served at <parent>/<path>/`);
             if (site.serverNames === undefined) problems.push(`${key("serverNames")}: is required (or give the site a \`parent\` and a \`path\`)`);
-            else if (site.serverNames[0].startsWith("*.") && sites.length > 1) problems.push(`${key("serverNames")}[0]: must not be a wildcard: the first name is the site's canonical name`);
+            else if ((site.serverNames[0] === "_" || site.serverNames[0].startsWith("*.")) && (sites.length > 1 || site.serverNames.length > 1)) {
+                problems.push(`${key("serverNames")}[0]: must be a name, not ${JSON.stringify(site.serverNames[0])}: the first name is the site's canonical name, which the others redirect to`);
+            }
             site.serverNames?.forEach((name, i) => {
                 const owner = nameOwner.get(name);
                 if (owner) problems.push(`${key("serverNames")}[${i}]: ${JSON.stringify(name)} is already a server name of ${owner}`);
