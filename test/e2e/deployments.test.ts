@@ -213,6 +213,8 @@ describe.skipIf(!isRoot)("without githubDeploymentsToken", () => {
         await new Promise((resolve) => setTimeout(resolve, 2000));
         expect(env.standin.apiRequests().filter((r) => /deployment|environment/.test(r.operationId ?? r.path))).toEqual([]);
         expect(env.standin.deploymentsOf(env.repository)).toEqual([]);
-        expect(hostExec(name, "ls /usr/local/lib/selfpages /etc/selfpages").split(/\s+/).filter(Boolean).sort()).toEqual(["/etc/selfpages:", "/usr/local/lib/selfpages:", "hooks.json", "sync", "sync.conf"].sort());
+        expect(hostExec(name, "ls /usr/local/lib/selfpages /etc/selfpages /etc/selfpages/sites/selfpages").split(/\s+/).filter(Boolean).sort()).toEqual(
+            ["/etc/selfpages:", "/usr/local/lib/selfpages:", "/etc/selfpages/sites/selfpages:", "hooks.json", "sites", "sync", "sync.conf"].sort(),
+        );
     });
 });

@@ -26,7 +26,8 @@ const repository = "selfpages/site";
 const stackName = "https";
 const names = tlsServerNames;
 const figuresFile = path.join(repoRoot, "bench", "e2e-figures.json");
-const renewScript = "/usr/local/lib/selfpages/acme-renew";
+// The renew program, told the one site's certificate parameters (as the daily job tells it each site's).
+const renewScript = "SELFPAGES_ACME_CONF=/etc/selfpages/sites/selfpages/acme.conf /usr/local/lib/selfpages/acme-renew";
 
 interface Served {
     status: number;
@@ -201,7 +202,7 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         await acme.stopPebble();
         // A renewal that is due (forced: pebble's certificates last years); the daily job's mode
         // contacts the CA only when 30 days or less are left.
-        const failed = await hostRun(host.name, `SELFPAGES_ACME_RETRY_DELAY=1 ${renewScript} force; echo status=$?`);
+        const failed = await hostRun(host.name, `export SELFPAGES_ACME_RETRY_DELAY=1; ${renewScript} force; echo status=$?`);
         expect(failed.output.trim()).toMatch(/status=1$/);
         expect(await serial()).toBe(before);
         const log = fs.readFileSync(path.join(host.rootfs, "var/log/selfpages/acme.log"), "utf8");
