@@ -337,7 +337,8 @@ describe("PIN fetched from a git daemon", () => {
     const dash = dashShell();
     let daemon: ChildProcess | undefined;
     afterEach(() => {
-        daemon?.kill("SIGKILL");
+        // Its own process group: the daemon and the upload-pack it may still be running.
+        if (daemon?.pid !== undefined && daemon.exitCode === null) process.kill(-daemon.pid, "SIGKILL");
         daemon = undefined;
     });
 
@@ -345,7 +346,9 @@ describe("PIN fetched from a git daemon", () => {
         const port = await freePort();
         const host = new SyncHost(dash!, { cloneUrl: () => `git://127.0.0.1:${port}/origin.git` });
         hosts.push(host);
-        daemon = spawn(realGit, ["daemon", "--reuseaddr", "--listen=127.0.0.1", `--port=${port}`, `--base-path=${host.root}`, "--export-all", host.root], { stdio: "ignore" });
+        // git-daemon itself: `git daemon` would run it as a child that outlives a kill of git.
+        const gitDaemon = path.join(execFileSync(realGit, ["--exec-path"], { encoding: "utf8" }).trim(), "git-daemon");
+        daemon = spawn(gitDaemon, ["--reuseaddr", "--listen=127.0.0.1", `--port=${port}`, `--base-path=${host.root}`, "--export-all", host.root], { stdio: "ignore", detached: true });
         const v1 = host.origin.publish(project("v1"));
         const v2 = host.origin.publish({ "docs/index.html": text("docs home v2", 3000) });
         for (let i = 0; ; i++) {
