@@ -259,7 +259,8 @@ export class ConfigError extends Error {
     }
 }
 
-const optionalKeys = new Set(["siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle", "githubDeploymentsToken"]);
+// siteRepository too: Pulumi.yaml gives it "" so that a stack with `sites` need not set it.
+const optionalKeys = new Set(["siteRepository", "siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle", "githubDeploymentsToken"]);
 const numberKeys = new Set(["hostPort", "siteKeepReleases", "receiverPort", "webhookSecretVersion", "tlsHstsMaxAge"]);
 const arrayKeys = new Set(["siteServerNames", "sites"]);
 
