@@ -1,6 +1,11 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { StaticSiteServer } from "../../components";
+import { hooksFile } from "../../lib/hostFiles";
 import { testPrivateKey, testToken, validConfig } from "../lib/fixtures";
 import { githubWebhookType, isSecretValue, mockSecret, randomPasswordType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
@@ -52,11 +57,14 @@ describe("StaticSiteServer under mocks", () => {
             "selfpages:packages:Packages selfpages-packages",
             "selfpages:account:ServiceAccount selfpages-account",
             "selfpages:directories:HostDirectories selfpages-directories",
+            "selfpages:site:SyncProgram selfpages-sync",
             "selfpages:site:Site selfpages-site",
             "selfpages:receiver:Receiver selfpages-receiver",
             "selfpages:nginx:Nginx selfpages-nginx",
             "selfpages:cron:FallbackCron selfpages-cron",
+            // The host's ACME client keeps the type of the one certificate of earlier releases.
             "selfpages:tls:Certificate selfpages-tls",
+            "selfpages:tls:SiteCertificate selfpages-certificate",
         ].sort());
         expect(commands(resources).map((r) => r.name).sort()).toEqual(
             [
@@ -64,7 +72,8 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-packages-install",
                 "selfpages-account-user",
                 "selfpages-directories-install",
-                "selfpages-site-sync-script",
+                "selfpages-sync-program",
+                "selfpages-site-own-directories",
                 "selfpages-site-sync-config",
                 "selfpages-site-first-deploy",
                 "selfpages-receiver-accepted-secrets",
@@ -81,11 +90,11 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-cron-daemon",
                 "selfpages-cron-crontab",
                 "selfpages-tls-cleanup",
-                "selfpages-tls-renew-config",
                 "selfpages-tls-renew-script",
                 "selfpages-tls-renewal-job",
-                "selfpages-tls-placeholder",
-                "selfpages-tls-issue",
+                "selfpages-certificate-renew-config",
+                "selfpages-certificate-placeholder",
+                "selfpages-certificate-issue",
             ].sort(),
         );
         expect(resources.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["selfpages-receiver-secret-v1"]);
@@ -106,11 +115,15 @@ describe("StaticSiteServer under mocks", () => {
             expect(dependsOnTransitively(resources, command.name), command.name).toContain("selfpages-host-ready");
         }
         expect(dependsOnTransitively(resources, "selfpages-account-user")).toContain("selfpages-packages-install");
-        expect(dependsOnTransitively(resources, "selfpages-site-first-deploy")).toContain("selfpages-site-sync-script");
-        expect(dependsOnTransitively(resources, "selfpages-site-sync-script")).toContain("selfpages-account-user");
+        expect(dependsOnTransitively(resources, "selfpages-site-first-deploy")).toContain("selfpages-sync-program");
+        expect(dependsOnTransitively(resources, "selfpages-site-first-deploy")).toContain("selfpages-site-sync-config");
+        expect(dependsOnTransitively(resources, "selfpages-sync-program")).toContain("selfpages-account-user");
+        // The site's files go into its own directories, made before them.
+        expect(dependsOnTransitively(resources, "selfpages-site-sync-config")).toContain("selfpages-site-own-directories");
+        expect(dependsOnTransitively(resources, "selfpages-site-own-directories")).toContain("selfpages-directories-install");
         // Every file goes into a directory made before it, by the one step that makes them all.
         expect(dependsOnTransitively(resources, "selfpages-directories-install")).toContain("selfpages-account-user");
-        for (const command of commands(resources).filter((c) => /-(script|config|hooks|placeholder|renewal-job)$/.test(c.name))) {
+        for (const command of commands(resources).filter((c) => /-(script|program|config|hooks|placeholder|renewal-job)$/.test(c.name))) {
             expect(dependsOnTransitively(resources, command.name), command.name).toContain("selfpages-directories-install");
         }
         expect([...dependsOnTransitively(resources, "selfpages-nginx-reload")]).toEqual(expect.arrayContaining(["selfpages-nginx-service", "selfpages-nginx-site-config", "selfpages-site-first-deploy"]));
@@ -119,9 +132,9 @@ describe("StaticSiteServer under mocks", () => {
         expect([...dependsOnTransitively(resources, "selfpages-github-webhook")]).toEqual(expect.arrayContaining(["selfpages-receiver-reload", "selfpages-nginx-reload"]));
         // The 443 block needs a certificate (the placeholder) before nginx loads it; the issuance
         // needs nginx answering the challenge; GitHub's hook needs the issued certificate.
-        expect(dependsOnTransitively(resources, "selfpages-nginx-site-config")).toContain("selfpages-tls-placeholder");
-        expect([...dependsOnTransitively(resources, "selfpages-tls-issue")]).toEqual(expect.arrayContaining(["selfpages-nginx-reload", "selfpages-tls-renew-script", "selfpages-tls-renew-config", "selfpages-tls-placeholder"]));
-        expect(dependsOnTransitively(resources, "selfpages-github-webhook")).toContain("selfpages-tls-issue");
+        expect(dependsOnTransitively(resources, "selfpages-nginx-site-config")).toContain("selfpages-certificate-placeholder");
+        expect([...dependsOnTransitively(resources, "selfpages-certificate-issue")]).toEqual(expect.arrayContaining(["selfpages-nginx-reload", "selfpages-tls-renew-script", "selfpages-certificate-renew-config", "selfpages-certificate-placeholder"]));
+        expect(dependsOnTransitively(resources, "selfpages-github-webhook")).toContain("selfpages-certificate-issue");
         // The previous secret is dropped only after GitHub switched.
         expect(dependsOnTransitively(resources, "selfpages-receiver-retire-previous-secret")).toContain("selfpages-github-webhook");
     });
@@ -150,7 +163,7 @@ describe("StaticSiteServer under mocks", () => {
         const renamed = triggers(await declare({ siteServerNames: '["other.example.org"]' }));
         const changed = Object.keys(first).filter((name) => first[name] !== renamed[name]);
         // A new name: a reload for the config, and a certificate naming it.
-        expect(changed.sort()).toEqual(["selfpages-nginx-reload", "selfpages-tls-issue"]);
+        expect(changed.sort()).toEqual(["selfpages-certificate-issue", "selfpages-nginx-reload"]);
 
         const rescheduled = triggers(await declare({ syncSchedule: "*/5 * * * *" }));
         expect(Object.keys(first).filter((name) => first[name] !== rescheduled[name])).toEqual([]);
@@ -162,11 +175,12 @@ describe("StaticSiteServer under mocks", () => {
 
     it("accepts the new secret and the ones the host accepted until GitHub switched, then only the new one", async () => {
         const hostSecret = "secretreadfromthehost0123456789";
-        const resources = await declare({ webhookSecretVersion: "3" }, "alpine", { "selfpages-receiver-accepted-secrets": `${hostSecret}\n` });
+        // The host's hooks file, read by the step: "HOOK-ID SECRET" a line.
+        const resources = await declare({ webhookSecretVersion: "3" }, "alpine", { "selfpages-receiver-accepted-secrets": `selfpages ${hostSecret}\n` });
         const passwords = resources.filter((r) => r.type === randomPasswordType);
         expect(passwords.map((p) => [p.name, p.inputs.keepers, p.inputs.length, p.inputs.special])).toEqual([["selfpages-receiver-secret-v3", { version: "3" }, 48, false]]);
         const accepted = byName(resources, "selfpages-receiver-accepted-secrets");
-        expect(accepted.inputs.create).toMatch(/grep -o '"secret": /);
+        expect(accepted.inputs.create).toContain("'/etc/selfpages/hooks.json'");
         expect(accepted.inputs.logging).toBe("none");
         const hooks = String(byName(resources, "selfpages-receiver-hooks").inputs.stdin);
         expect(hooks).toContain(mockSecret("selfpages-receiver-secret-v3"));
@@ -180,8 +194,29 @@ describe("StaticSiteServer under mocks", () => {
         expect(dependsOnTransitively(resources, "selfpages-receiver-hooks")).toContain("selfpages-receiver-accepted-secrets");
     });
 
+    it("reads the secrets each hook accepts from a hooks file as the receiver has it (two sites, one rotating), and nothing from a fresh host", async () => {
+        const resources = await declare();
+        const script = String(byName(resources, "selfpages-receiver-accepted-secrets").inputs.create);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-accepted-"));
+        try {
+            const hooksPath = path.join(dir, "hooks.json");
+            const onHost = script.replaceAll("'/etc/selfpages/hooks.json'", `'${hooksPath}'`);
+            expect(onHost).not.toBe(script);
+            expect(execFileSync("sh", ["-c", onHost], { encoding: "utf8" })).toBe("");
+            const sites = [
+                { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
+                { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
+            ];
+            const { settings } = validConfig({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]" });
+            fs.writeFileSync(hooksPath, hooksFile(settings, { main: ["mainNew0123", "mainOld4567"], docs: ["docsOnly89ab"] }).content);
+            expect(execFileSync("sh", ["-c", onHost], { encoding: "utf8" })).toBe("main mainNew0123\nmain mainOld4567\ndocs docsOnly89ab\n");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("waits for nothing when the host accepts only the current secret", async () => {
-        const resources = await declare({}, "alpine", { "selfpages-receiver-accepted-secrets": `${mockSecret("selfpages-receiver-secret-v1")}\n` });
+        const resources = await declare({}, "alpine", { "selfpages-receiver-accepted-secrets": `selfpages ${mockSecret("selfpages-receiver-secret-v1")}\n` });
         const retire = byName(resources, "selfpages-receiver-retire-previous-secret").inputs;
         expect(retire.create).not.toMatch(/sleep/);
         expect(byName(resources, "selfpages-receiver-hooks").inputs.stdin).toBe(retire.stdin);
@@ -189,7 +224,7 @@ describe("StaticSiteServer under mocks", () => {
 
     it("marks every secret as secret and never puts one in a command line or a plain input", async () => {
         const hostSecret = "secretreadfromthehost0123456789";
-        const resources = await declare({ webhookSecretVersion: "2" }, "alpine", { "selfpages-receiver-accepted-secrets": hostSecret });
+        const resources = await declare({ webhookSecretVersion: "2" }, "alpine", { "selfpages-receiver-accepted-secrets": `selfpages ${hostSecret}` });
         const secrets = [testPrivateKey.split("\n")[1], testToken, mockSecret("selfpages-receiver-secret-v2"), hostSecret];
         for (const resource of resources) {
             for (const [key, value] of Object.entries(resource.wire)) {
