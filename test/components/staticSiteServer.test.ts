@@ -251,3 +251,75 @@ describe("StaticSiteServer under mocks", () => {
         expect(byName(resources, "selfpages-account-user").inputs.create).toMatch(/useradd --system/);
     });
 });
+
+describe("StaticSiteServer with three sites, under mocks", () => {
+    const sites = [
+        { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org", "www.assoc.example.org"] },
+        { name: "docs", repository: "assoc/docs", parent: "main", path: "docs", secretVersion: 2 },
+        { name: "events", repository: "assoc/events", folder: "/docs", serverNames: ["events.example.org"] },
+    ];
+    const values = { sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]" };
+    const names = ["main", "docs", "events"];
+
+    it("gives each site its component, files, first deploy, secret and GitHub hook; a certificate to each site with names", async () => {
+        const resources = await declare(values);
+        expect(resources.filter((r) => r.type === "selfpages:site:Site").map((r) => r.name)).toEqual(names.map((n) => `${n}-site`));
+        expect(resources.filter((r) => r.type === "selfpages:tls:SiteCertificate").map((r) => r.name)).toEqual(["main-certificate", "events-certificate"]);
+        expect(resources.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["main-receiver-secret-v1", "docs-receiver-secret-v2", "events-receiver-secret-v1"]);
+        // One of each shared step.
+        for (const shared of ["selfpages-sync-program", "selfpages-receiver-hooks", "selfpages-nginx-site-config", "selfpages-cron-crontab", "selfpages-tls-renewal-job"]) expect(resources.filter((r) => r.name === shared), shared).toHaveLength(1);
+        for (const name of names) {
+            const deploy = byName(resources, `${name}-site-first-deploy`).inputs;
+            expect(deploy.create).toBe(`su -s /bin/sh selfpages -c '/usr/local/lib/selfpages/sync --conf /etc/selfpages/sites/${name}/sync.conf manual'`);
+            expect(byName(resources, `${name}-site-sync-config`).inputs.create).toContain(`target='/etc/selfpages/sites/${name}/sync.conf'`);
+            expect(dependsOnTransitively(resources, `${name}-site-first-deploy`)).toContain("selfpages-sync-program");
+        }
+        expect(String(byName(resources, "events-site-sync-config").inputs.stdin)).toMatch(/^FOLDER='docs'$/m);
+        const hooks = resources.filter((r) => r.type === githubWebhookType);
+        expect(hooks.map((h) => [h.name, h.inputs.owner, h.inputs.repo, h.inputs.url, h.inputs.secret])).toEqual([
+            ["main-github-webhook", "assoc", "site", "https://assoc.example.org/webhook", mockSecret("main-receiver-secret-v1")],
+            ["docs-github-webhook", "assoc", "docs", "https://assoc.example.org/docs/webhook", mockSecret("docs-receiver-secret-v2")],
+            ["events-github-webhook", "assoc", "events", "https://events.example.org/webhook", mockSecret("events-receiver-secret-v1")],
+        ]);
+        // Each GitHub hook waits for the receiver, nginx and every certificate; the retirement for every hook.
+        for (const hook of hooks) expect([...dependsOnTransitively(resources, hook.name)]).toEqual(expect.arrayContaining(["selfpages-receiver-reload", "selfpages-nginx-reload", "main-certificate-issue", "events-certificate-issue"]));
+        expect([...dependsOnTransitively(resources, "selfpages-receiver-retire-previous-secret")]).toEqual(expect.arrayContaining(hooks.map((h) => h.name)));
+        // The certificates are issued one after the other (one uacme account, one nginx), after nginx loaded their placeholders.
+        expect(dependsOnTransitively(resources, "events-certificate-issue")).toContain("main-certificate-issue");
+        expect([...dependsOnTransitively(resources, "selfpages-nginx-site-config")]).toEqual(expect.arrayContaining(["main-certificate-placeholder", "events-certificate-placeholder"]));
+        expect(String(byName(resources, "selfpages-cron-crontab").inputs.stdin).match(/--conf \/etc\/selfpages\/sites\/\w+\/sync\.conf cron/g)).toHaveLength(3);
+    });
+
+    it("keeps, while one site rotates, the secrets each hook accepted on the host for that hook only", async () => {
+        const resources = await declare(values, "alpine", { "selfpages-receiver-accepted-secrets": "main mainOnHost0123\ndocs docsPrevious4567\n" });
+        const secretsOf = (content: unknown) => Object.fromEntries((JSON.parse(String(content)) as Array<{ id: string; "trigger-rule": { or: Array<{ match: { secret: string } }> } }>).map((h) => [h.id, h["trigger-rule"].or.map((m) => m.match.secret)]));
+        expect(secretsOf(byName(resources, "selfpages-receiver-hooks").inputs.stdin)).toEqual({
+            main: [mockSecret("main-receiver-secret-v1"), "mainOnHost0123"],
+            docs: [mockSecret("docs-receiver-secret-v2"), "docsPrevious4567"],
+            events: [mockSecret("events-receiver-secret-v1")],
+        });
+        const retire = byName(resources, "selfpages-receiver-retire-previous-secret").inputs;
+        expect(retire.create).toMatch(/^sleep 11/);
+        expect(secretsOf(retire.stdin)).toEqual({ main: [mockSecret("main-receiver-secret-v1")], docs: [mockSecret("docs-receiver-secret-v2")], events: [mockSecret("events-receiver-secret-v1")] });
+    });
+
+    it("changes only the rotated site's secret and the receiver's steps when one site's secretVersion is bumped", async () => {
+        const triggers = (resources: Registered[]) => Object.fromEntries(commands(resources).map((c) => [c.name, JSON.stringify(c.inputs.triggers ?? null)]));
+        const before = await declare(values);
+        const bumped = await declare({ ...values, sites: JSON.stringify(sites.map((s) => (s.name === "events" ? { ...s, secretVersion: 2 } : s))) });
+        const [a, b] = [triggers(before), triggers(bumped)];
+        expect(Object.keys(a).filter((name) => a[name] !== b[name]).sort()).toEqual(["selfpages-receiver-accepted-secrets", "selfpages-receiver-reload", "selfpages-receiver-retire-previous-secret"]);
+        expect(bumped.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["main-receiver-secret-v1", "docs-receiver-secret-v2", "events-receiver-secret-v2"]);
+    });
+
+    it("keeps a site's directories step (whose replacement empties them) when only TLS is switched", async () => {
+        const triggersOf = (resources: Registered[], name: string) => JSON.stringify(byName(resources, name).inputs.triggers);
+        const on = await declare(values);
+        const off = await declare({ ...values, tls: "off" });
+        for (const name of names) expect(triggersOf(off, `${name}-site-own-directories`), name).toBe(triggersOf(on, `${name}-site-own-directories`));
+        // The step's script (run again on an update) makes the certificate's directory only with TLS, for a site with names.
+        expect(byName(on, "main-site-own-directories").inputs.create).toContain("install -d -o root -g root -m 0700 '/etc/selfpages/tls/main'");
+        expect(byName(on, "docs-site-own-directories").inputs.create).not.toContain("/etc/selfpages/tls/");
+        expect(byName(off, "main-site-own-directories").inputs.create).not.toContain("/etc/selfpages/tls/");
+    });
+});
