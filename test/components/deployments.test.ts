@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { StaticSiteServer } from "../../components";
-import { testDeploymentsToken, testPrivateKey, testToken, validConfig } from "../lib/fixtures";
+import { sitesValues, testDeploymentsToken, testPrivateKey, testToken, validConfig } from "../lib/fixtures";
 import { isSecretValue, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
 const environmentType = "pulumi-nodejs:dynamic/selfpages:GitHubEnvironment";
@@ -117,7 +117,7 @@ describe("deployments in GitHub, under mocks", () => {
             // Another branch of the main site's repository: the same environment.
             { name: "preview", repository: "assoc/site", branch: "preview", serverNames: ["preview.assoc.example.org"] },
         ];
-        const resources = await declare({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]", githubDeploymentsToken: testDeploymentsToken });
+        const resources = await declare(sitesValues(sites, { githubDeploymentsToken: testDeploymentsToken }));
         const environments = resources.filter((r) => r.type === environmentType);
         expect(environments.map((e) => [e.name, e.inputs.owner, e.inputs.repo])).toEqual([
             ["main-deployments-environment", "assoc", "site"],

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { StaticSiteServer } from "../../components";
 import { hooksFile } from "../../lib/hostFiles";
-import { testPrivateKey, testToken, validConfig } from "../lib/fixtures";
+import { assocSites, sitesValues, testPrivateKey, testToken, validConfig, validSitesConfig } from "../lib/fixtures";
 import { githubWebhookType, isSecretValue, mockSecret, randomPasswordType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
 async function declare(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine", commandStdout: Record<string, string> = {}): Promise<Registered[]> {
@@ -203,11 +203,7 @@ describe("StaticSiteServer under mocks", () => {
             const onHost = script.replaceAll("'/etc/selfpages/hooks.json'", `'${hooksPath}'`);
             expect(onHost).not.toBe(script);
             expect(execFileSync("sh", ["-c", onHost], { encoding: "utf8" })).toBe("");
-            const sites = [
-                { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
-                { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
-            ];
-            const { settings } = validConfig({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]" });
+            const { settings } = validSitesConfig(assocSites.slice(0, 2));
             fs.writeFileSync(hooksPath, hooksFile(settings, { main: ["mainNew0123", "mainOld4567"], docs: ["docsOnly89ab"] }).content);
             expect(execFileSync("sh", ["-c", onHost], { encoding: "utf8" })).toBe("main mainNew0123\nmain mainOld4567\ndocs docsOnly89ab\n");
         } finally {
@@ -253,12 +249,9 @@ describe("StaticSiteServer under mocks", () => {
 });
 
 describe("StaticSiteServer with three sites, under mocks", () => {
-    const sites = [
-        { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org", "www.assoc.example.org"] },
-        { name: "docs", repository: "assoc/docs", parent: "main", path: "docs", secretVersion: 2 },
-        { name: "events", repository: "assoc/events", folder: "/docs", serverNames: ["events.example.org"] },
-    ];
-    const values = { sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]" };
+    // The docs site's secret is at its second version.
+    const sites = assocSites.map((site) => (site.name === "docs" ? { ...site, secretVersion: 2 } : site));
+    const values = sitesValues(sites);
     const names = ["main", "docs", "events"];
 
     it("gives each site its component, files, first deploy, secret and GitHub hook; a certificate to each site with names", async () => {

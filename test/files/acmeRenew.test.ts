@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, filesDir } from "../../lib/hostFiles";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 import { createTempDir, tempDir } from "../templates/support";
 
 /**
@@ -175,12 +175,7 @@ exit "$status"
     });
 
     it("the daily job renews every site with names (not a project site), each failure kept from stopping the others", async () => {
-        const sites = [
-            { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
-            { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
-            { name: "events", repository: "assoc/events", serverNames: ["events.example.org"] },
-        ];
-        const { settings: many } = validConfig({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]" }, osFamily);
+        const { settings: many } = validSitesConfig(assocSites, {}, osFamily);
         // The job with the renew program replaced by a stand-in that logs its site and fails for "main".
         const stub = path.join(dir, "renew-stub");
         fs.writeFileSync(stub, `#!/bin/sh\necho "$SELFPAGES_ACME_CONF $*" >> ${calls}\ncase $SELFPAGES_ACME_CONF in */main/*) exit 1 ;; esac\n`, { mode: 0o755 });

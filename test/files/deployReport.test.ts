@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { deployReportConfigFile, deploymentsTokenHeader, deployReportFile, deployReportParameters, filesDir, gzipExtensions } from "../../lib/hostFiles";
 import { renderTemplate } from "../../lib/templates";
 import { startGitHubStandin, type ApiRequestRecord, type GitHubStandin } from "../../sandbox/github/server";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 import { busyboxShell, dashShell, realGit, repository, type Shell, SyncHost, which } from "../templates/syncFixtures";
 
 // The deploy reporter (files/deploy-report.sh, as it ships, with its parameters rendered for a
@@ -202,11 +202,7 @@ describe("deploy-report.sh program", () => {
     });
 
     it("each site's parameters beside its own sync.conf, with its own URL as the environment's", () => {
-        const sites = [
-            { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
-            { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
-        ];
-        const many = validConfig({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]", githubDeploymentsToken: "github_pat_renderOnly_0123456789abcdef" }).settings;
+        const many = validSitesConfig(assocSites.slice(0, 2), { githubDeploymentsToken: "github_pat_renderOnly_0123456789abcdef" }).settings;
         const files = many.sites.map((site) => deployReportConfigFile(many, site));
         expect(files.map((f) => f.path)).toEqual(["/etc/selfpages/sites/main/deploy-report.conf", "/etc/selfpages/sites/docs/deploy-report.conf"]);
         expect(files[0].content).toContain("ENVIRONMENT_URL='https://assoc.example.org/'");

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crontabFile } from "../../lib/hostFiles";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 import { createTempDir, tempDir } from "./support";
 
 /**
@@ -68,12 +68,7 @@ describe.each(["alpine", "debian"] as const)("crontab (%s)", (osFamily) => {
     });
 
     it("has one entry per site, project sites included, each with its own sync.conf and the same schedule", () => {
-        const sites = [
-            { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
-            { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
-            { name: "events", repository: "assoc/events", serverNames: ["events.example.org"] },
-        ];
-        const { settings } = validConfig({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]", syncSchedule: "*/10 * * * *" }, osFamily);
+        const { settings } = validSitesConfig(assocSites, { syncSchedule: "*/10 * * * *" }, osFamily);
         expect(entries(crontabFile(settings).content)).toEqual(
             ["main", "docs", "events"].map((name) => `*/10 * * * * /usr/local/lib/selfpages/sync --conf /etc/selfpages/sites/${name}/sync.conf cron >/dev/null 2>&1`),
         );

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import examples from "@octokit/webhooks-examples";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookId, hooksFile } from "../../lib/hostFiles";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 import { Daemon, freePort, isAlive, request, sleep, createTempDir, tempDir, waitForPort } from "./support";
 
 /**
@@ -372,11 +372,7 @@ describe("hooks.json: the real webhook receiver", () => {
 });
 
 describe("hooks.json: two sites, one receiver", () => {
-    const sites = [
-        { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
-        { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
-    ];
-    const two = validConfig({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]" }).settings;
+    const two = validSitesConfig(assocSites.slice(0, 2)).settings;
     const [main, docs] = two.sites;
     const mainSecret = "main-secret-0f1e2d3c4b";
     const mainPrevious = "main-previous-5a6b7c8d9e";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { allHostFiles } from "../../lib/hostFiles";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 
 /** Every file a stack writes to the host, rendered at once: where each goes, its mode and owner, and clean text. */
 
@@ -112,13 +112,8 @@ describe("allHostFiles with deploys reported to GitHub", () => {
 });
 
 describe("allHostFiles for three sites", () => {
-    const sites = [
-        { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org", "www.assoc.example.org"] },
-        { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
-        { name: "events", repository: "assoc/events", folder: "/docs", serverNames: ["events.example.org"] },
-    ];
     const token = "github_pat_renderAllSitesToken_0123456789";
-    const { settings } = validConfig({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]", githubDeploymentsToken: token });
+    const { settings } = validSitesConfig(assocSites, { githubDeploymentsToken: token });
     const files = allHostFiles(settings, { main: ["main-secret-value"], docs: ["docs-secret-value"], events: ["events-secret-value"] }, token);
 
     it("renders each site's own files in its own directory (a certificate for each site with names), and the shared ones once", () => {

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { filesDir, syncCommand, syncConfigFile } from "../../lib/hostFiles";
-import { validConfig } from "../lib/fixtures";
+import { validSitesConfig } from "../lib/fixtures";
 import { renderTemplate } from "../../lib/templates";
 import { binary, busyboxShell, dashShell, gzipExtensions, inode, type Shell, snapshot, SyncHost, text, which } from "./syncFixtures";
 
@@ -114,7 +114,7 @@ describe("the sync program (files/sync.sh) and its parameters (sync.conf)", () =
             { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
             { name: "docs", repository: "assoc/docs", branch: "main", folder: "/docs", parent: "main", path: "docs", keepReleases: 5, pin: "89abcdef0123456789abcdef0123456789abcdef" },
         ];
-        const { settings } = validConfig({ sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]" });
+        const { settings } = validSitesConfig(sites);
         const [main, docs] = settings.sites.map((site) => syncConfigFile(settings, site));
         expect(main).toMatchObject({ path: "/etc/selfpages/sites/main/sync.conf", mode: "0640", owner: "root", group: "selfpages" });
         expect(main.content).toMatch(/^REPOSITORY='assoc\/site'\nBRANCH='gh-pages'\nFOLDER=''\nPIN=''\nCLONE_URL='https:\/\/github.com\/assoc\/site.git'\nSITE_ROOT='\/srv\/selfpages\/sites\/main'\nSTATE_DIR='\/var\/lib\/selfpages\/sites\/main'\nLOG_FILE='\/var\/log\/selfpages\/sites\/main\/sync.log'\nDEPLOY_REPORT='\/usr\/local\/lib\/selfpages\/deploy-report'\nKEEP_RELEASES='3'$/m);
