@@ -434,15 +434,19 @@ describe("hooks.json: two sites, one receiver", () => {
         receiver.writeHooks(hooksFile(two, { main: [rotatedMain], docs: [docsSecret] }).content);
         process.kill(receiver.webhook!.pid, "SIGUSR1");
         const deadline = Date.now() + 5_000;
-        let status = 0;
-        while (Date.now() < deadline) {
-            status = (await receiver.deliver({ hook: "main", event: "push", payload: pushPayload("refs/heads/gh-pages", "assoc/site"), secret: rotatedMain })).status;
-            if (status === 202) break;
+        let rotated = await receiver.deliver({ hook: "main", event: "push", payload: pushPayload("refs/heads/gh-pages", "assoc/site"), secret: rotatedMain });
+        while (rotated.status !== 202 && Date.now() < deadline) {
+            expect(rotated.status).toBe(403);
             await sleep(50);
+            rotated = await receiver.deliver({ hook: "main", event: "push", payload: pushPayload("refs/heads/gh-pages", "assoc/site"), secret: rotatedMain });
         }
-        expect(status, `not reloaded:\n${receiver.webhook?.output}`).toBe(202);
+        expect(rotated.status, `not reloaded:\n${receiver.webhook?.output}`).toBe(202);
         expect((await receiver.deliver({ hook: "main", event: "push", payload: pushPayload("refs/heads/gh-pages", "assoc/site"), secret: mainSecret })).status).toBe(403);
-        expect((await receiver.deliver({ hook: "docs", event: "push", payload: pushPayload("refs/heads/gh-pages", "assoc/docs"), secret: docsSecret })).status).toBe(202);
+        const docsStill = await receiver.deliver({ hook: "docs", event: "push", payload: pushPayload("refs/heads/gh-pages", "assoc/docs"), secret: docsSecret });
+        expect(docsStill.status).toBe(202);
+        // Each accepted delivery ran its site's command (and no stub outlives the test).
+        expect((await receiver.waitForCall(rotated.delivery)).args.slice(0, 2)).toEqual(["--conf", main.layout.syncConfig]);
+        expect((await receiver.waitForCall(docsStill.delivery)).args.slice(0, 2)).toEqual(["--conf", docs.layout.syncConfig]);
     });
 
     it("never writes a secret to its log", () => {
