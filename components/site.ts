@@ -36,7 +36,9 @@ export class Site extends pulumi.ComponentResource {
                 connection,
                 create: createDirectoriesScript(directories),
                 delete: removeDirectoriesScript(directories),
-                triggers: directories.map((d) => `${d.path} ${d.owner}:${d.group} ${d.mode}`),
+                // A move replaces the step, and its delete empties the site's directories: the
+                // certificate's directory is left out, so that TLS switched on or off only updates it.
+                triggers: siteDirectories(settings.layout, site.layout, false).map((d) => `${d.path} ${d.owner}:${d.group} ${d.mode}`),
             },
             { ...childOptions(this, opts), deleteBeforeReplace: true },
         );

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { StaticSiteServer } from "../../components";
-import { testDeploymentsToken, testPrivateKey, testToken, validConfig } from "../lib/fixtures";
+import { sitesValues, testDeploymentsToken, testPrivateKey, testToken, validConfig } from "../lib/fixtures";
 import { isSecretValue, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
 const environmentType = "pulumi-nodejs:dynamic/selfpages:GitHubEnvironment";
@@ -52,14 +52,16 @@ describe("deployments in GitHub, under mocks", () => {
         const resources = await declare({ githubDeploymentsToken: testDeploymentsToken, githubEnvironment: "www" });
         expect(resources.filter((r) => r.parent.endsWith("selfpages:deployments:Deployments::selfpages-deployments")).map((r) => `${r.type} ${r.name}`).sort()).toEqual([
             `${remoteCommandType} selfpages-deployments-reporter`,
-            `${remoteCommandType} selfpages-deployments-reporter-config`,
             `${remoteCommandType} selfpages-deployments-token`,
             `${environmentType} selfpages-deployments-environment`,
         ]);
+        // The reporter's parameters are the site's, beside its sync.conf.
+        expect(byName(resources, "selfpages-site-reporter-config").parent).toMatch(/selfpages:site:Site::selfpages-site$/);
         // Its files go into directories the one directories step made before.
-        for (const file of ["selfpages-deployments-token", "selfpages-deployments-reporter", "selfpages-deployments-reporter-config"]) {
+        for (const file of ["selfpages-deployments-token", "selfpages-deployments-reporter", "selfpages-site-reporter-config"]) {
             expect(dependsOnTransitively(resources, file), file).toContain("selfpages-directories-install");
         }
+        expect(dependsOnTransitively(resources, "selfpages-site-reporter-config")).toContain("selfpages-site-own-directories");
 
         const environment = byName(resources, "selfpages-deployments-environment");
         expect(environment.inputs).toMatchObject({ apiUrl: "https://api.github.com", owner: "do-it-ecm", repo: "do-it", name: "www", token: testToken });
@@ -75,13 +77,13 @@ describe("deployments in GitHub, under mocks", () => {
         const reporter = byName(resources, "selfpages-deployments-reporter");
         expect(reporter.inputs.create).toContain("target='/usr/local/lib/selfpages/deploy-report'");
         expect(reporter.inputs.create).toMatch(/chown 'root:root' "\$tmp"\nchmod 0755/);
-        const config = byName(resources, "selfpages-deployments-reporter-config");
-        expect(config.inputs.create).toContain("target='/etc/selfpages/deploy-report.conf'");
+        const config = byName(resources, "selfpages-site-reporter-config");
+        expect(config.inputs.create).toContain("target='/etc/selfpages/sites/selfpages/deploy-report.conf'");
         expect(String(config.inputs.stdin)).toContain("ENVIRONMENT='www'");
         expect(String(config.inputs.stdin)).toContain("ENVIRONMENT_URL='https://do-it.example.org/'");
 
         const firstDeploy = dependsOnTransitively(resources, "selfpages-site-first-deploy");
-        for (const before of ["selfpages-deployments-token", "selfpages-deployments-reporter", "selfpages-deployments-reporter-config", "selfpages-deployments-environment", "selfpages-account-user"]) expect(firstDeploy, before).toContain(before);
+        for (const before of ["selfpages-deployments-token", "selfpages-deployments-reporter", "selfpages-site-reporter-config", "selfpages-deployments-environment", "selfpages-account-user"]) expect(firstDeploy, before).toContain(before);
         expect(dependsOnTransitively(resources, "selfpages-deployments-token")).toContain("selfpages-account-user");
     });
 
@@ -100,9 +102,33 @@ describe("deployments in GitHub, under mocks", () => {
     });
 
     it("leaves the site's resources and their triggers as they are when turned on", async () => {
-        const commands = (resources: Registered[]) => Object.fromEntries(resources.filter((r) => r.type === remoteCommandType && !r.name.includes("deployments")).map((c) => [c.name, JSON.stringify([c.inputs.triggers ?? null, c.inputs.create, c.inputs.stdin ?? null])]));
+        // Every step but the reporter's own (its program, token and each site's parameters).
+        const commands = (resources: Registered[]) =>
+            Object.fromEntries(resources.filter((r) => r.type === remoteCommandType && !/deployments|reporter/.test(r.name)).map((c) => [c.name, JSON.stringify([c.inputs.triggers ?? null, c.inputs.create, c.inputs.stdin ?? null])]));
         const off = commands(await declare());
         const on = commands(await declare({ githubDeploymentsToken: testDeploymentsToken }));
         expect(on).toEqual(off);
+    });
+
+    it("with several sites: an environment per repository, each site's parameters with its own URL, before its first deploy", async () => {
+        const sites = [
+            { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
+            { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
+            // Another branch of the main site's repository: the same environment.
+            { name: "preview", repository: "assoc/site", branch: "preview", serverNames: ["preview.assoc.example.org"] },
+        ];
+        const resources = await declare(sitesValues(sites, { githubDeploymentsToken: testDeploymentsToken }));
+        const environments = resources.filter((r) => r.type === environmentType);
+        expect(environments.map((e) => [e.name, e.inputs.owner, e.inputs.repo])).toEqual([
+            ["main-deployments-environment", "assoc", "site"],
+            ["docs-deployments-environment", "assoc", "docs"],
+        ]);
+        for (const [site, url] of [["main", "https://assoc.example.org/"], ["docs", "https://assoc.example.org/docs/"], ["preview", "https://preview.assoc.example.org/"]]) {
+            const config = byName(resources, `${site}-site-reporter-config`);
+            expect(config.inputs.create).toContain(`target='/etc/selfpages/sites/${site}/deploy-report.conf'`);
+            expect(String(config.inputs.stdin)).toContain(`ENVIRONMENT_URL='${url}'`);
+            const firstDeploy = dependsOnTransitively(resources, `${site}-site-first-deploy`);
+            for (const before of [`${site}-site-reporter-config`, "selfpages-deployments-reporter", "selfpages-deployments-token", ...environments.map((e) => e.name)]) expect(firstDeploy, `${site}: ${before}`).toContain(before);
+        }
     });
 });

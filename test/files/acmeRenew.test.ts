@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, filesDir } from "../../lib/hostFiles";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 import { createTempDir, tempDir } from "../templates/support";
 
 /**
@@ -25,9 +25,11 @@ describe.each(["alpine", "debian"] as const)("acme-renew script (%s)", (osFamily
     const script = path.join(dir, "acme-renew");
     const config = path.join(dir, "acme.conf");
     const { settings } = validConfig({ siteServerNames: '["site.example.org","www.site.example.org"]', tlsContactEmail: "web@example.org" }, osFamily);
-    const layout = { ...settings.layout, acmeDir, tlsCertificate: path.join(tlsDir, "fullchain.pem"), tlsKey: path.join(tlsDir, "privkey.pem"), acmeLog: logFile, acmeChallengeDir: path.join(dir, "webroot", "challenge") };
+    const layout = { ...settings.layout, acmeDir, acmeLog: logFile, acmeChallengeDir: path.join(dir, "webroot", "challenge") };
+    const [site] = settings.sites;
+    const siteLayout = { ...site.layout, tlsCertificate: path.join(tlsDir, "fullchain.pem"), tlsKey: path.join(tlsDir, "privkey.pem") };
     const file = acmeRenewScriptFile({ ...settings, layout });
-    const configFile = acmeConfigFile({ ...settings, layout });
+    const configFile = acmeConfigFile({ ...settings, layout }, { ...site, layout: siteLayout });
 
     /** A fake uacme: `new` makes the account key; `issue` answers with the next status in $dir/statuses. */
     const fakeUacme = `#!/bin/sh
@@ -74,8 +76,8 @@ exit "$status"
         fs.rmSync(tlsDir, { recursive: true, force: true });
         fs.mkdirSync(tlsDir);
         // The placeholder nginx starts with.
-        fs.writeFileSync(layout.tlsCertificate, "placeholder cert\n");
-        fs.writeFileSync(layout.tlsKey, "placeholder key\n");
+        fs.writeFileSync(siteLayout.tlsCertificate, "placeholder cert\n");
+        fs.writeFileSync(siteLayout.tlsKey, "placeholder key\n");
     });
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -85,12 +87,15 @@ exit "$status"
 
     it("ships as it is; its parameters are single-quoted in acme.conf, the reload is the stack's one", () => {
         expect(file?.content).toBe(fs.readFileSync(path.join(filesDir, "acme-renew.sh"), "utf8"));
-        expect(acmeConfigFile(settings)).toMatchObject({ path: "/etc/selfpages/acme.conf", mode: "0644", owner: "root", group: "root" });
-        const content = acmeConfigFile(settings)?.content ?? "";
+        expect(acmeConfigFile(settings, site)).toMatchObject({ path: "/etc/selfpages/sites/selfpages/acme.conf", mode: "0644", owner: "root", group: "root" });
+        const content = acmeConfigFile(settings, site)?.content ?? "";
         expect(content).toContain("NAMES='site.example.org www.site.example.org'");
         expect(content).toContain("CONTACT='web@example.org'");
+        expect(content).toContain("CERTIFICATE='/etc/selfpages/tls/selfpages/fullchain.pem'");
+        expect(content).toContain("KEY='/etc/selfpages/tls/selfpages/privkey.pem'");
         expect(content).toContain("RELOAD_NGINX='if rc-service nginx status >/dev/null 2>&1; then rc-service nginx reload; fi'");
-        expect(acmeConfigFile(validConfig({ tls: "off" }).settings)).toBeUndefined();
+        const off = validConfig({ tls: "off" }).settings;
+        expect(acmeConfigFile(off, off.sites[0])).toBeUndefined();
     });
 
     it("a parameter missing from acme.conf stops it before anything runs, naming it", async () => {
@@ -111,8 +116,8 @@ exit "$status"
         expect(res.calls).toMatch(/^uacme -y -a https:\/\/acme-v02\.api\.letsencrypt\.org\/directory -c \S+ new web@example.org$/m);
         expect(res.calls).toMatch(/^uacme -v -a \S+ -c \S+ -h \/usr\/share\/uacme\/uacme\.sh -t EC -d 30 issue site\.example\.org www\.site\.example\.org$/m);
         expect(res.calls).toMatch(/^nginx -t -q\nrc-service nginx status\nrc-service nginx reload$/m);
-        expect(fs.readFileSync(layout.tlsCertificate, "utf8")).toMatch(/^cert /);
-        expect(fs.readFileSync(layout.tlsKey, "utf8")).toBe("key\n");
+        expect(fs.readFileSync(siteLayout.tlsCertificate, "utf8")).toMatch(/^cert /);
+        expect(fs.readFileSync(siteLayout.tlsKey, "utf8")).toBe("key\n");
         expect(fs.readdirSync(tlsDir).sort()).toEqual(["fullchain.pem", "previous", "privkey.pem"]);
         expect(res.stderr).toMatch(/installed the certificate for site\.example\.org www\.site\.example\.org/);
     });
@@ -127,17 +132,17 @@ exit "$status"
 
     it("force: renews with -f and reloads", async () => {
         await runScript("up", [0]);
-        const before = fs.readFileSync(layout.tlsCertificate, "utf8");
+        const before = fs.readFileSync(siteLayout.tlsCertificate, "utf8");
         const res = await runScript("force", [0]);
         expect(res.status).toBe(0);
         expect(res.calls).toMatch(/ -f issue /);
         expect(res.calls).toMatch(/rc-service nginx reload/);
-        expect(fs.readFileSync(layout.tlsCertificate, "utf8")).not.toBe(before);
+        expect(fs.readFileSync(siteLayout.tlsCertificate, "utf8")).not.toBe(before);
     });
 
     it("a failure is retried once; a second one logs the CA's reason and keeps the served certificate", async () => {
         await runScript("up", [0]);
-        const served = fs.readFileSync(layout.tlsCertificate, "utf8");
+        const served = fs.readFileSync(siteLayout.tlsCertificate, "utf8");
         const retried = await runScript("force", [2, 0]);
         expect(retried.status).toBe(0);
         expect(retried.calls.match(/ issue /g)).toHaveLength(2);
@@ -149,7 +154,7 @@ exit "$status"
         const log = fs.readFileSync(logFile, "utf8");
         expect(log).toMatch(/issue failed \(attempt 2, uacme status 2\): .*Connection refused \(the CA says\)/);
         expect(log).toMatch(/still serving the previous certificate \(notAfter=/);
-        expect(fs.readFileSync(layout.tlsCertificate, "utf8")).not.toBe(served);
+        expect(fs.readFileSync(siteLayout.tlsCertificate, "utf8")).not.toBe(served);
     });
 
     it("a CA that forgot the account: registered again, then the retry issues", async () => {
@@ -164,7 +169,27 @@ exit "$status"
     it("the daily job runs the script in cron mode from the platform's daily directory", () => {
         const daily = acmeDailyJobFile(settings);
         expect(daily?.path).toBe(osFamily === "alpine" ? "/etc/periodic/daily/selfpages-acme" : "/etc/cron.daily/selfpages-acme");
-        expect(daily?.content).toMatch(/^exec \/usr\/local\/lib\/selfpages\/acme-renew cron$/m);
+        expect(daily?.content).toMatch(/^SELFPAGES_ACME_CONF=\/etc\/selfpages\/sites\/selfpages\/acme\.conf \/usr\/local\/lib\/selfpages\/acme-renew cron \|\| status=1$/m);
+        expect(daily?.content.match(/acme-renew/g)).toHaveLength(1);
         expect(acmeDailyJobFile(validConfig({ tls: "off" }).settings)).toBeUndefined();
+    });
+
+    it("the daily job renews every site with names (not a project site), each failure kept from stopping the others", async () => {
+        const { settings: many } = validSitesConfig(assocSites, {}, osFamily);
+        // The job with the renew program replaced by a stand-in that logs its site and fails for "main".
+        const stub = path.join(dir, "renew-stub");
+        fs.writeFileSync(stub, `#!/bin/sh\necho "$SELFPAGES_ACME_CONF $*" >> ${calls}\ncase $SELFPAGES_ACME_CONF in */main/*) exit 1 ;; esac\n`, { mode: 0o755 });
+        const daily = acmeDailyJobFile({ ...many, layout: { ...many.layout, acmeScript: stub } });
+        expect(daily?.content.match(/renew-stub cron/g)).toHaveLength(2);
+        const job = path.join(dir, "daily-job");
+        fs.writeFileSync(job, daily?.content ?? "", { mode: 0o755 });
+        fs.writeFileSync(calls, "");
+        await run("shellcheck", ["-s", "sh", job]);
+        const status = await run("sh", [job]).then(
+            () => 0,
+            (error: { code: number }) => error.code,
+        );
+        expect(status).toBe(1);
+        expect(fs.readFileSync(calls, "utf8")).toBe("/etc/selfpages/sites/main/acme.conf cron\n/etc/selfpages/sites/events/acme.conf cron\n");
     });
 });

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { deployReportConfigFile, deploymentsTokenHeader, deployReportFile, deployReportParameters, filesDir, gzipExtensions } from "../../lib/hostFiles";
 import { renderTemplate } from "../../lib/templates";
 import { startGitHubStandin, type ApiRequestRecord, type GitHubStandin } from "../../sandbox/github/server";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 import { busyboxShell, dashShell, realGit, repository, type Shell, SyncHost, which } from "../templates/syncFixtures";
 
 // The deploy reporter (files/deploy-report.sh, as it ships, with its parameters rendered for a
@@ -95,6 +95,8 @@ class Reporter {
                 renderTemplate("sync.conf", {
                     repository,
                     branch: "gh-pages",
+                    folder: "",
+                    pin: "",
                     cloneUrl: "/nonexistent",
                     siteRoot: path.join(this.dir, "site"),
                     stateDir: path.join(this.dir, "state"),
@@ -186,16 +188,25 @@ describe("deploy-report.sh program", () => {
     });
 
     it("its parameters: what sync.conf does not hold, single-quoted, beside it, no token", () => {
-        const file = deployReportConfigFile(settings);
-        expect(file).toMatchObject({ path: "/etc/selfpages/deploy-report.conf", mode: "0640", owner: "root", group: "selfpages" });
+        const [site] = settings.sites;
+        const file = deployReportConfigFile(settings, site);
+        expect(file).toMatchObject({ path: "/etc/selfpages/sites/selfpages/deploy-report.conf", mode: "0640", owner: "root", group: "selfpages" });
         expect(file.content).toContain("API_URL='https://api.github.com'");
         expect(file.content).toContain("ENVIRONMENT='selfpages'");
         expect(file.content).toContain("ENVIRONMENT_URL='https://do-it.example.org/'");
         expect(file.content).toContain("TOKEN_HEADER_FILE='/etc/selfpages/github-deployments.header'");
         expect(file.content).not.toMatch(/^(REPOSITORY|BRANCH|STATE_DIR|LOG_FILE)=/m);
         expect(file.content).not.toContain("github_pat_renderOnly");
-        expect(path.posix.dirname(file.path)).toBe(path.posix.dirname(settings.layout.syncConfig));
-        expect(Object.keys(deployReportParameters(settings)).sort()).toEqual(["apiUrl", "connectTimeout", "environment", "environmentUrl", "maxTime", "startDelay", "tokenHeaderFile"]);
+        expect(path.posix.dirname(file.path)).toBe(path.posix.dirname(site.layout.syncConfig));
+        expect(Object.keys(deployReportParameters(settings, site)).sort()).toEqual(["apiUrl", "connectTimeout", "environment", "environmentUrl", "maxTime", "startDelay", "tokenHeaderFile"]);
+    });
+
+    it("each site's parameters beside its own sync.conf, with its own URL as the environment's", () => {
+        const many = validSitesConfig(assocSites.slice(0, 2), { githubDeploymentsToken: "github_pat_renderOnly_0123456789abcdef" }).settings;
+        const files = many.sites.map((site) => deployReportConfigFile(many, site));
+        expect(files.map((f) => f.path)).toEqual(["/etc/selfpages/sites/main/deploy-report.conf", "/etc/selfpages/sites/docs/deploy-report.conf"]);
+        expect(files[0].content).toContain("ENVIRONMENT_URL='https://assoc.example.org/'");
+        expect(files[1].content).toContain("ENVIRONMENT_URL='https://assoc.example.org/docs/'");
     });
 });
 
@@ -409,6 +420,22 @@ describe.skipIf(!curl).each(shells)("the sync script reporting its deploys, unde
         expect(statesOf(v2)).toEqual([["failure", "in_progress", "success"]]);
         expect(statesOf(v1)).toEqual([["in_progress", "success", "inactive"]]);
         expect(standin.validationErrors()).toEqual([]);
+    });
+
+    it("run as the receiver and cron run it (--conf FILE, nothing in the environment): deploys, and its reporter reads the deploy-report.conf beside FILE", async () => {
+        const { host, r } = newHost();
+        const v1 = host.origin.publish({ "index.html": `conf ${shell.name}\n` });
+        const { SELFPAGES_SYNC_CONF: _unset, ...env } = host.env();
+        const [command, ...leading] = shell.command;
+        const code = await new Promise<number | null>((resolve, reject) => {
+            const child = spawn(command, [...leading, host.script, "--conf", host.config, ...push("d-conf", v1)], { env, cwd: host.root, stdio: "ignore" });
+            child.once("error", reject);
+            child.once("close", resolve);
+        });
+        expect(code).toBe(0);
+        expect(host.currentCommit()).toBe(v1);
+        await r.drained();
+        expect(statesOf(v1)).toEqual([["in_progress", "success"]]);
     });
 
     it("GitHub not answering delays no deploy: the sync ends as fast, the lock is free, the next push deploys", async () => {

@@ -21,9 +21,10 @@ describe("config reference", () => {
 
     it("optional keys default to an empty value that validation reads as unset", () => {
         const optional = configReference().filter((d) => d.optional && d.default === "").map((d) => d.key);
-        expect(optional).toEqual(["siteCloneUrl", "receiverPublicUrl", "githubDeploymentsToken", "tlsContactEmail", "tlsCaBundle"]);
-        const { settings } = validConfig({ siteCloneUrl: "", receiverPublicUrl: "", githubDeploymentsToken: "" });
-        expect(settings.site.cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
+        expect(optional).toEqual(["sites", "siteRepository", "siteCloneUrl", "siteServerNames", "receiverPublicUrl", "githubDeploymentsToken", "tlsContactEmail", "tlsCaBundle"]);
+        const { settings } = validConfig({ sites: "[]", siteCloneUrl: "", receiverPublicUrl: "", githubDeploymentsToken: "" });
+        expect(settings.sites[0].cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
+        expect(settings.sites[0].hookUrl).toBe("https://do-it.example.org/webhook");
         expect(settings.deployments.enabled).toBe(false);
     });
 

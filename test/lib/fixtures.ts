@@ -20,6 +20,22 @@ export function validValues(overrides: Record<string, string> = {}): Record<stri
     };
 }
 
+/** The three sites of issue 19: a main site, a project site under its name, and one published from /docs. */
+export const assocSites = [
+    { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org", "www.assoc.example.org"] },
+    { name: "docs", repository: "assoc/docs", parent: "main", path: "docs" },
+    { name: "events", repository: "assoc/events", folder: "/docs", serverNames: ["events.example.org"] },
+];
+
+/** Values with a `sites` list instead of the one-site keys, which keep what Pulumi.yaml's defaults give them. */
+export function sitesValues(sites: unknown[], overrides: Record<string, string> = {}): Record<string, string> {
+    return { sites: JSON.stringify(sites), siteRepository: "", siteServerNames: "[]", ...overrides };
+}
+
+export function validSitesConfig(sites: unknown[] = assocSites, overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine"): ValidatedConfig {
+    return validConfig(sitesValues(sites, overrides), os);
+}
+
 export const testDeploymentsToken = "github_pat_unitTestDeploymentsTokenNeverLeaks_0123456789";
 
 const secret = new Set(["hostPrivateKey", "githubToken", "githubDeploymentsToken"]);

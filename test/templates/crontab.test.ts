@@ -4,12 +4,12 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crontabFile } from "../../lib/hostFiles";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 import { createTempDir, tempDir } from "./support";
 
 /**
- * The service account's crontab: one entry, the schedule from the settings, and a command that
- * /bin/sh (which cron runs it with) parses and runs as intended.
+ * The service account's crontab: one entry per site, the schedule from the settings, and a command
+ * that /bin/sh (which cron runs it with) parses and runs as intended, with the site's sync.conf.
  */
 
 const run = promisify(execFile);
@@ -29,15 +29,16 @@ describe.each(["alpine", "debian"] as const)("crontab (%s)", (osFamily) => {
         const file = crontabFile(settings);
         const syncScript = settings.layout.syncScript;
 
-        it("has exactly one entry: five schedule fields, the sync script and `cron`", () => {
+        it("has exactly one entry for the one site: five schedule fields, the sync script, --conf <its sync.conf> and `cron`", () => {
             const lines = entries(file.content);
             expect(lines).toHaveLength(1);
             const fields = lines[0].trim().split(/\s+/);
             expect(fields.slice(0, 5).join(" ")).toBe(schedule);
             expect(fields[5]).toBe(syncScript);
-            expect(fields[6]).toBe("cron");
+            expect(fields.slice(6, 8)).toEqual(["--conf", "/etc/selfpages/sites/selfpages/sync.conf"]);
+            expect(fields[8]).toBe("cron");
             // Nothing after the argument but discarding the output (cron would mail it otherwise).
-            expect(fields.slice(7)).toEqual([">/dev/null", "2>&1"]);
+            expect(fields.slice(9)).toEqual([">/dev/null", "2>&1"]);
         });
 
         it("ends with a newline (cron ignores a last line without one) and has no CR or tab surprises", () => {
@@ -62,7 +63,14 @@ describe.each(["alpine", "debian"] as const)("crontab (%s)", (osFamily) => {
             const { stdout, stderr } = await run("sh", ["-c", command.replace(syncScript, stub)]);
             expect(stdout).toBe("");
             expect(stderr).toBe("");
-            expect(fs.readFileSync(record, "utf8")).toBe("cron\n");
+            expect(fs.readFileSync(record, "utf8")).toBe("--conf\n/etc/selfpages/sites/selfpages/sync.conf\ncron\n");
         });
+    });
+
+    it("has one entry per site, project sites included, each with its own sync.conf and the same schedule", () => {
+        const { settings } = validSitesConfig(assocSites, { syncSchedule: "*/10 * * * *" }, osFamily);
+        expect(entries(crontabFile(settings).content)).toEqual(
+            ["main", "docs", "events"].map((name) => `*/10 * * * * /usr/local/lib/selfpages/sync --conf /etc/selfpages/sites/${name}/sync.conf cron >/dev/null 2>&1`),
+        );
     });
 });

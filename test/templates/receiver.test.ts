@@ -214,7 +214,7 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
         fs.accessSync(vars.command, fs.constants.X_OK);
         // Same flags, with this machine's hooks file and a free port in place of the host's.
         const hooksPath = path.join(dir, "hooks.json");
-        fs.writeFileSync(hooksPath, hooksFile(settings, [secret]).content, { mode: 0o600 });
+        fs.writeFileSync(hooksPath, hooksFile(settings, { [settings.sites[0].name]: [secret] }).content, { mode: 0o600 });
         const port = await freePort();
         const testArgs = [...args];
         testArgs[testArgs.indexOf("-hooks") + 1] = hooksPath;
@@ -225,7 +225,7 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
         webhook = new Daemon(vars.command, testArgs, { cwd: dir, env: { ...process.env, ...supervisedEnv } });
         await waitForPort(port, webhook.child, () => webhook?.output ?? "");
         // An unsigned delivery to the hook is refused by its rule: the hook was loaded.
-        const res = await request(port, "POST", `/hooks/${hookId}`, { headers: { "content-type": "application/json" }, body: "{}" });
+        const res = await request(port, "POST", `/hooks/${hookId(settings.sites[0])}`, { headers: { "content-type": "application/json" }, body: "{}" });
         expect(res.status).toBe(403);
         expect(webhook.output).not.toContain(secret);
         await webhook.stop("SIGTERM");

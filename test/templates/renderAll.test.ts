@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { allHostFiles } from "../../lib/hostFiles";
-import { validConfig } from "../lib/fixtures";
+import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 
 /** Every file a stack writes to the host, rendered at once: where each goes, its mode and owner, and clean text. */
 
@@ -12,14 +12,14 @@ const dailyDir = { alpine: "/etc/periodic/daily", debian: "/etc/cron.daily" } as
 
 describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => {
     const { settings } = validConfig({}, osFamily);
-    const files = allHostFiles(settings, ["s1-secret-value", "s2-secret-value"]);
+    const files = allHostFiles(settings, { selfpages: ["s1-secret-value", "s2-secret-value"] });
     const bySource = Object.fromEntries(files.map((f) => [f.source, f]));
 
     it("renders the ten files in the order they reach the host, at the platform's paths", () => {
         expect(files.map((f) => [f.source, f.path])).toEqual([
             ["sync.sh", "/usr/local/lib/selfpages/sync"],
-            ["sync.conf", "/etc/selfpages/sync.conf"],
-            ["acme.conf", "/etc/selfpages/acme.conf"],
+            ["sync.conf", "/etc/selfpages/sites/selfpages/sync.conf"],
+            ["acme.conf", "/etc/selfpages/sites/selfpages/acme.conf"],
             ["acme-renew.sh", "/usr/local/lib/selfpages/acme-renew"],
             ["acme-daily", `${dailyDir[osFamily]}/selfpages-acme`],
             ["nginx.conf", expected[osFamily]],
@@ -80,7 +80,7 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
     });
 
     it("with tls off: seven files, the site on port 80, no ACME program, parameters or daily job", () => {
-        const plain = allHostFiles(validConfig({ tls: "off" }, osFamily).settings, ["s1"]);
+        const plain = allHostFiles(validConfig({ tls: "off" }, osFamily).settings, { selfpages: ["s1"] });
         expect(plain.map((f) => f.source)).toEqual(["sync.sh", "sync.conf", "nginx.conf", "hooks.json", "receiver.confd", "receiver.initd", "crontab"]);
         const nginx = plain.find((f) => f.source === "nginx.conf")?.content ?? "";
         expect(nginx).toMatch(/^\s*listen 80 default_server;$/m);
@@ -91,22 +91,78 @@ describe.each(["alpine", "debian"] as const)("allHostFiles (%s)", (osFamily) => 
 describe("allHostFiles with deploys reported to GitHub", () => {
     const token = "github_pat_renderAllDeploymentsToken_0123456789";
     const { settings } = validConfig({ githubDeploymentsToken: token });
-    const files = allHostFiles(settings, ["s1-secret-value"], token);
+    const files = allHostFiles(settings, { selfpages: ["s1-secret-value"] }, token);
 
     it("adds the token's header file (the service account's alone), the reporter's parameters and the reporter before the sync script that calls it", () => {
         expect(files.map((f) => `${f.path} ${f.mode} ${f.owner}:${f.group}`).slice(0, 4)).toEqual([
             "/etc/selfpages/github-deployments.header 0600 selfpages:selfpages",
-            "/etc/selfpages/deploy-report.conf 0640 root:selfpages",
+            "/etc/selfpages/sites/selfpages/deploy-report.conf 0640 root:selfpages",
             "/usr/local/lib/selfpages/deploy-report 0755 root:root",
             "/usr/local/lib/selfpages/sync 0755 root:root",
         ]);
         expect(files[0].content).toBe(`Authorization: Bearer ${token}\n`);
         expect(files.filter((f) => f.content.includes(token)).map((f) => f.path)).toEqual(["/etc/selfpages/github-deployments.header"]);
         // The sync script is the same with or without reporting: it calls the reporter if installed.
-        expect(files[3].content).toBe(allHostFiles(validConfig().settings, ["s1-secret-value"])[0].content);
+        expect(files[3].content).toBe(allHostFiles(validConfig().settings, { selfpages: ["s1-secret-value"] })[0].content);
     });
 
     it("shows a placeholder, not a token, when rendering without secrets", () => {
-        expect(allHostFiles(settings, ["s1"])[0].content).toBe("Authorization: Bearer <secret:githubDeploymentsToken>\n");
+        expect(allHostFiles(settings, { selfpages: ["s1"] })[0].content).toBe("Authorization: Bearer <secret:githubDeploymentsToken>\n");
+    });
+});
+
+describe("allHostFiles for three sites", () => {
+    const token = "github_pat_renderAllSitesToken_0123456789";
+    const { settings } = validSitesConfig(assocSites, { githubDeploymentsToken: token });
+    const files = allHostFiles(settings, { main: ["main-secret-value"], docs: ["docs-secret-value"], events: ["events-secret-value"] }, token);
+
+    it("renders each site's own files in its own directory (a certificate for each site with names), and the shared ones once", () => {
+        expect(files.map((f) => [f.source, f.path])).toEqual([
+            ["(token header)", "/etc/selfpages/github-deployments.header"],
+            ["deploy-report.conf", "/etc/selfpages/sites/main/deploy-report.conf"],
+            ["deploy-report.conf", "/etc/selfpages/sites/docs/deploy-report.conf"],
+            ["deploy-report.conf", "/etc/selfpages/sites/events/deploy-report.conf"],
+            ["deploy-report.sh", "/usr/local/lib/selfpages/deploy-report"],
+            ["sync.sh", "/usr/local/lib/selfpages/sync"],
+            ["sync.conf", "/etc/selfpages/sites/main/sync.conf"],
+            ["sync.conf", "/etc/selfpages/sites/docs/sync.conf"],
+            ["sync.conf", "/etc/selfpages/sites/events/sync.conf"],
+            ["acme.conf", "/etc/selfpages/sites/main/acme.conf"],
+            ["acme.conf", "/etc/selfpages/sites/events/acme.conf"],
+            ["acme-renew.sh", "/usr/local/lib/selfpages/acme-renew"],
+            ["acme-daily", "/etc/periodic/daily/selfpages-acme"],
+            ["nginx.conf", "/etc/nginx/http.d/selfpages.conf"],
+            ["hooks.json", "/etc/selfpages/hooks.json"],
+            ["receiver.confd", "/etc/conf.d/selfpages-receiver"],
+            ["receiver.initd", "/etc/init.d/selfpages-receiver"],
+            ["crontab", "crontab:selfpages"],
+        ]);
+    });
+
+    it("gives each sync.conf its site's repository, folder and directories", () => {
+        const confs = files.filter((f) => f.source === "sync.conf").map((f) => f.content);
+        expect(confs[0]).toMatch(/^REPOSITORY='assoc\/site'$/m);
+        expect(confs[0]).toMatch(/^FOLDER=''$/m);
+        expect(confs[0]).toMatch(/^SITE_ROOT='\/srv\/selfpages\/sites\/main'$/m);
+        expect(confs[1]).toMatch(/^REPOSITORY='assoc\/docs'$/m);
+        expect(confs[1]).toMatch(/^STATE_DIR='\/var\/lib\/selfpages\/sites\/docs'$/m);
+        expect(confs[1]).toMatch(/^LOG_FILE='\/var\/log\/selfpages\/sites\/docs\/sync.log'$/m);
+        expect(confs[2]).toMatch(/^REPOSITORY='assoc\/events'$/m);
+        expect(confs[2]).toMatch(/^FOLDER='docs'$/m);
+        for (const conf of confs) expect(conf).toMatch(/^PIN=''$/m);
+    });
+
+    it("puts each site's secret in the hooks file only, and the token in its header file only", () => {
+        for (const f of files) {
+            for (const secret of ["main-secret-value", "docs-secret-value", "events-secret-value"]) expect(f.content.includes(secret), `${f.source} ${f.path} ${secret}`).toBe(f.source === "hooks.json");
+            expect(f.content.includes(token), f.path).toBe(f.source === "(token header)");
+        }
+    });
+
+    it("renders clean text", () => {
+        for (const f of files) {
+            expect(f.content.endsWith("\n"), f.path).toBe(true);
+            expect(f.content, f.path).not.toMatch(/\{\{|\}\}|\bundefined\b|\[object Object\]/);
+        }
     });
 });

@@ -6,7 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { filesDir } from "../../lib/hostFiles";
+import { filesDir, syncCommand, syncConfigFile } from "../../lib/hostFiles";
+import { validSitesConfig } from "../lib/fixtures";
 import { renderTemplate } from "../../lib/templates";
 import { binary, busyboxShell, dashShell, gzipExtensions, inode, type Shell, snapshot, SyncHost, text, which } from "./syncFixtures";
 
@@ -82,6 +83,8 @@ describe("the sync program (files/sync.sh) and its parameters (sync.conf)", () =
     const ctx = {
         repository: "it's/a repo",
         branch: "gh-pages",
+        folder: "docs",
+        pin: "0123456789abcdef0123456789abcdef01234567",
         cloneUrl: "https://x-access-token:t0ken@github.com/do-it-ecm/do-it.git",
         siteRoot: "/srv/self pages",
         stateDir: "/var/lib/selfpages",
@@ -97,11 +100,30 @@ describe("the sync program (files/sync.sh) and its parameters (sync.conf)", () =
         const conf = renderTemplate("sync.conf", ctx);
         expect(conf).toContain(`REPOSITORY='it'\\''s/a repo'`);
         expect(conf).toContain(`SITE_ROOT='/srv/self pages'`);
+        expect(conf).toContain(`FOLDER='docs'`);
+        expect(conf).toContain(`PIN='0123456789abcdef0123456789abcdef01234567'`);
         expect(conf).toContain(`GZIP_EXTENSIONS='html htm css js mjs json xml svg txt map webmanifest ico wasm'`);
         expect(fs.readFileSync(program, "utf8").startsWith("#!/bin/sh\n")).toBe(true);
         const file = path.join(toolsDir, "sync.conf");
         fs.writeFileSync(file, conf);
         for (const shell of shells) for (const f of [file, program]) execFileSync(shell.command[0], [...shell.command.slice(1), "-n", f]);
+    });
+
+    it("renders each site's parameters from its settings, into its own directory, readable by the service account only", () => {
+        const sites = [
+            { name: "main", repository: "assoc/site", serverNames: ["assoc.example.org"] },
+            { name: "docs", repository: "assoc/docs", branch: "main", folder: "/docs", parent: "main", path: "docs", keepReleases: 5, pin: "89abcdef0123456789abcdef0123456789abcdef" },
+        ];
+        const { settings } = validSitesConfig(sites);
+        const [main, docs] = settings.sites.map((site) => syncConfigFile(settings, site));
+        expect(main).toMatchObject({ path: "/etc/selfpages/sites/main/sync.conf", mode: "0640", owner: "root", group: "selfpages" });
+        expect(main.content).toMatch(/^REPOSITORY='assoc\/site'\nBRANCH='gh-pages'\nFOLDER=''\nPIN=''\nCLONE_URL='https:\/\/github.com\/assoc\/site.git'\nSITE_ROOT='\/srv\/selfpages\/sites\/main'\nSTATE_DIR='\/var\/lib\/selfpages\/sites\/main'\nLOG_FILE='\/var\/log\/selfpages\/sites\/main\/sync.log'\nDEPLOY_REPORT='\/usr\/local\/lib\/selfpages\/deploy-report'\nKEEP_RELEASES='3'$/m);
+        expect(docs.path).toBe("/etc/selfpages/sites/docs/sync.conf");
+        expect(docs.content).toMatch(/^REPOSITORY='assoc\/docs'\nBRANCH='main'\nFOLDER='docs'\nPIN='89abcdef0123456789abcdef0123456789abcdef'\n/m);
+        expect(docs.content).toMatch(/^SITE_ROOT='\/srv\/selfpages\/sites\/docs'$/m);
+        expect(docs.content).toMatch(/^KEEP_RELEASES='5'$/m);
+        // How the receiver, cron and `pulumi up` run the one program for a site.
+        expect(syncCommand(settings, settings.sites[1], "cron")).toBe("/usr/local/lib/selfpages/sync --conf /etc/selfpages/sites/docs/sync.conf cron");
     });
 
     it("passes shellcheck -s sh, the program as it ships", () => {
