@@ -99,7 +99,7 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
     });
 
     it("answers the other server names with 301 to the first, path and query kept", async () => {
-        const [canonical, other] = validConfig().settings.site.serverNames;
+        const [canonical, other] = validConfig().settings.sites[0].serverNames;
         for (const p of ["/", "/style.css?v=2", "/no/such/page", "/webhook"]) {
             const res = await request(nginxPort, "GET", p, { headers: { host: other } });
             expect(res.status, p).toBe(301);
