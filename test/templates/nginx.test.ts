@@ -4,6 +4,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { oneSiteName } from "../../lib/config";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
 import { childPids, createTempDir, freePort, ipv6Available, isAlive, request, sha256, startStubReceiver, type StubReceiver, tempDir, TestNginx } from "./support";
@@ -48,7 +49,8 @@ function writeSite(root: string): void {
 
 describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily) => {
     const dir = tempDir(`nginx-${osFamily}`);
-    const root = path.join(dir, "site");
+    // The one site's directory under the site root (lib/layout.ts).
+    const root = path.join(dir, "sites", "selfpages");
     const nginx = new TestNginx(dir);
     let nginxPort = 0;
     let stubPort = 0;
@@ -64,7 +66,7 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
         stubPort = await freePort();
         fs.chmodSync(dir, 0o755);
         writeSite(root);
-        const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort), tls: "off" }, osFamily);
+        const { settings } = validConfig({ siteRoot: dir, receiverPort: String(stubPort), tls: "off" }, osFamily);
         content = await nginx.configure(nginxSiteFile(settings, nginxPort).content);
         stub = await startStubReceiver(stubPort);
     });
@@ -81,7 +83,7 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
     it("renders a server block for the test port, the site root and the stub receiver", () => {
         expect(content).toContain(`listen ${nginxPort} default_server;`);
         expect(content).toContain(`root ${root}/current;`);
-        expect(content).toContain(`proxy_pass http://127.0.0.1:${stubPort}/hooks/${hookId};`);
+        expect(content).toContain(`proxy_pass http://127.0.0.1:${stubPort}/hooks/${hookId({ name: oneSiteName })};`);
     });
 
     it("passes nginx -t inside a minimal nginx.conf", async () => {
@@ -259,7 +261,7 @@ describe.each(["alpine", "debian"] as const)("nginx site config (%s)", (osFamily
         expect(calls().length).toBe(before + 1);
         const got = calls()[before];
         expect(got.method).toBe("POST");
-        expect(got.url).toBe(`/hooks/${hookId}`);
+        expect(got.url).toBe(`/hooks/${hookId({ name: oneSiteName })}`);
         expect(got.bodyLength).toBe(body.length);
         expect(got.bodySha256).toBe(sha256(body));
         for (const [name, value] of Object.entries(headers)) expect(got.headers[name], name).toBe(value);

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { oneSiteName } from "../../lib/config";
 import { hookId, nginxSiteFile } from "../../lib/hostFiles";
 import { validConfig } from "../lib/fixtures";
 import { createTempDir, freePort, issueTestCertificate, makeTestCa, request, tempDir, TestNginx } from "./support";
@@ -40,7 +41,8 @@ function h2request(session: http2.ClientHttp2Session, method: string, urlPath: s
 
 describe("nginx site config with TLS", () => {
     const dir = tempDir("nginx-tls");
-    const root = path.join(dir, "site");
+    // The one site's directory under the site root (lib/layout.ts).
+    const root = path.join(dir, "sites", "selfpages");
     const nginx = new TestNginx(dir);
     let httpsPort = 0;
     let httpPort = 0;
@@ -63,12 +65,14 @@ describe("nginx site config with TLS", () => {
         fs.symlinkSync("releases/r1", path.join(root, "current"));
         ca = await makeTestCa(dir);
         await issueTestCertificate(dir, names);
-        const { settings } = validConfig({ siteRoot: root, receiverPort: String(stubPort), siteServerNames: JSON.stringify(names), tlsHstsMaxAge: "600" }, "debian");
+        const { settings } = validConfig({ siteRoot: dir, receiverPort: String(stubPort), siteServerNames: JSON.stringify(names), tlsHstsMaxAge: "600" }, "debian");
         // The host's paths, moved under the temp dir.
-        const layout = { ...settings.layout, tlsCertificate: path.join(dir, "fullchain.pem"), tlsKey: path.join(dir, "privkey.pem"), acmeWebroot: path.join(dir, "acme") };
+        const layout = { ...settings.layout, acmeWebroot: path.join(dir, "acme") };
+        const [site] = settings.sites;
+        const sites = [{ ...site, layout: { ...site.layout, tlsCertificate: path.join(dir, "fullchain.pem"), tlsKey: path.join(dir, "privkey.pem") } }];
         fs.mkdirSync(path.join(layout.acmeWebroot, ".well-known", "acme-challenge"), { recursive: true });
         fs.writeFileSync(path.join(layout.acmeWebroot, ".well-known", "acme-challenge", "tok3n_-x"), "tok3n_-x.thumbprint");
-        content = await nginx.configure(nginxSiteFile({ ...settings, layout }, httpsPort, httpPort).content);
+        content = await nginx.configure(nginxSiteFile({ ...settings, layout, sites }, httpsPort, httpPort).content);
         stub = http.createServer((req, res) => {
             received++;
             req.resume();
@@ -89,11 +93,11 @@ describe("nginx site config with TLS", () => {
         expect(content).toContain(`listen ${httpsPort} ssl http2 default_server;`);
         expect(content).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
         expect(content).toContain("ssl_session_cache shared:selfpages_tls:10m;");
-        expect(content).toContain(`proxy_pass http://127.0.0.1:${stubPort}/hooks/${hookId};`);
-        expect(nginxSiteFile(validConfig({}, "debian").settings).content).toMatch(/listen 443 ssl http2 default_server;[\s\S]*ssl_certificate \/etc\/selfpages\/tls\/fullchain.pem;/);
+        expect(content).toContain(`proxy_pass http://127.0.0.1:${stubPort}/hooks/${hookId({ name: oneSiteName })};`);
+        expect(nginxSiteFile(validConfig({}, "debian").settings).content).toMatch(/listen 443 ssl http2 default_server;[\s\S]*ssl_certificate \/etc\/selfpages\/tls\/selfpages\/fullchain.pem;/);
         // Alpine's nginx is 1.26, where the listen parameter is deprecated: the directive instead.
         const alpine = nginxSiteFile(validConfig().settings).content;
-        expect(alpine).toMatch(/listen 443 ssl default_server;\n    listen \[::\]:443 ssl default_server;\n    http2 on;\n[\s\S]*ssl_certificate \/etc\/selfpages\/tls\/fullchain.pem;/);
+        expect(alpine).toMatch(/listen 443 ssl default_server;\n    listen \[::\]:443 ssl default_server;\n    http2 on;\n[\s\S]*ssl_certificate \/etc\/selfpages\/tls\/selfpages\/fullchain.pem;/);
         expect(alpine).not.toMatch(/listen [^;]*http2/);
         expect(nginxSiteFile(validConfig().settings).content).not.toContain("Strict-Transport-Security");
     });
