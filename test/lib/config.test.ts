@@ -14,21 +14,24 @@ function problemsFor(values: Record<string, string>, isSecret = isSecretKey): st
 }
 
 describe("config", () => {
-    it("parses the committed prod stack once the secrets are set: the association's three sites", () => {
+    it("parses the committed prod stack once the secrets are set", () => {
         const { settings } = validateConfig("selfpages", { ...committedStackValues("prod"), hostPrivateKey: testPrivateKey, githubToken: testToken }, isSecretKey);
+        // The association's three sites; the main one keeps the one-site form's name.
         expect(settings.sites.map((s) => s.name)).toEqual(["selfpages", "docs", "gala"]);
-        const [main, docs, gala] = settings.sites;
-        expect(main).toMatchObject({ repository: "do-it-ecm/do-it", owner: "do-it-ecm", repo: "do-it", branch: "gh-pages", folder: "", url: "https://do-it.example.org/" });
-        expect(main.cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
-        expect(main.hookUrl).toBe("https://do-it.example.org/webhook");
-        expect(main.certificateNames).toEqual(["do-it.example.org", "www.do-it.example.org"]);
-        expect(docs).toMatchObject({ repository: "do-it-ecm/docs", folder: "docs", parent: "selfpages", path: "docs", url: "https://do-it.example.org/docs/", hookUrl: "https://do-it.example.org/docs/webhook" });
-        expect(docs.certificateNames).toBeUndefined();
-        expect(gala).toMatchObject({ url: "https://gala.do-it.example.org/", certificateNames: ["gala.do-it.example.org"] });
+        const [site, docs, gala] = settings.sites;
+        expect(site.repository).toBe("do-it-ecm/do-it");
+        expect(site.branch).toBe("gh-pages");
         expect(settings.os).toBe("alpine");
+        expect(site.cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
+        expect(site.hookUrl).toBe("https://do-it.example.org/webhook");
         expect(settings.tls).toMatchObject({ directoryUrl: letsEncryptProduction, hstsMaxAge: 0 });
+        expect(site.certificateNames).toEqual(["do-it.example.org", "www.do-it.example.org"]);
         expect(settings.sync.schedule).toBe("*/15 * * * *");
         expect(settings.github).toEqual({ apiUrl: "https://api.github.com" });
+        expect(site).toMatchObject({ owner: "do-it-ecm", repo: "do-it" });
+        expect(docs).toMatchObject({ repository: "do-it-ecm/docs", folder: "docs", parent: "selfpages", path: "docs", url: "https://do-it.example.org/docs/", hookUrl: "https://do-it.example.org/docs/webhook" });
+        expect(docs).not.toHaveProperty("certificateNames");
+        expect(gala).toMatchObject({ repository: "do-it-ecm/gala", url: "https://gala.do-it.example.org/", certificateNames: ["gala.do-it.example.org"] });
     });
 
     it("fills the documented defaults", () => {
@@ -64,10 +67,14 @@ describe("config", () => {
         expect(problems.join("\n")).not.toContain(testToken);
     });
 
-    it("takes the site URL from the first real server name, else the host's address", () => {
+    it("takes the site URL from its first server name, else (a catch-all or a wildcard alone) the host's address", () => {
         const off = { tls: "off" };
-        // The first name is canonical, the others redirect to it: a catch-all or wildcard cannot be first beside others.
-        expect(problemsFor(validValues({ ...off, siteServerNames: '["_", "www.example.org"]' }))).toEqual([expect.stringMatching(/^selfpages:siteServerNames\[0\]: must be a name, not "_"/)]);
+        expect(validConfig({ ...off, siteServerNames: '["www.example.org", "*.example.org", "_"]' }).settings.sites[0].url).toBe("http://www.example.org/");
+        // The first name is canonical, the others redirect to it: it must be a name.
+        expect(problemsFor(validValues({ ...off, siteServerNames: '["_", "*.example.org", "www.example.org"]', receiverPublicUrl: "https://hooks.example.org/webhook" }))).toEqual([
+            expect.stringMatching(/^selfpages:siteServerNames\[0\]: must be a name, not "_": the first name is the site's canonical name/),
+        ]);
+        expect(validConfig({ ...off, siteServerNames: '["*.example.org"]', receiverPublicUrl: "https://hooks.example.org/webhook" }).settings.sites[0].url).toBe("http://203.0.113.10/");
         expect(validConfig({ ...off, siteServerNames: '["_"]' }).settings.sites[0].url).toBe("http://203.0.113.10/");
         expect(validConfig({ ...off, siteServerNames: '["_"]', hostAddress: "2001:db8::10" }).settings.sites[0].url).toBe("http://[2001:db8::10]/");
     });
@@ -330,6 +337,7 @@ describe("config: the sites list", () => {
         ["neither server names nor a path", withSite(2, { serverNames: undefined }), [expect.stringMatching(/^selfpages:sites\[2\]\.serverNames: is required \(or give the site a `parent` and a `path`\)/)]],
         ["two sites of one name", withSite(2, { name: "main" }), ['selfpages:sites[2].name: "main" is already the name of selfpages:sites[0]']],
         ["a wildcard canonical name", withSite(2, { serverNames: ["*.events.example.org"] }), [expect.stringMatching(/^selfpages:sites\[2\]\.serverNames\[0\]: must be a name, not "\*\.events\.example\.org"/), expect.stringMatching(/^selfpages:sites\[2\]\.serverNames\[0\]: must be a DNS name/)]],
+        ["a catch-all canonical name", withSite(2, { serverNames: ["_", "events.example.org"] }), [expect.stringMatching(/^selfpages:sites\[2\]\.serverNames\[0\]: must be a name, not "_"/), expect.stringMatching(/^selfpages:sites\[2\]\.serverNames\[0\]: must be a DNS name/)]],
         ["a name that cannot get a certificate", withSite(0, { serverNames: ["assoc.example.org", "198.51.100.7"] }), [expect.stringMatching(/^selfpages:sites\[0\]\.serverNames\[1\]: must be a DNS name .* when tls is acme/)]],
         ["a short pin", withSite(1, { pin: "0123abcd" }), [expect.stringMatching(/^selfpages:sites\[1\]\.pin: must be a full commit id \(40 lowercase hex digits\) \(got "0123abcd"\)$/)]],
         ["an upper-case pin", withSite(1, { pin: pin.toUpperCase() }), [expect.stringMatching(/^selfpages:sites\[1\]\.pin: must be a full commit id/)]],

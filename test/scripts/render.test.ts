@@ -18,7 +18,10 @@ describe("npm run render", () => {
         expect(manifest.map((m) => m.path)).toEqual([
             "/usr/local/lib/selfpages/sync",
             "/etc/selfpages/sites/selfpages/sync.conf",
+            "/etc/selfpages/sites/docs/sync.conf",
+            "/etc/selfpages/sites/gala/sync.conf",
             "/etc/selfpages/sites/selfpages/acme.conf",
+            "/etc/selfpages/sites/gala/acme.conf",
             "/usr/local/lib/selfpages/acme-renew",
             "/etc/periodic/daily/selfpages-acme",
             "/etc/nginx/http.d/selfpages.conf",
@@ -29,7 +32,7 @@ describe("npm run render", () => {
         ]);
         for (const file of manifest) expect(fs.statSync(path.join(out, file.renderedTo)).size).toBeGreaterThan(0);
         const hooks = fs.readFileSync(path.join(out, "etc/selfpages/hooks.json"), "utf8");
-        expect(hooks).toContain("<secret:webhook-selfpages-v1>");
+        for (const site of ["selfpages", "docs", "gala"]) expect(hooks).toContain(`<secret:webhook-${site}-v1>`);
         expect(fs.readFileSync(path.join(out, "etc/nginx/http.d/selfpages.conf"), "utf8")).toContain("server_name do-it.example.org;");
         // The receiver's service step is triggered by this file's hash: the previous release (d1234f7)
         // rendered exactly these bytes for this stack, and a different file would replace the step,

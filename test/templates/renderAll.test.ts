@@ -142,14 +142,14 @@ describe("allHostFiles for three sites", () => {
     it("gives each sync.conf its site's repository, folder and directories", () => {
         const confs = files.filter((f) => f.source === "sync.conf").map((f) => f.content);
         expect(confs[0]).toMatch(/^REPOSITORY='assoc\/site'$/m);
-        expect(confs[0]).toMatch(/^FOLDER=''$/m);
+        expect(confs[0]).toMatch(/^FOLDER=$/m);
         expect(confs[0]).toMatch(/^SITE_ROOT='\/srv\/selfpages\/sites\/main'$/m);
         expect(confs[1]).toMatch(/^REPOSITORY='assoc\/docs'$/m);
         expect(confs[1]).toMatch(/^STATE_DIR='\/var\/lib\/selfpages\/sites\/docs'$/m);
         expect(confs[1]).toMatch(/^LOG_FILE='\/var\/log\/selfpages\/sites\/docs\/sync.log'$/m);
         expect(confs[2]).toMatch(/^REPOSITORY='assoc\/events'$/m);
         expect(confs[2]).toMatch(/^FOLDER='docs'$/m);
-        for (const conf of confs) expect(conf).toMatch(/^PIN=''$/m);
+        for (const conf of confs) expect(conf).toMatch(/^PIN=$/m);
     });
 
     it("puts each site's secret in the hooks file only, and the token in its header file only", () => {

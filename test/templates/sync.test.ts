@@ -117,9 +117,11 @@ describe("the sync program (files/sync.sh) and its parameters (sync.conf)", () =
         const { settings } = validSitesConfig(sites);
         const [main, docs] = settings.sites.map((site) => syncConfigFile(settings, site));
         expect(main).toMatchObject({ path: "/etc/selfpages/sites/main/sync.conf", mode: "0640", owner: "root", group: "selfpages" });
-        expect(main.content).toMatch(/^REPOSITORY='assoc\/site'\nBRANCH='gh-pages'\nFOLDER=''\nPIN=''\nCLONE_URL='https:\/\/github.com\/assoc\/site.git'\nSITE_ROOT='\/srv\/selfpages\/sites\/main'\nSTATE_DIR='\/var\/lib\/selfpages\/sites\/main'\nLOG_FILE='\/var\/log\/selfpages\/sites\/main\/sync.log'\nDEPLOY_REPORT='\/usr\/local\/lib\/selfpages\/deploy-report'\nKEEP_RELEASES='3'$/m);
+        expect(main.content).toMatch(/^REPOSITORY='assoc\/site'\nBRANCH='gh-pages'\nCLONE_URL='https:\/\/github.com\/assoc\/site.git'\nSITE_ROOT='\/srv\/selfpages\/sites\/main'\nSTATE_DIR='\/var\/lib\/selfpages\/sites\/main'\nLOG_FILE='\/var\/log\/selfpages\/sites\/main\/sync.log'\nDEPLOY_REPORT='\/usr\/local\/lib\/selfpages\/deploy-report'\nKEEP_RELEASES='3'$/m);
+        expect(main.content).toMatch(/^FOLDER=\nPIN=\n$/m);
         expect(docs.path).toBe("/etc/selfpages/sites/docs/sync.conf");
-        expect(docs.content).toMatch(/^REPOSITORY='assoc\/docs'\nBRANCH='main'\nFOLDER='docs'\nPIN='89abcdef0123456789abcdef0123456789abcdef'\n/m);
+        expect(docs.content).toMatch(/^REPOSITORY='assoc\/docs'\nBRANCH='main'\n/m);
+        expect(docs.content).toMatch(/^FOLDER='docs'\nPIN='89abcdef0123456789abcdef0123456789abcdef'\n$/m);
         expect(docs.content).toMatch(/^SITE_ROOT='\/srv\/selfpages\/sites\/docs'$/m);
         expect(docs.content).toMatch(/^KEEP_RELEASES='5'$/m);
         // How the receiver, cron and `pulumi up` run the one program for a site.
