@@ -121,7 +121,7 @@ async function simultaneousPushes(env: SandboxEnvironment, sites: SiteUnderTest[
  * the host's RAM together. (MemAvailable would be this whole machine's, shared with other work.)
  */
 function memoryAtRest(env: SandboxEnvironment) {
-    const programs: Record<string, string> = { nginx: "nginx", webhook: "webhook", cron: "cron|crond", "supervise-daemon": "supervise-daem" };
+    const programs: Record<string, string> = { nginx: "nginx", webhook: "webhook", cron: "cron|crond", "supervise-daemon": "supervise-daem.*" };
     const byProgram: Record<string, { processes: number; rssMiB: number; pssMiB: number }> = {};
     let rss = 0;
     let pss = 0;
@@ -177,7 +177,9 @@ async function oneSandbox(name: string, count: number, rounds: number, pollMs: n
         await syncsSettled(env, 120_000);
         // Let nginx's reloads and the receiver's garbage collector settle, as a host between pushes.
         await sleep(5000);
-        return { sites: count, upFromBareSeconds, upNoopSeconds, noopResources: resources(noop.summary.resourceChanges), noopChanges: changed.length, pushes, memoryAtRest: memoryAtRest(env) };
+        const figures = { sites: count, upFromBareSeconds, upNoopSeconds, noopResources: resources(noop.summary.resourceChanges), noopChanges: changed.length, pushes, memoryAtRest: memoryAtRest(env) };
+        console.error(`bench: manySites, ${count} site(s): ${JSON.stringify(figures)}`);
+        return figures;
     } finally {
         await env.close();
     }
