@@ -137,21 +137,26 @@ function memoryAtRest(env: SandboxEnvironment) {
         rss += group.rss;
         pss += group.pss;
     }
-    const receiver = hostExec(env.host.name, `p=$(ps -eo pid=,comm= | awk '$2 == "webhook" {print $1}'); [ "$(echo "$p" | wc -w)" = 1 ] && awk '/^VmRSS:|^VmHWM:/ {print $2}' /proc/$p/status`)
-        .trim()
-        .split("\n")
-        .map(Number);
+    // One receiver serves every site: its resident size now, and its peak (VmHWM) since it started.
+    const status = Object.fromEntries(
+        hostExec(env.host.name, `p=$(ps -eo pid=,comm= | awk '$2 == "webhook" {print $1}'); [ "$(echo "$p" | wc -w)" = 1 ] && awk '/^(VmRSS|VmHWM):/ {print $1, $2}' /proc/$p/status`)
+            .trim()
+            .split("\n")
+            .map((line) => [line.split(":")[0], Number(line.split(/\s+/)[1])]),
+    ) as Record<string, number>;
+    if (!(status.VmRSS > 0 && status.VmHWM > 0)) throw new Error(`the receiver's status: ${JSON.stringify(status)}`);
+    const receiver = { rssMiB: round1(status.VmRSS / 1024), peakRssMiB: round1(status.VmHWM / 1024) };
     return {
         byProgram,
         totalRssMiB: round1(rss / 1024),
         totalPssMiB: round1(pss / 1024),
-        receiver: { rssMiB: round1(receiver[0] / 1024), peakRssMiB: round1(receiver[1] / 1024) },
+        receiver,
     };
 }
 
 const resources = (changes: Record<string, number> | undefined) => Object.values(changes ?? {}).reduce((a, b) => a + b, 0);
 
-async function oneSandbox(name: string, count: number, rounds: number, pollMs: number) {
+async function oneSandbox(name: string, count: number, rounds: { together: number; alone: number }, pollMs: number) {
     const sites: SiteUnderTest[] = Array.from({ length: count }, (_, i) => ({ name: `s${i + 1}`, repository: `selfpages/s${i + 1}`, serverName: `s${i + 1}.selfpages.test` }));
     const env = await buildSandbox({
         name,
@@ -173,11 +178,14 @@ async function oneSandbox(name: string, count: number, rounds: number, pollMs: n
         const upNoopSeconds = round1((Date.now() - t1) / 1000);
         const changed = Object.entries(noop.summary.resourceChanges ?? {}).filter(([op]) => op !== "same");
         if (changed.length > 0) throw new Error(`${name}: the no-op up changed ${JSON.stringify(Object.fromEntries(changed))}`);
-        const pushes = await simultaneousPushes(env, sites, rounds, pollMs);
+        const pushes = await simultaneousPushes(env, sites, rounds.together, pollMs);
+        // With many sites, the first pushed alone too: what the other sites' configuration costs it
+        // when nothing else deploys (the difference from the 1-site host's figure).
+        const firstPushedAlone = count > 1 ? await simultaneousPushes(env, [sites[0]], rounds.alone, pollMs) : undefined;
         await syncsSettled(env, 120_000);
         // Let nginx's reloads and the receiver's garbage collector settle, as a host between pushes.
         await sleep(5000);
-        const figures = { sites: count, upFromBareSeconds, upNoopSeconds, noopResources: resources(noop.summary.resourceChanges), noopChanges: changed.length, pushes, memoryAtRest: memoryAtRest(env) };
+        const figures = { sites: count, upFromBareSeconds, upNoopSeconds, noopResources: resources(noop.summary.resourceChanges), noopChanges: changed.length, pushes, ...(firstPushedAlone ? { firstPushedAlone } : {}), memoryAtRest: memoryAtRest(env) };
         console.error(`bench: manySites, ${count} site(s): ${JSON.stringify(figures)}`);
         return figures;
     } finally {
@@ -187,9 +195,10 @@ async function oneSandbox(name: string, count: number, rounds: number, pollMs: n
 
 const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 
+/** `rounds.one`: pushes of the 1-site host (and of one site alone on the 10-site host); `rounds.many`: rounds of 10 at once. */
 export async function manySites(prefix: string, rounds: { one: number; many: number }, pollMs: number) {
-    const one = await oneSandbox(`${prefix}-s1`, 1, rounds.one, pollMs);
-    const many = await oneSandbox(`${prefix}-s10`, 10, rounds.many, pollMs);
+    const one = await oneSandbox(`${prefix}-s1`, 1, { together: rounds.one, alone: 0 }, pollMs);
+    const many = await oneSandbox(`${prefix}-s10`, 10, { together: rounds.many, alone: rounds.one }, pollMs);
     return {
         oneSite: one,
         tenSites: many,
