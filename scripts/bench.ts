@@ -16,6 +16,7 @@ import { receiverGoMemLimit } from "../lib/hostFiles";
 import { repoRoot } from "../toolchain/env";
 import { descendants, listProcs, type Proc, rssPssKiB, sampled, statusKiB, type TreeFigures } from "./procTree";
 import { percentile, served, sleep, syncLog, waitServed } from "./bench/common";
+import { manySites } from "./bench/manySites";
 import { pushToServed } from "./bench/pushToServed";
 import { pythonDocs } from "./bench/realSite";
 
@@ -551,54 +552,79 @@ function table(results: Record<string, Record<string, unknown>>): string {
 
 async function main(): Promise<void> {
     // `--only bigSite,latency` (or BENCH_ONLY=...) runs those sections alone (after the first
-    // `up`) and writes nothing: for working on one of them. A full run writes bench/results.json.
+    // `up`) and prints them: for working on one of them. With `--write` as well, those sections
+    // replace theirs in bench/results.json, each stamped with its own run (the file's `run` is the
+    // last full run's). A full run writes the whole file.
     const onlyArg = process.argv.indexOf("--only");
     const only = (onlyArg >= 0 ? process.argv[onlyArg + 1] : process.env.BENCH_ONLY)?.split(",").filter(Boolean);
+    const write = !only || process.argv.includes("--write");
     // Another checkout may run its own bench on this machine: BENCH_SANDBOX names ours apart.
-    const env = await buildSandbox({ name: process.env.BENCH_SANDBOX ?? "bench" });
+    const sandboxName = process.env.BENCH_SANDBOX ?? "bench";
+    // The one-site sandbox most sections share, built (and `up`) when the first of them runs.
+    let built: SandboxEnvironment | undefined;
+    const shared = async () => {
+        if (!built) {
+            built = await buildSandbox({ name: sandboxName });
+            if (only && !only.includes("pulumi")) await built.stack.up();
+        }
+        return built;
+    };
     try {
         const results: Record<string, Record<string, unknown>> = {};
         // The machine's own name here is a VM's generic one: the name the figures are quoted under.
-        results.run = { date: new Date().toISOString(), machine: process.env.BENCH_MACHINE ?? "polyglot", hostname: os.hostname(), cores: os.cpus().length };
+        const run = { date: new Date().toISOString(), machine: process.env.BENCH_MACHINE ?? "polyglot", hostname: os.hostname(), cores: os.cpus().length };
+        results.run = run;
+        const withShared = (section: (env: SandboxEnvironment) => Promise<Record<string, unknown>>) => async () => section(await shared());
         const sections: Array<[string, () => Promise<Record<string, unknown>>]> = [
-            ["pulumi", () => pulumiFigures(env)],
+            ["pulumi", withShared((env) => pulumiFigures(env))],
             // Polled every 5 ms: the served time is known to 5 ms, not to the 20 ms it used to be.
-            ["latency", () => pushToServed(env, 20, 5)],
-            ["receiverDuringSlowSync", () => answerDuringSlowSync(env)],
-            ["burst", () => burst(env, 50)],
-            ["nginx", () => nginxLoad(env)],
+            ["latency", withShared((env) => pushToServed(env, 20, 5))],
+            ["receiverDuringSlowSync", withShared((env) => answerDuringSlowSync(env))],
+            ["burst", withShared((env) => burst(env, 50))],
+            ["nginx", withShared((env) => nginxLoad(env))],
             [
                 "footprint",
-                async () => {
+                withShared(async (env) => {
                     await nginxSettled(env);
                     return footprint(env);
+                }),
+            ],
+            ["bigSite", withShared((env) => bigSite(env, 6, 2))],
+            ["serverMemoryAfterBigSite", withShared((env) => serverMemory(env))],
+            ["receiverRuntimeLimits", withShared((env) => receiverRuntimeLimits(env, 2, 2, 50))],
+            // Last of the shared sandbox's: it empties the site root for a real first deploy.
+            ["pythonDocs", withShared((env) => pythonDocs(env, 3))],
+            // Sandboxes of its own (1 site, then 10), built once the shared one is gone.
+            [
+                "manySites",
+                async () => {
+                    await built?.close();
+                    built = undefined;
+                    return manySites(sandboxName.slice(0, 8), { one: 20, many: 10 }, 20);
                 },
             ],
-            ["bigSite", () => bigSite(env, 6, 2)],
-            ["serverMemoryAfterBigSite", () => serverMemory(env)],
-            ["receiverRuntimeLimits", () => receiverRuntimeLimits(env, 2, 2, 50)],
-            // Last: it empties the site root for a real first deploy.
-            ["pythonDocs", () => pythonDocs(env, 3)],
         ];
         const unknown = only?.filter((name) => !sections.some(([section]) => section === name)) ?? [];
         if (unknown.length > 0) throw new Error(`--only: no section ${unknown.join(", ")} (sections: ${sections.map(([name]) => name).join(", ")})`);
-        if (only && !only.includes("pulumi")) await env.stack.up();
-        for (const [name, run] of sections) {
+        for (const [name, runSection] of sections) {
             if (only && !only.includes(name)) continue;
             const started = Date.now();
-            results[name] = await run();
+            results[name] = await runSection();
+            if (only) results[name] = { run, ...results[name] };
             console.error(`bench: ${name} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
         }
-        if (only) {
+        if (!write) {
             console.log(JSON.stringify(results, null, 2));
             return;
         }
+        const { run: _, ...measured } = results;
+        const written = only ? { ...(JSON.parse(fs.readFileSync(resultsFile, "utf8")) as Record<string, unknown>), ...measured } : results;
         fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
-        fs.writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-        console.log(table(results));
+        fs.writeFileSync(resultsFile, `${JSON.stringify(written, null, 2)}\n`);
+        console.log(table(only ? measured : results));
         console.log(`\nwritten to ${resultsFile}`);
     } finally {
-        await env.close();
+        await built?.close();
     }
 }
 
