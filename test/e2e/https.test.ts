@@ -6,10 +6,8 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as http2 from "node:http2";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as tls from "node:tls";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxAcme } from "../../sandbox/acme/pebble";
@@ -19,7 +17,7 @@ import type { GitHubStandin } from "../../sandbox/github/server";
 import type { SandboxHost } from "../../sandbox/hostInstance";
 import type { SitePublisher } from "../../sandbox/origin";
 import { repoRoot } from "../../toolchain/env";
-import { hostRun, recordFigure, runCommand, waitFor } from "./support";
+import { hostRun, httpsGet, recordFigure, runCommand, waitFor } from "./support";
 
 const isRoot = process.getuid?.() === 0;
 const repository = "selfpages/site";
@@ -28,35 +26,6 @@ const names = tlsServerNames;
 const figuresFile = path.join(repoRoot, "bench", "e2e-figures.json");
 // The renew program, told the one site's certificate parameters (as the daily job tells it each site's).
 const renewScript = "SELFPAGES_ACME_CONF=/etc/selfpages/sites/selfpages/acme.conf /usr/local/lib/selfpages/acme-renew";
-
-interface Served {
-    status: number;
-    headers: http2.IncomingHttpHeaders;
-    body: string;
-    alpn: string;
-    certificate: tls.PeerCertificate;
-}
-
-/** One HTTPS request on a new connection, the chain verified against `ca` for `servername`. */
-function httpsGet(address: string, ca: string, servername: string, urlPath = "/", headers: http2.OutgoingHttpHeaders = {}): Promise<Served> {
-    return new Promise((resolve, reject) => {
-        const session = http2.connect(`https://${address}`, { ca, servername });
-        session.on("error", reject);
-        const req = session.request({ ":path": urlPath, ":authority": servername, ...headers });
-        let responseHeaders: http2.IncomingHttpHeaders = {};
-        let body = "";
-        req.on("response", (h) => (responseHeaders = h));
-        req.on("data", (c: Buffer) => (body += c.toString()));
-        req.on("error", reject);
-        req.on("end", () => {
-            const socket = session.socket as tls.TLSSocket;
-            const result = { status: Number(responseHeaders[":status"]), headers: responseHeaders, body, alpn: String(socket.alpnProtocol), certificate: socket.getPeerCertificate() };
-            session.close();
-            resolve(result);
-        });
-        req.end();
-    });
-}
 
 function httpGet(address: string, host: string, urlPath: string): Promise<{ status: number; location?: string }> {
     return new Promise((resolve, reject) => {

@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as http2 from "node:http2";
+import type * as tls from "node:tls";
 import * as path from "node:path";
 import { sandboxEnv } from "../../sandbox/stack";
 import { repoRoot } from "../../toolchain/env";
@@ -112,4 +114,33 @@ export function recordFigure(file: string, name: string, value: unknown): void {
     figures[name] = value;
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
+}
+
+export interface Served {
+    status: number;
+    headers: http2.IncomingHttpHeaders;
+    body: string;
+    alpn: string;
+    certificate: tls.PeerCertificate;
+}
+
+/** One HTTPS request on a new connection, the chain verified against `ca` for `servername`. */
+export function httpsGet(address: string, ca: string, servername: string, urlPath = "/", headers: http2.OutgoingHttpHeaders = {}): Promise<Served> {
+    return new Promise((resolve, reject) => {
+        const session = http2.connect(`https://${address}`, { ca, servername });
+        session.on("error", reject);
+        const req = session.request({ ":path": urlPath, ":authority": servername, ...headers });
+        let responseHeaders: http2.IncomingHttpHeaders = {};
+        let body = "";
+        req.on("response", (h) => (responseHeaders = h));
+        req.on("data", (c: Buffer) => (body += c.toString()));
+        req.on("error", reject);
+        req.on("end", () => {
+            const socket = session.socket as tls.TLSSocket;
+            const result = { status: Number(responseHeaders[":status"]), headers: responseHeaders, body, alpn: String(socket.alpnProtocol), certificate: socket.getPeerCertificate() };
+            session.close();
+            resolve(result);
+        });
+        req.end();
+    });
 }
