@@ -32,7 +32,7 @@ interface ExportedResource {
     inputs?: Record<string, unknown>;
 }
 
-const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
+export const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
 
 /** Whether `installed` satisfies a package.json range of the simple kinds the lockfile uses. */
 function satisfies(installed: string, range: string): boolean {
@@ -52,7 +52,7 @@ function satisfies(installed: string, range: string): boolean {
  * in when it satisfies every dependency of that release (the SDK pinned to the same version);
  * otherwise the release gets its own `npm ci`.
  */
-export function checkOut(commit: string): { dir: string; dependencies: string; remove(): void } {
+function checkOut(commit: string): { dir: string; dependencies: string; remove(): void } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-prev-"));
     const remove = () => {
         execFileSync("git", ["-C", repoRoot, "worktree", "remove", "--force", dir], { stdio: "ignore" });
@@ -83,7 +83,7 @@ export function checkOut(commit: string): { dir: string; dependencies: string; r
  * lists them), since it refuses any other ("selfpages:tls: unknown setting"). Secrets stay as they
  * are, encrypted with the stack's passphrase.
  */
-export function configForRelease(stackFile: string, releaseDir: string): { text: string; dropped: string[] } {
+function configForRelease(stackFile: string, releaseDir: string): { text: string; dropped: string[] } {
     const known = new Set(Object.keys((parse(fs.readFileSync(path.join(releaseDir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> }).config ?? {}));
     const stack = parse(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> };
     const dropped = Object.keys(stack.config ?? {}).filter((key) => !known.has(key.replace(/^selfpages:/, "")));
@@ -142,29 +142,86 @@ export function acceptedSecrets(env: SandboxEnvironment): string[] {
     return hooks.flatMap((h) => h["trigger-rule"].or.map((rule) => rule.match.secret));
 }
 
-const changes = (summary: OpMap | undefined) => Object.entries(summary ?? {}).filter(([op, n]) => op !== "same" && (n ?? 0) > 0).length;
+export const changes = (summary: OpMap | undefined) => Object.entries(summary ?? {}).filter(([op, n]) => op !== "same" && (n ?? 0) > 0).length;
+
+/** The resources of env's stack, as `pulumi stack export` has them. */
+export const resourcesOf = async (env: SandboxEnvironment) => ((await env.stack.exportStack()).deployment as { resources?: ExportedResource[] }).resources ?? [];
+
+/** The steps whose delete script undoes something on the host, by name. */
+export const stepsWithDeleteScript = (resources: ExportedResource[]) => resources.filter((r) => typeof r.inputs?.delete === "string" && r.inputs.delete !== "").map((r) => nameOf(r.urn));
+
+/**
+ * Provisions env's stack with the program of `release`, from a worktree of it (removed by the
+ * caller): the same backend and passphrase (sandboxEnv of the same state directory), the config
+ * file with only the settings that release knows.
+ */
+export async function upWithRelease(env: SandboxEnvironment, release: string) {
+    const previous = checkOut(release);
+    try {
+        const stackFile = `Pulumi.${env.stack.name}.yaml`;
+        const config = configForRelease(path.join(repoRoot, stackFile), previous.dir);
+        fs.writeFileSync(path.join(previous.dir, stackFile), config.text, { mode: 0o600 });
+        const stack = await LocalWorkspace.selectStack({ stackName: env.stack.name, workDir: previous.dir }, { envVars: sandboxEnv(env.stateDir) });
+        return { previous, settingsLeftOut: config.dropped, up: await stack.up() };
+    } catch (error) {
+        previous.remove();
+        throw error;
+    }
+}
+
+export interface Operation {
+    op: string;
+    type: string;
+    name: string;
+}
+
+/** This release's `up` of env's stack with every resource operation recorded; a failure is its result. */
+export async function recordedUp(env: SandboxEnvironment) {
+    const operations: Operation[] = [];
+    const onEvent = (event: EngineEvent) => {
+        const m = event.resourcePreEvent?.metadata;
+        if (m) operations.push({ op: m.op, type: m.type, name: nameOf(m.urn) });
+    };
+    const started = Date.now();
+    let result = "succeeded";
+    let resourceChanges: OpMap | undefined;
+    try {
+        resourceChanges = (await env.stack.up({ onEvent })).summary.resourceChanges;
+    } catch (error) {
+        result = `failed: ${errorLine(error)}`;
+    }
+    const operationCounts: Record<string, number> = {};
+    for (const o of operations) if (o.op !== "same") operationCounts[`${o.op} ${o.type}`] = (operationCounts[`${o.op} ${o.type}`] ?? 0) + 1;
+    return { result, seconds: (Date.now() - started) / 1000, resourceChanges, operations, operationCounts };
+}
+
+/** A push published and delivered once the upgrade is done: its answer, and whether it was served within 30 s. */
+export async function pushAfterUpgrade(env: SandboxEnvironment, message: string) {
+    const { sha, token } = publishToken(env, message);
+    const [push] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
+    return { deliveryStatus: push?.status_code, deployed: await deploysWithin(env, token, 30_000) };
+}
+
+/** Another `up` of env's stack; a failure is its result. */
+export const secondUp = (env: SandboxEnvironment) =>
+    env.stack.up().then(
+        (r) => ({ result: r.summary.result as string, resourceChanges: r.summary.resourceChanges }),
+        (error: unknown) => ({ result: `failed: ${errorLine(error)}`, resourceChanges: undefined }),
+    );
 
 export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Promise<{ report: Record<string, unknown>; normalUpRss: RssPeak }> {
     const started = Date.now();
-    const previous = checkOut(previousRelease);
+    const { previous, settingsLeftOut, up: oldUp } = await upWithRelease(env, previousRelease);
     let worktreeRemoved = false;
     try {
-        // The same stack from the previous release's directory: same backend and passphrase
-        // (sandboxEnv of the same state directory), the config file with the settings it knows.
-        const stackFile = `Pulumi.${env.stack.name}.yaml`;
-        const previousConfig = configForRelease(path.join(repoRoot, stackFile), previous.dir);
-        fs.writeFileSync(path.join(previous.dir, stackFile), previousConfig.text, { mode: 0o600 });
-        const oldStack = await LocalWorkspace.selectStack({ stackName: env.stack.name, workDir: previous.dir }, { envVars: sandboxEnv(env.stateDir) });
-        const oldUp = await oldStack.up();
         checks.expect(drill, "the previous release provisions the host", oldUp.summary.result === "succeeded", oldUp.summary.result);
 
         const before = hostFacts(env);
         const hookBefore = env.standin.hooks(env.repository)[0];
         const secretBefore = hookBefore?.config.secret;
-        const resourcesOf = async () => ((await env.stack.exportStack()).deployment as { resources?: ExportedResource[] }).resources ?? [];
-        const oldResources = await resourcesOf();
+        const oldResources = await resourcesOf(env);
         const legacySteps = oldResources.filter((r) => r.type === step01Type);
-        const withDeleteScript = legacySteps.filter((r) => typeof r.inputs?.delete === "string" && r.inputs.delete !== "").map((r) => nameOf(r.urn));
+        const withDeleteScript = stepsWithDeleteScript(legacySteps);
 
         const site = probeSite(env);
         const deliveries = sendDeliveries(env, secretBefore);
@@ -174,28 +231,15 @@ export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Pro
         const oneTime = await runOneTimeStep(env);
         const stepSeconds = (Date.now() - stepStarted) / 1000;
         const afterStep = hostFacts(env);
-        const stateAfterStep = await resourcesOf();
+        const stateAfterStep = await resourcesOf(env);
         const hookUrns = (resources: ExportedResource[]) => resources.filter((r) => r.type === hookType).map((r) => r.urn);
         checks.expect(drill, "the one-time step succeeds", oneTime.ok, oneTime.ok ? undefined : oneTime.output.split("\n").filter(Boolean).slice(-3).join(" | "));
         checks.expect(drill, "after the one-time step the state holds no 0.1 step", stateAfterStep.filter((r) => r.type === step01Type).length === 0, stateAfterStep.filter((r) => r.type === step01Type).length);
         checks.expect(drill, "the one-time step moved the GitHub hook under the receiver", hookUrns(stateAfterStep).length === 1 && hookUrns(stateAfterStep)[0].includes("$selfpages:receiver:Receiver$"), { before: hookUrns(oldResources), after: hookUrns(stateAfterStep) });
         checks.expect(drill, "the one-time step did not touch the host (receiver process, crontab, releases, account)", JSON.stringify(afterStep) === JSON.stringify(before), { before, afterStep });
 
-        const operations: Array<{ op: string; type: string; name: string }> = [];
-        const onEvent = (event: EngineEvent) => {
-            const m = event.resourcePreEvent?.metadata;
-            if (m) operations.push({ op: m.op, type: m.type, name: nameOf(m.urn) });
-        };
-        const upgradeStarted = Date.now();
-        let upgradeResult = "succeeded";
-        let upgradeChanges: OpMap | undefined;
-        try {
-            const up = await env.stack.up({ onEvent });
-            upgradeChanges = up.summary.resourceChanges;
-        } catch (error) {
-            upgradeResult = `failed: ${errorLine(error)}`;
-        }
-        const upgradeSeconds = (Date.now() - upgradeStarted) / 1000;
+        const upgrade = await recordedUp(env);
+        const { operations } = upgrade;
         await sleep(2000); // deliveries sent at the end of the up are answered
         const load = { site: await site.stop(), deliveries: await deliveries.stop() };
         const after = hostFacts(env);
@@ -203,10 +247,7 @@ export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Pro
         const secretAfter = hooksAfter[0]?.config.secret;
         const accepted = acceptedSecrets(env);
 
-        const operationCounts: Record<string, number> = {};
-        for (const o of operations) if (o.op !== "same") operationCounts[`${o.op} ${o.type}`] = (operationCounts[`${o.op} ${o.type}`] ?? 0) + 1;
-
-        checks.expect(drill, "this release's up after the one-time step succeeds", upgradeResult === "succeeded", upgradeResult);
+        checks.expect(drill, "this release's up after the one-time step succeeds", upgrade.result === "succeeded", upgrade.result);
         checks.expect(drill, "the site was probed during the step and the up (load happened)", load.site.probes > 0, load.site.probes);
         checks.expect(drill, "the site answered 200 to every probe", load.site.probes > 0 && load.site.failures === 0, load.site.statuses);
         checks.expect(drill, "signed deliveries were sent during the step and the up (load happened)", load.deliveries.deliveries > 0, load.deliveries.deliveries);
@@ -237,17 +278,12 @@ export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Pro
             checks.expect(drill, "the secret changed through the dual-secret switch-over: deliveries signed with the previous one were answered", (load.deliveries.signedWith["secret before the drill"] ?? 0) > 0, load.deliveries.signedWith);
         }
 
-        const { sha, token } = publishToken(env, "after the upgrade");
-        const [push] = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
-        const pushDeployed = await deploysWithin(env, token, 30_000);
-        checks.expect(drill, "a push after the upgrade is answered 202 and deployed", push?.status_code === 202 && pushDeployed, { status: push?.status_code, deployed: pushDeployed });
+        const push = await pushAfterUpgrade(env, "after the upgrade");
+        checks.expect(drill, "a push after the upgrade is answered 202 and deployed", push.deliveryStatus === 202 && push.deployed, push);
 
         // A no-op up of this release, sampled: the reference for the RSS of a normal run.
         const rss = sampleProcessTreeRss();
-        const second = await env.stack.up().then(
-            (r) => ({ result: r.summary.result as string, resourceChanges: r.summary.resourceChanges }),
-            (error: unknown) => ({ result: `failed: ${errorLine(error)}`, resourceChanges: undefined }),
-        );
+        const second = await secondUp(env);
         const normalUpRss = rss.stop();
         checks.expect(drill, "a second up shows 0 changes", second.result === "succeeded" && changes(second.resourceChanges) === 0, second);
 
@@ -260,16 +296,16 @@ export async function upgradeDrill(env: SandboxEnvironment, checks: Checks): Pro
             report: {
                 previousRelease,
                 previousReleaseDependencies: previous.dependencies,
-                previousReleaseConfig: { settingsLeftOut: previousConfig.dropped },
+                previousReleaseConfig: { settingsLeftOut },
                 previousReleaseUp: { result: oldUp.summary.result, resourceChanges: oldUp.summary.resourceChanges },
                 previousReleaseSteps: { total: legacySteps.length, withDeleteScript },
                 oneTimeStep: { ok: oneTime.ok, seconds: stepSeconds, resourcesBefore: oldResources.length, resourcesAfter: stateAfterStep.length, hostUntouched: JSON.stringify(afterStep) === JSON.stringify(before) },
-                upgradeUp: { result: upgradeResult, seconds: upgradeSeconds, resourceChanges: upgradeChanges, operations: operationCounts },
+                upgradeUp: { result: upgrade.result, seconds: upgrade.seconds, resourceChanges: upgrade.resourceChanges, operations: upgrade.operationCounts },
                 hook: { idBefore: hookBefore?.id, idsAfter: hooksAfter.map((h) => h.id) },
                 load,
                 host: { before: { ...before, releases: before.releases.length }, after: { ...after, releases: after.releases.length }, receiverPidKept: before.receiverPid === after.receiverPid },
                 secret: { changed: secretChanged, acceptedAfterwards: accepted.length },
-                pushAfterUpgrade: { deliveryStatus: push?.status_code, deployed: pushDeployed },
+                pushAfterUpgrade: push,
                 secondUp: second,
                 seconds: (Date.now() - started) / 1000,
             },
