@@ -64,7 +64,7 @@ export class Receiver extends pulumi.ComponentResource {
             );
             return pulumi.secret(password.result);
         });
-        const bySite = (values: string[][]) => Object.fromEntries(settings.sites.map((site, i) => [hookId(site), values[i]]));
+        const bySite = (values: string[][]) => Object.fromEntries(settings.sites.map((site, i) => [site.name, values[i]]));
         const hooksWith = (secretsBySite: pulumi.Input<Record<string, string[]>>) => pulumi.secret(pulumi.output(secretsBySite).apply((values) => hooksFile(settings, values).content));
 
         const finalHooks = hooksWith(pulumi.all(secrets).apply((current) => bySite(current.map((s) => [s]))));

@@ -232,6 +232,9 @@ export interface SiteSettings {
     url: string;
     /** Where GitHub delivers its pushes: the site's URL followed by the receiver's path. */
     hookUrl: string;
+    /** The path nginx hands to the site's hook: the receiver's path under the site's URL, also
+     *  when receiverPublicUrl names another proxy's URL. */
+    hookPath: string;
     /** The names of its certificate (top-level sites, with TLS): its server names. */
     certificateNames?: string[];
     layout: SiteLayout;
@@ -460,6 +463,7 @@ function toSettings(c: ParsedConfig, checked: CheckedSite[]): Settings {
             secretVersion: site.secretVersion,
             url,
             hookUrl: checked.length === 1 && c.receiverPublicUrl !== undefined ? c.receiverPublicUrl : `${url}${receiverPath.slice(1)}`,
+            hookPath: `${new URL(url).pathname}${receiverPath.slice(1)}`,
             ...(c.tls === "acme" && site.path === undefined ? { certificateNames: site.serverNames } : {}),
             layout: siteLayout(layout, site.name),
         };

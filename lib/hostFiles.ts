@@ -140,8 +140,7 @@ export function nginxSiteFile(settings: Settings, listenPort = settings.tls ? 44
 /** What nginx serves, site by site: each top-level site with the project sites under its name. */
 export function nginxParameters(settings: Settings, listenPort: number, httpPort: number): NginxParameters {
     const served = (site: SiteSettings) => (site.folder === "" ? site.layout.currentLink : `${site.layout.currentLink}/${site.folder}`);
-    // The receiver's path under the site's URL; not the hook URL's path: receiverPublicUrl may be another proxy's URL.
-    const hook = (site: SiteSettings) => ({ path: `${new URL(site.url).pathname}${settings.receiver.path.slice(1)}`, id: hookId(site) });
+    const hook = (site: SiteSettings) => ({ path: site.hookPath, id: hookId(site) });
     return {
         listenPort,
         httpPort,

@@ -262,6 +262,7 @@ describe("config: the sites list", () => {
             secretVersion: 1,
             url: "https://assoc.example.org/",
             hookUrl: "https://assoc.example.org/webhook",
+            hookPath: "/webhook",
             certificateNames: ["assoc.example.org", "www.assoc.example.org"],
             layout: {
                 root: "/srv/selfpages/sites/main",
