@@ -59,7 +59,8 @@ export async function deploysWithin(env: SandboxEnvironment, token: string, ms: 
 const syncLog = (env: SandboxEnvironment) => fs.readFileSync(path.join(env.host.rootfs, "var/log/selfpages/sites/selfpages/sync.log"), "utf8").split("\n");
 
 /** Sync runs the host's sync log shows so far (each deploy or "up to date" line is one). */
-export const syncRuns = (env: SandboxEnvironment) => syncLog(env).filter((l) => / (deployed|up to date) /.test(l)).length;
+/** Syncs a delivery started: the fallback cron's runs (every 15 minutes by default) are not counted. */
+export const syncRuns = (env: SandboxEnvironment) => syncLog(env).filter((l) => l.includes(" sync[webhook") && / (deployed|up to date) /.test(l)).length;
 
 /** The error lines the sync log holds for one delivery, without their timestamps. */
 export const syncErrors = (env: SandboxEnvironment, deliveryId: string) =>

@@ -42,7 +42,10 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
     const receiverPid = () => hostExec(host.name, "pidof webhook || true").trim();
 
     beforeAll(async () => {
-        env = await buildSandbox({ name: stackName });
+        // A fallback sync that never runs on its own during the test (midnight on the 1st of January):
+        // step 4 asserts that a commit on the branch is not deployed by a rejected delivery, which
+        // a cron run at the quarter hour would deploy. Step 8 turns it to every minute.
+        env = await buildSandbox({ name: stackName, config: { syncSchedule: "0 0 1 1 *" } });
         ({ host, standin, stack, publisher, siteUrl } = env);
     });
 
