@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { StaticSiteServer } from "./components";
+import { declareFleet } from "./components";
 import { ConfigError } from "./lib/config";
 import { runError } from "./lib/runError";
 import { loadStackConfig } from "./lib/stackConfig";
@@ -15,25 +15,26 @@ export = async () => {
     }
     const { settings, secrets } = config;
 
-    // Before `up` changes anything: the host answers with the pinned key, runs the configured OS,
-    // and has room for the site. The one host check of an `up` (the first command on the host only
-    // waits for it). A preview only reads state, so it needs no connection, nor ssh2 loaded.
+    // Before `up` changes anything: each host answers with the pinned key, runs the configured OS,
+    // and has room for the sites. The one host check of an `up` (the first command on a host only
+    // waits for it), all servers at once. A preview only reads state, so it needs no connection,
+    // nor ssh2 loaded. One server: an unfit host stops the `up` here. A fleet: an unfit server
+    // fails its own steps (with the reason, naming it) and the others converge.
+    const preflightFailures: Record<string, string> = {};
     if (!pulumi.runtime.isDryRun()) {
-        const { preflight } = await import("./lib/preflight");
-        const report = await preflight(settings, secrets.hostPrivateKey).catch((error: Error) => {
-            throw runError(`Preflight failed, nothing was changed: ${error.message}`);
-        });
-        if (report.problems.length > 0) throw runError(`Preflight failed, nothing was changed:\n  - ${report.problems.join("\n  - ")}`);
+        const { preflightServers } = await import("./lib/preflight");
+        const failures = await preflightServers(settings, secrets.serverPrivateKeys);
+        if (!settings.fleet && failures.length > 0) throw runError(`Preflight failed, nothing was changed:${failures[0].problems.length > 1 ? "\n  - " : " "}${failures[0].problems.join("\n  - ")}`);
+        for (const { server, problems } of failures) {
+            const reason = `server ${server.name} (${server.host.address}): preflight failed, its steps are skipped until it passes: ${problems.join("; ")}`;
+            preflightFailures[server.name] = reason;
+            pulumi.log.warn(reason);
+        }
     }
 
-    const server = new StaticSiteServer("selfpages", {
-        settings,
-        hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
-        githubToken: pulumi.secret(secrets.githubToken),
-        githubDeploymentsToken: secrets.githubDeploymentsToken === undefined ? undefined : pulumi.secret(secrets.githubDeploymentsToken),
-    });
+    const fleet = declareFleet({ settings, secrets, preflightFailures });
     // The first site's figures under the names the one-site form has always had, and every site's.
     const [first] = settings.sites;
-    const { url: siteUrl, webhookUrl, hookId } = server.sites[first.name];
-    return { siteUrl, webhookUrl, hookId, sites: server.sites };
+    const { url: siteUrl, webhookUrl, hookId } = fleet.sites[first.name];
+    return { siteUrl, webhookUrl, hookId, sites: fleet.sites, ...(settings.fleet ? { servers: fleet.servers } : {}) };
 };

@@ -7,6 +7,8 @@ import { commandConnection, sshTarget } from "../lib/ssh";
 export interface HostConnectionArgs {
     settings: Settings;
     privateKey: pulumi.Input<string>;
+    /** The preflight found this fleet server unfit: every step of it fails with this, the others go on. */
+    preflightFailure?: string;
 }
 
 /**
@@ -24,6 +26,19 @@ export class HostConnection extends pulumi.ComponentResource {
         super("selfpages:connection:HostConnection", name, {}, opts);
         const { settings } = args;
         this.connection = pulumi.secret(args.privateKey).apply((privateKey) => commandConnection(sshTarget(settings, privateKey)));
+        // In a fleet, a server that failed its preflight is not connected to: this local step fails
+        // with the reason (naming the server), so its steps are not attempted and the others converge.
+        // Its trigger changes while the server is unfit, so the step runs (and fails) on every `up`
+        // until the server is fixed; then it runs once more, and succeeds.
+        const gate = args.preflightFailure === undefined
+            ? []
+            : [
+                  new command.local.Command(
+                      `${name}-preflight`,
+                      { create: `printf '%s\\n' "$REASON" >&2; exit 1`, environment: { REASON: args.preflightFailure }, triggers: [args.preflightFailure, String(Date.now())] },
+                      { parent: this },
+                  ),
+              ];
         this.ready = hostCommand(
             `${name}-ready`,
             {
@@ -31,7 +46,7 @@ export class HostConnection extends pulumi.ComponentResource {
                 create: "true",
                 triggers: [settings.host.address, settings.host.port, settings.host.hostKey, settings.os],
             },
-            { parent: this, deleteBeforeReplace: true },
+            { parent: this, deleteBeforeReplace: true, dependsOn: gate },
         );
         this.registerOutputs({ connection: this.connection, ready: this.ready });
     }

@@ -10,3 +10,5 @@ export * from "./site";
 export * from "./syncProgram";
 export * from "./tls";
 export * from "./staticSiteServer";
+export * from "./webhooks";
+export * from "./fleet";

@@ -1,19 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
 import { hookId, hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile } from "../lib/hostFiles";
 import { enableAndStart, reload, stopAndDisable } from "../lib/openrc";
 import { childOptions } from "../lib/options";
-import { GitHubWebhook } from "../lib/providers/githubWebhook";
 import { shellQuote } from "../lib/templates";
 
 export interface ReceiverArgs {
     connection: pulumi.Input<Connection>;
     settings: Settings;
-    githubToken: pulumi.Input<string>;
-    /** What must be in place before GitHub delivers to the receiver (nginx routing to it). */
-    reachableAfter: pulumi.Resource[];
+    /** Each site's current secret (components/webhooks.ts), by site name. */
+    secrets: Record<string, pulumi.Input<string>>;
 }
 
 /** GitHub gives up on a delivery after 10 s: once the hook has the new secret, waiting this long
@@ -34,19 +31,21 @@ function acceptedByHook(lines: string): Record<string, string[]> {
 }
 
 /**
- * The webhook, both ends: adnanh/webhook under OpenRC's supervise-daemon on the host (as the
- * service account, on loopback; it checks X-Hub-Signature-256, answers 202 at once and runs the
- * sync script in the background), the repository's hook on GitHub, and the secret they share,
- * generated in the stack. A new hooks file is applied with a reload (SIGUSR1): the port never closes.
+ * The webhook receiver on one host: adnanh/webhook under OpenRC's supervise-daemon (as the service
+ * account, on loopback; it checks X-Hub-Signature-256, answers 202 at once and runs the sync script
+ * in the background), one hook per site. A new hooks file is applied with a reload (SIGUSR1): the
+ * port never closes. The secrets and GitHub's hooks are the stack's (components/webhooks.ts).
  *
- * The secret changes when `webhookSecretVersion` changes (or on the first `up` of a release that
- * generates it differently), in three steps of one `up`: the receiver accepts the new secret and
- * every secret it accepted before, read from the host; GitHub's hook switches to the new one; then,
- * after GitHub's delivery timeout, the receiver accepts only the new one. No delivery is refused.
+ * A secret changes when a site's secretVersion changes (or on the first `up` of a release that
+ * generates it differently), in three steps of one `up`: every server's receiver accepts the new
+ * secret and every secret it accepted before, read from the host; GitHub's hooks switch to the new
+ * one; then, after GitHub's delivery timeout, each receiver accepts only the new one
+ * (retirePreviousSecrets). No delivery is refused.
  */
 export class Receiver extends pulumi.ComponentResource {
-    /** GitHub's id of each site's hook, by site name. */
-    public readonly hookIds: Record<string, pulumi.Output<number>>;
+    /** The receiver runs with the new secrets accepted beside the previous ones. */
+    public readonly hooksApplied: pulumi.Resource;
+    private readonly finish: (after: pulumi.Resource[]) => pulumi.Resource;
 
     constructor(name: string, args: ReceiverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:receiver:Receiver", name, {}, opts);
@@ -54,16 +53,7 @@ export class Receiver extends pulumi.ComponentResource {
         const service = settings.layout.receiverService;
         const hooksSpec = hooksFileSpec(settings);
 
-        // One secret per site. Letters and digits only: the value goes into a JSON hooks file and
-        // GitHub's hook config. RandomPassword marks its result secret; wrapping it says so here too.
-        const secrets = settings.sites.map((site) => {
-            const password = new random.RandomPassword(
-                `${site.name}-receiver-secret-v${site.secretVersion}`,
-                { length: 48, special: false, keepers: { version: String(site.secretVersion) } },
-                { parent: this },
-            );
-            return pulumi.secret(password.result);
-        });
+        const secrets = settings.sites.map((site) => pulumi.secret(args.secrets[site.name]));
         const bySite = (values: string[][]) => Object.fromEntries(settings.sites.map((site, i) => [site.name, values[i]]));
         const hooksWith = (secretsBySite: pulumi.Input<Record<string, string[]>>) => pulumi.secret(pulumi.output(secretsBySite).apply((values) => hooksFile(settings, values).content));
 
@@ -103,48 +93,31 @@ export class Receiver extends pulumi.ComponentResource {
             },
             { ...childOptions(this, opts, [confFile, initFile, hooks]), deleteBeforeReplace: true },
         );
-        const hooksApplied = hostCommand(
+        this.hooksApplied = hostCommand(
             `${name}-reload`,
             { connection, create: `set -eu\n${reload(service)}\nsleep 1\nrc-service ${service} status >/dev/null`, triggers: [contentHash(transitionalHooks)] },
             childOptions(this, opts, [running]),
         );
 
-        // GitHub switches to a new secret only once the receiver accepts it and nginx routes to it.
-        // One hook per site, on its repository; the name the one-site form has held since 0.1.
-        const siteHooks = settings.sites.map(
-            (site, i) =>
-                new GitHubWebhook(
-                    `${site.name}-github-webhook`,
-                    {
-                        apiUrl: settings.github.apiUrl,
-                        token: args.githubToken,
-                        owner: site.owner,
-                        repo: site.repo,
-                        url: site.hookUrl,
-                        secret: secrets[i],
-                        events: ["push"],
-                        contentType: "json",
-                        active: true,
-                    },
-                    { parent: this, dependsOn: [hooksApplied, ...args.reachableAfter] },
-                ),
-        );
-
         // The receiver drops the other secrets only after GitHub switched.
         // Whether a secret is being retired is the one fact about the secrets this script reveals.
         const wait = pulumi.unsecret(pulumi.all([transitionalHooks, finalHooks]).apply(([transitional, final]) => (transitional === final ? "" : `sleep ${rotationGraceSeconds}\n`)));
-        hostCommand(
-            `${name}-retire-previous-secret`,
-            {
-                connection,
-                create: pulumi.interpolate`${wait}${installFileScript(hooksSpec)}\n${reload(service)}`,
-                stdin: finalHooks,
-                triggers: [contentHash(transitionalHooks), contentHash(finalHooks)],
-            },
-            { parent: this, dependsOn: [...siteHooks, hooksApplied] },
-        );
+        this.finish = (after) =>
+            hostCommand(
+                `${name}-retire-previous-secret`,
+                {
+                    connection,
+                    create: pulumi.interpolate`${wait}${installFileScript(hooksSpec)}\n${reload(service)}`,
+                    stdin: finalHooks,
+                    triggers: [contentHash(transitionalHooks), contentHash(finalHooks)],
+                },
+                { parent: this, dependsOn: [...after, this.hooksApplied] },
+            );
+        this.registerOutputs({ hooksApplied: this.hooksApplied });
+    }
 
-        this.hookIds = Object.fromEntries(settings.sites.map((site, i) => [site.name, siteHooks[i].hookId]));
-        this.registerOutputs({ hookIds: this.hookIds });
+    /** The final hooks file (only the current secrets), once GitHub's hooks switched to them. */
+    retirePreviousSecrets(after: pulumi.Resource[]): pulumi.Resource {
+        return this.finish(after);
     }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Settings } from "../lib/config";
+import { oneServerName, serverSettings, type ServerSettings, type Settings } from "../lib/config";
 import { HostConnection } from "./connection";
 import { FallbackCron } from "./cron";
 import { Nginx } from "./nginx";
@@ -18,11 +18,19 @@ const required = <T>(value: T | undefined, name: string): T => {
 };
 
 export interface StaticSiteServerArgs {
+    /** The stack's settings; `server` says which server this is. */
     settings: Settings;
+    server: ServerSettings;
     hostPrivateKey: pulumi.Input<string>;
     githubToken: pulumi.Input<string>;
+    /** Each site's webhook secret (components/webhooks.ts), by site name. */
+    webhookSecrets: Record<string, pulumi.Input<string>>;
     /** Set when settings.deployments.enabled: the token the host reports deploys to GitHub with. */
     githubDeploymentsToken?: pulumi.Input<string>;
+    /** Whether this server reports deploys to GitHub: one deployment per commit per site, so one server (the first). */
+    reportsDeployments: boolean;
+    /** Set when the preflight found this fleet server unfit: its steps fail with this, the others go on. */
+    preflightFailure?: string;
 }
 
 /**
@@ -33,14 +41,19 @@ export interface StaticSiteServerArgs {
  * (with its token) deployments reported to GitHub.
  */
 export class StaticSiteServer extends pulumi.ComponentResource {
-    /** Each site's URL, webhook URL and GitHub hook id, by site name. */
-    public readonly sites: Record<string, { url: string; webhookUrl: string; hookId: pulumi.Output<number> }>;
+    /** The receiver: GitHub's hooks switch secrets once it accepts them; it retires the previous ones after. */
+    public readonly receiver: Receiver;
+    /** What GitHub's hooks wait for on this server: the receiver accepting the secrets, nginx routing to it. */
+    public readonly receiving: pulumi.Resource[];
 
     constructor(name: string, args: StaticSiteServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:index:StaticSiteServer", name, {}, opts);
-        const { settings } = args;
+        const settings = serverSettings(args.settings, args.server);
+        // Children named after a site: the one-server form's server keeps the names its stacks hold,
+        // another server's are prefixed with its name (a dot: no site or server name has one).
+        const named = (child: string) => (args.server.name === oneServerName ? child : `${args.server.name}.${child}`);
 
-        const host = new HostConnection(`${name}-host`, { settings, privateKey: args.hostPrivateKey }, { parent: this });
+        const host = new HostConnection(`${name}-host`, { settings, privateKey: args.hostPrivateKey, preflightFailure: args.preflightFailure }, { parent: this });
         const { connection } = host;
         const packages = new Packages(`${name}-packages`, { connection, settings }, { parent: this, dependsOn: [host.ready] });
         const account = new ServiceAccount(`${name}-account`, { connection, settings }, { parent: this, dependsOn: [packages] });
@@ -48,12 +61,12 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         const formerly = (component: string, type: string, step: string): pulumi.Alias => ({ name: `${name}-${step}`, parent: pulumi.createUrn(`${name}-${component}`, type, this) });
         const directories = new HostDirectories(`${name}-directories`, { connection, settings, aliases: [formerly("site", "selfpages:site:Site", "site-directories")] }, { parent: this, dependsOn: [account] });
         // The deploy reporter is in place before the sites' first deploys, which it reports.
-        const deployments = settings.deployments.enabled
+        const deployments = settings.deployments.enabled && args.reportsDeployments
             ? [new Deployments(`${name}-deployments`, { connection, settings, deploymentsToken: required(args.githubDeploymentsToken, "githubDeploymentsToken"), githubToken: args.githubToken }, { parent: this, dependsOn: [directories] })]
             : [];
         const sync = new SyncProgram(`${name}-sync`, { connection, settings, aliases: [formerly("site", "selfpages:site:Site", "site-sync-script")] }, { parent: this, dependsOn: [directories] });
         const sites = settings.sites.map(
-            (site) => new Site(`${site.name}-site`, { connection, settings, site, syncProgram: { step: sync.program, content: sync.content } }, { parent: this, dependsOn: [directories, ...deployments] }),
+            (site) => new Site(named(`${site.name}-site`), { connection, settings, site, syncProgram: { step: sync.program, content: sync.content } }, { parent: this, dependsOn: [directories, ...deployments] }),
         );
         const afterSites = { parent: this, dependsOn: sites };
 
@@ -63,7 +76,7 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         const certificates = tls
             ? settings.sites.flatMap((site) => {
                   const names = site.certificateNames;
-                  return names ? [new SiteCertificate(`${site.name}-certificate`, { connection, settings: { ...settings, tls }, site: { ...site, certificateNames: names } }, { parent: this, dependsOn: [...sites, ...(acme?.ready ?? [])] })] : [];
+                  return names ? [new SiteCertificate(named(`${site.name}-certificate`), { connection, settings: { ...settings, tls }, site: { ...site, certificateNames: names } }, { parent: this, dependsOn: [...sites, ...(acme?.ready ?? [])] })] : [];
               })
             : [];
         const nginx = new Nginx(`${name}-nginx`, { connection, settings }, { parent: this, dependsOn: [...sites, ...certificates.flatMap((c) => c.prepared)] });
@@ -71,10 +84,9 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         const issued: pulumi.Resource[] = [];
         for (const certificate of certificates) issued.push(certificate.issue([nginx.reloaded, ...issued.slice(-1)]));
 
-        const receiver = new Receiver(`${name}-receiver`, { connection, settings, githubToken: args.githubToken, reachableAfter: [nginx.reloaded, ...issued] }, afterSites);
+        this.receiver = new Receiver(`${name}-receiver`, { connection, settings, secrets: args.webhookSecrets }, afterSites);
+        this.receiving = [this.receiver.hooksApplied, nginx.reloaded, ...issued];
         new FallbackCron(`${name}-cron`, { connection, settings }, afterSites);
-
-        this.sites = Object.fromEntries(settings.sites.map((site) => [site.name, { url: site.url, webhookUrl: site.hookUrl, hookId: receiver.hookIds[site.name] }]));
-        this.registerOutputs({ sites: this.sites });
+        this.registerOutputs({});
     }
 }

@@ -92,27 +92,59 @@ export const siteSchema = z
     })
     .strict();
 
+const privateKey = z
+    .string()
+    .refine((k) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(k) && /-----END [A-Z ]*PRIVATE KEY-----/.test(k), "must be a PEM or OpenSSH private key");
+const hostKey = z
+    .string()
+    .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/, "must be one public host key line such as 'ssh-ed25519 AAAA...' (see ssh-keyscan)");
+const osFamily = z.enum(["alpine", "debian"]);
+
+/** GitHub delivers a push to at most 20 hooks per event per repository: one per server here. */
+export const maxServers = 20;
+
+/** One entry of `servers`: a host provisioned over SSH that serves every site. */
+export const serverSchema = z
+    .object({
+        name: z
+            .string()
+            .regex(/^[a-z][a-z0-9-]{0,23}$/, "must be 1 to 24 lowercase letters, digits or '-', starting with a letter")
+            .describe("Stable name: the server's resources are named after it; renaming a server replaces it."),
+        address: z.string().refine(isHost, "must be a hostname or an IP address").describe("Address (hostname or IP) it is provisioned at over SSH, and the one GitHub delivers its hooks to (http://<address><receiverPath>/<site>)."),
+        hostKey: hostKey.describe("Its SSH host key, pinned."),
+        port: port(1).optional().describe("SSH port (default: hostPort)."),
+        os: osFamily.optional().describe("alpine or debian (default: os)."),
+        privateKey: privateKey
+            .optional()
+            .describe("Its own SSH private key (default: hostPrivateKey); a secret: `pulumi config set --secret --path 'servers[0].privateKey' ...`."),
+    })
+    .strict();
+
 export const configSchema = z
     .object({
         hostAddress: z
             .string()
             .refine(isHost, "must be a hostname or an IP address")
-            .describe("Address (hostname or IP) of the server to provision over SSH."),
-        hostPort: port(1).default(22).describe("SSH port of the server."),
+            .optional()
+            .describe("One-server form: address (hostname or IP) of the server to provision over SSH (required unless `servers` is set)."),
+        hostPort: port(1).default(22).describe("SSH port of the server (with `servers`: of every server that sets none)."),
         hostUser: z
             .string()
             .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name")
             .default("root")
             .describe("SSH user; must be root: the host check refuses any other."),
-        hostPrivateKey: z
-            .string()
-            .refine((k) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(k) && /-----END [A-Z ]*PRIVATE KEY-----/.test(k), "must be a PEM or OpenSSH private key")
-            .describe("SSH private key (secret: set it with --secret)."),
-        hostKey: z
-            .string()
-            .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/, "must be one public host key line such as 'ssh-ed25519 AAAA...' (see ssh-keyscan)")
-            .describe("The server's SSH host key, pinned: connections to a host presenting another key are refused."),
-        os: z.enum(["alpine", "debian"]).default("alpine").describe("OS family of the server: alpine (default) or debian, both with OpenRC."),
+        hostPrivateKey: privateKey
+            .optional()
+            .describe("SSH private key (secret: set it with --secret); with `servers`, of every server that sets none."),
+        hostKey: hostKey
+            .optional()
+            .describe("One-server form: the server's SSH host key, pinned: connections to a host presenting another key are refused (required unless `servers` is set)."),
+        os: osFamily.default("alpine").describe("OS family of the server: alpine (default) or debian, both with OpenRC (with `servers`: of every server that sets none)."),
+        servers: z
+            .array(serverSchema)
+            .max(maxServers, `must list at most ${maxServers} servers: GitHub delivers a push to at most 20 hooks per repository, one per server`)
+            .optional()
+            .describe("The servers, a list (see the README's \"A fleet\"); every server serves every site. Unset or empty, hostAddress and hostKey describe the one server, named selfpages."),
         sites: z
             .array(siteSchema)
             .optional()
@@ -196,8 +228,13 @@ export type SecretKey = (typeof secretKeys)[number];
  * once: the host layout, the platform's differences, each site's URLs and files.
  */
 export interface Settings {
-    host: { address: string; port: number; user: string; hostKey: string };
-    os: "alpine" | "debian";
+    /** The server these settings provision (the first of `servers` at the stack's level; serverSettings() gives each). */
+    host: ServerSettings["host"];
+    os: ServerSettings["os"];
+    /** Every server, in config order; each serves every site. */
+    servers: ServerSettings[];
+    /** `servers` is set: each server has its own hooks, at its address (hookUrlOn). */
+    fleet: boolean;
     /** Every site, in config order; top-level sites (with server names) before none in particular. */
     sites: SiteSettings[];
     receiver: { port: number; path: string };
@@ -208,6 +245,13 @@ export interface Settings {
     /** HTTPS with an ACME certificate per top-level site, or undefined when `tls` is off. */
     tls?: TlsSettings;
     layout: HostLayout;
+    platform: Platform;
+}
+
+export interface ServerSettings {
+    name: string;
+    host: { address: string; port: number; user: string; hostKey: string };
+    os: "alpine" | "debian";
     platform: Platform;
 }
 
@@ -249,7 +293,8 @@ export interface TlsSettings {
 
 export interface ValidatedConfig {
     settings: Settings;
-    secrets: { hostPrivateKey: string; githubToken: string; githubDeploymentsToken?: string };
+    /** hostPrivateKey: the first server's key; serverPrivateKeys: each server's, by server name. */
+    secrets: { hostPrivateKey: string; serverPrivateKeys: Record<string, string>; githubToken: string; githubDeploymentsToken?: string };
 }
 
 export class ConfigError extends Error {
@@ -263,9 +308,9 @@ export class ConfigError extends Error {
 }
 
 // siteRepository too: Pulumi.yaml gives it "" so that a stack with `sites` need not set it.
-const optionalKeys = new Set(["siteRepository", "siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle", "githubDeploymentsToken"]);
+const optionalKeys = new Set(["hostAddress", "hostKey", "hostPrivateKey", "siteRepository", "siteCloneUrl", "receiverPublicUrl", "tlsContactEmail", "tlsCaBundle", "githubDeploymentsToken"]);
 const numberKeys = new Set(["hostPort", "siteKeepReleases", "receiverPort", "webhookSecretVersion", "tlsHstsMaxAge"]);
-const arrayKeys = new Set(["siteServerNames", "sites"]);
+const arrayKeys = new Set(["siteServerNames", "sites", "servers"]);
 
 /** Pulumi hands every config value over as a string; turn the typed ones back into values. */
 function decode(key: string, raw: string): unknown {
@@ -315,7 +360,9 @@ export function validateConfig(namespace: string, values: Record<string, string>
             }
             const value = issue.path.reduce<unknown>((v, p) => (v !== null && typeof v === "object" ? (v as Record<string | number, unknown>)[p as string | number] : undefined), decoded);
             const message = issue.code === "invalid_type" && value === undefined ? "is required" : issue.message;
-            problems.push(`${at}: ${message}${value === undefined ? "" : describeValue(key, value)}`);
+            // A server's private key is never echoed back.
+            const shown = value === undefined || issue.path.includes("privateKey") ? "" : describeValue(key, value);
+            problems.push(`${at}: ${message}${shown}`);
         }
     }
     for (const key of secretKeys) {
@@ -323,14 +370,82 @@ export function validateConfig(namespace: string, values: Record<string, string>
             problems.push(`${namespace}:${key}: must be stored encrypted: run \`pulumi config set --secret ${key} ...\``);
         }
     }
+    const servers = parsed.success ? serverEntries(parsed.data, namespace, isSecret, problems) : [];
     const sites = parsed.success ? siteEntries(parsed.data, namespace, problems) : [];
     if (parsed.success) checkSites(parsed.data, sites, problems);
+    if (parsed.success) checkServerAddresses(parsed.data, servers, sites, problems);
     if (parsed.success && parsed.data.githubDeploymentsToken !== undefined && parsed.data.githubDeploymentsToken === parsed.data.githubToken) {
         problems.push(`${namespace}:githubDeploymentsToken: must not be githubToken: it is kept on the server, so give it the Deployments permission only`);
     }
     if (problems.length > 0 || !parsed.success) throw new ConfigError(namespace, problems);
-    const { hostPrivateKey, githubToken, githubDeploymentsToken } = parsed.data;
-    return { settings: toSettings(parsed.data, sites), secrets: { hostPrivateKey, githubToken, ...(githubDeploymentsToken === undefined ? {} : { githubDeploymentsToken }) } };
+    const { githubToken, githubDeploymentsToken } = parsed.data;
+    const serverPrivateKeys = Object.fromEntries(servers.map((server) => [server.name, server.privateKey]));
+    return {
+        settings: toSettings(parsed.data, servers, sites),
+        secrets: { hostPrivateKey: servers[0].privateKey, serverPrivateKeys, githubToken, ...(githubDeploymentsToken === undefined ? {} : { githubDeploymentsToken }) },
+    };
+}
+
+/** A server as validated, its defaults filled in. */
+interface CheckedServer {
+    name: string;
+    address: string;
+    hostKey: string;
+    port: number;
+    os: "alpine" | "debian";
+    privateKey: string;
+    key: (field: string) => string;
+}
+
+/** The server named by the one-server form: its resources keep the names a one-server stack has always had. */
+export const oneServerName = "selfpages";
+
+/** The servers, from `servers` or from the one-server keys (never both). */
+function serverEntries(c: ParsedConfig, namespace: string, isSecret: (key: string) => boolean, problems: string[]): CheckedServer[] {
+    if (c.servers !== undefined && c.servers.length > 0) {
+        for (const key of ["hostAddress", "hostKey"] as const) {
+            if (c[key] !== undefined) problems.push(`${namespace}:${key}: is for the one-server form; with \`servers\` set, give each server its own`);
+        }
+        if (c.receiverPublicUrl !== undefined) problems.push(`${namespace}:receiverPublicUrl: is for the one-server form; with \`servers\` set, GitHub delivers to each server at its address`);
+        const names = new Map<string, number>();
+        const addresses = new Map<string, number>();
+        const servers: CheckedServer[] = [];
+        c.servers.forEach((server, i) => {
+            const key = (field: string) => `${namespace}:servers[${i}].${field}`;
+            const sameName = names.get(server.name);
+            if (sameName !== undefined) problems.push(`${key("name")}: ${JSON.stringify(server.name)} is already the name of ${namespace}:servers[${sameName}]`);
+            else names.set(server.name, i);
+            const sameAddress = addresses.get(`${server.address}:${server.port ?? c.hostPort}`);
+            if (sameAddress !== undefined) problems.push(`${key("address")}: ${JSON.stringify(server.address)} is already the address of ${namespace}:servers[${sameAddress}]`);
+            else addresses.set(`${server.address}:${server.port ?? c.hostPort}`, i);
+            const privateKey = server.privateKey ?? c.hostPrivateKey;
+            if (privateKey === undefined) problems.push(`${key("privateKey")}: is required (or set hostPrivateKey, the key of every server that sets none)`);
+            servers.push({ name: server.name, address: server.address, hostKey: server.hostKey.trim(), port: server.port ?? c.hostPort, os: server.os ?? c.os, privateKey: privateKey ?? "", key });
+        });
+        const withKey = c.servers.findIndex((server) => server.privateKey !== undefined);
+        if (withKey >= 0 && !isSecret("servers")) {
+            problems.push(`${namespace}:servers[${withKey}].privateKey: must be stored encrypted: run \`pulumi config set --secret --path 'servers[${withKey}].privateKey' ...\``);
+        }
+        return servers;
+    }
+    const key = (field: string) => `${namespace}:${field}`;
+    for (const field of ["hostAddress", "hostKey", "hostPrivateKey"] as const) {
+        if (c[field] === undefined) problems.push(`${namespace}:${field}: is required (or list the servers in \`servers\`)`);
+    }
+    if (c.hostAddress === undefined || c.hostKey === undefined || c.hostPrivateKey === undefined) return [];
+    return [{ name: oneServerName, address: c.hostAddress, hostKey: c.hostKey.trim(), port: c.hostPort, os: c.os, privateKey: c.hostPrivateKey, key }];
+}
+
+/** GitHub delivers to each server at its address: no site may claim that address as a name. */
+function checkServerAddresses(c: ParsedConfig, servers: CheckedServer[], sites: CheckedSite[], problems: string[]): void {
+    if (c.servers === undefined || c.servers.length === 0) return;
+    for (const server of servers) {
+        for (const { site, key } of sites) {
+            if (site.serverNames?.includes(server.address)) {
+                problems.push(`${server.key("address")}: ${JSON.stringify(server.address)} is also in ${key("serverNames")}: in a fleet, a server's address carries its hooks, and a site's names carry the site to every server`);
+            }
+        }
+    }
 }
 
 type SiteEntry = z.output<typeof siteSchema>;
@@ -434,7 +549,14 @@ function checkSites(c: ParsedConfig, sites: CheckedSite[], problems: string[]): 
     }
 }
 
-function toSettings(c: ParsedConfig, checked: CheckedSite[]): Settings {
+function toSettings(c: ParsedConfig, checkedServers: CheckedServer[], checked: CheckedSite[]): Settings {
+    const servers = checkedServers.map((server): ServerSettings => ({
+        name: server.name,
+        host: { address: server.address, port: server.port, user: c.hostUser, hostKey: server.hostKey },
+        os: server.os,
+        platform: platforms[server.os],
+    }));
+    const [first] = servers;
     const scheme = c.tls === "acme" ? "https" : "http";
     const layout = hostLayout(c.siteRoot.replace(/\/+$/, ""));
     const receiverPath = c.receiverPath;
@@ -442,7 +564,7 @@ function toSettings(c: ParsedConfig, checked: CheckedSite[]): Settings {
     // The URL of a site with names: the first that is one (not "_", not a wildcard), else the host's address.
     for (const { site } of checked) {
         if (site.serverNames === undefined) continue;
-        const firstName = site.serverNames.find((n) => n !== "_" && !n.startsWith("*.")) ?? c.hostAddress;
+        const firstName = site.serverNames.find((n) => n !== "_" && !n.startsWith("*.")) ?? first.host.address;
         urls.set(site.name, `${scheme}://${firstName.includes(":") ? `[${firstName}]` : firstName}/`);
     }
     const sites = checked.map(({ site }): SiteSettings => {
@@ -469,8 +591,10 @@ function toSettings(c: ParsedConfig, checked: CheckedSite[]): Settings {
         };
     });
     return {
-        host: { address: c.hostAddress, port: c.hostPort, user: c.hostUser, hostKey: c.hostKey.trim() },
-        os: c.os,
+        host: first.host,
+        os: first.os,
+        servers,
+        fleet: c.servers !== undefined && c.servers.length > 0,
         sites,
         receiver: { port: c.receiverPort, path: receiverPath },
         sync: { schedule: c.syncSchedule.trim().replace(/\s+/g, " ") },
@@ -478,8 +602,30 @@ function toSettings(c: ParsedConfig, checked: CheckedSite[]): Settings {
         deployments: { enabled: c.githubDeploymentsToken !== undefined, environment: c.githubEnvironment },
         tls: c.tls === "acme" ? { contactEmail: c.tlsContactEmail, directoryUrl: c.tlsAcmeDirectoryUrl, hstsMaxAge: c.tlsHstsMaxAge, caBundle: c.tlsCaBundle?.trim() } : undefined,
         layout,
-        platform: platforms[c.os],
+        platform: first.platform,
     };
+}
+
+/** The settings that provision one server: the stack's, with that server's address, OS and platform. */
+export function serverSettings(settings: Settings, server: ServerSettings): Settings {
+    return { ...settings, host: server.host, os: server.os, platform: server.platform };
+}
+
+/**
+ * Where GitHub delivers a site's pushes for one server: the site's hook URL for the one-server
+ * form; in a fleet, the server's own address (every server gets every push; DNS spreads visitors,
+ * not deliveries), by plain HTTP since no certificate names a server's address. The payload is
+ * signed with the site's secret, which never travels.
+ */
+export function hookUrlOn(settings: Pick<Settings, "fleet" | "receiver">, site: SiteSettings, server: ServerSettings): string {
+    if (!settings.fleet) return site.hookUrl;
+    const address = server.host.address.includes(":") ? `[${server.host.address}]` : server.host.address;
+    return `http://${address}${serverHookPath(settings, site)}`;
+}
+
+/** The path of a site's hook at a fleet server's address: the receiver's path, then the site's name. */
+export function serverHookPath(settings: Pick<Settings, "receiver">, site: Pick<SiteSettings, "name">): string {
+    return `${settings.receiver.path}/${site.name}`;
 }
 
 /** The sites with names of their own (not under another site's), in config order. */

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { topLevelSites, type Settings, type SiteSettings } from "./config";
+import { serverHookPath, topLevelSites, type Settings, type SiteSettings } from "./config";
 import { reloadIfRunning } from "./openrc";
 import { acmeHook, webhookBinary } from "./platform";
 import { renderNginxConf, type NginxParameters, type NginxSite } from "./nginxParameters";
@@ -160,6 +160,14 @@ export function nginxParameters(settings: Settings, listenPort: number, httpPort
                 projects: settings.sites.filter((p) => p.parent === site.name).map((p) => ({ name: p.name, path: `/${p.path}/`, root: served(p), hook: hook(p) })),
             };
         }),
+        ...(settings.fleet
+            ? {
+                  serverHooks: {
+                      address: settings.host.address.includes(":") ? `[${settings.host.address}]` : settings.host.address,
+                      hooks: settings.sites.map((site) => ({ path: serverHookPath(settings, site), id: hookId(site) })),
+                  },
+              }
+            : {}),
     };
 }
 

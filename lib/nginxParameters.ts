@@ -16,6 +16,8 @@ export interface NginxParameters {
     receiverPort: number;
     /** Top-level sites; the first is the default server, answering requests for unknown names. */
     sites: NginxSite[];
+    /** A fleet server: GitHub delivers each site's pushes to it at its own address, on the plain port. */
+    serverHooks?: { address: string; hooks: NginxHook[] };
 }
 
 export interface NginxSite {

@@ -1,5 +1,5 @@
 import * as dns from "node:dns";
-import type { Settings } from "./config";
+import { serverSettings, type ServerSettings, type Settings } from "./config";
 import { hostAddressesScript, hostCheckScript, parseHostFacts, serverNameProblems, type HostFacts, type NameResolver } from "./hostChecks";
 import { SshSession, sshTarget } from "./ssh";
 
@@ -43,4 +43,25 @@ export async function preflight(settings: Settings, privateKey: string, resolver
     } finally {
         session.close();
     }
+}
+
+/** A server that failed its preflight, and why (each problem a sentence). */
+export interface PreflightFailure {
+    server: ServerSettings;
+    problems: string[];
+}
+
+/** Every server's preflight at once; the servers that failed it, in config order. */
+export async function preflightServers(settings: Settings, privateKeys: Record<string, string>, resolver: NameResolver = nameResolver()): Promise<PreflightFailure[]> {
+    const results = await Promise.all(
+        settings.servers.map(async (server): Promise<PreflightFailure> => {
+            try {
+                const report = await preflight(serverSettings(settings, server), privateKeys[server.name], resolver);
+                return { server, problems: report.problems };
+            } catch (error) {
+                return { server, problems: [(error as Error).message] };
+            }
+        }),
+    );
+    return results.filter((r) => r.problems.length > 0);
 }

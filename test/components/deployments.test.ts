@@ -1,6 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { StaticSiteServer } from "../../components";
+import { declareFleet } from "../../components";
 import { sitesValues, testDeploymentsToken, testPrivateKey, testToken, validConfig } from "../lib/fixtures";
 import { isSecretValue, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
 
@@ -9,12 +8,7 @@ const environmentType = "pulumi-nodejs:dynamic/selfpages:GitHubEnvironment";
 async function declare(overrides: Record<string, string> = {}): Promise<Registered[]> {
     const { settings, secrets } = validConfig(overrides);
     return registerUnderMocks(() => {
-        new StaticSiteServer("selfpages", {
-            settings,
-            hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
-            githubToken: pulumi.secret(secrets.githubToken),
-            githubDeploymentsToken: secrets.githubDeploymentsToken === undefined ? undefined : pulumi.secret(secrets.githubDeploymentsToken),
-        });
+        declareFleet({ settings, secrets });
     });
 }
 

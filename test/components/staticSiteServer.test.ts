@@ -2,9 +2,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { StaticSiteServer } from "../../components";
+import { declareFleet } from "../../components";
 import { hooksFile } from "../../lib/hostFiles";
 import { assocSites, sitesValues, testPrivateKey, testToken, validConfig, validSitesConfig } from "../lib/fixtures";
 import { githubWebhookType, isSecretValue, mockSecret, randomPasswordType, registerUnderMocks, remoteCommandType, type Registered } from "./harness";
@@ -12,11 +11,7 @@ import { githubWebhookType, isSecretValue, mockSecret, randomPasswordType, regis
 async function declare(overrides: Record<string, string> = {}, os: "alpine" | "debian" = "alpine", commandStdout: Record<string, string> = {}): Promise<Registered[]> {
     const { settings, secrets } = validConfig(overrides, os);
     return registerUnderMocks(() => {
-        new StaticSiteServer("selfpages", {
-            settings,
-            hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
-            githubToken: pulumi.secret(secrets.githubToken),
-        });
+        declareFleet({ settings, secrets });
     }, commandStdout);
 }
 
@@ -53,6 +48,8 @@ describe("StaticSiteServer under mocks", () => {
         const components = resources.filter((r) => r.type.startsWith("selfpages:")).map((r) => `${r.type} ${r.name}`);
         expect(components.sort()).toEqual([
             "selfpages:index:StaticSiteServer selfpages",
+            // The webhook secrets and GitHub hooks: the stack's, shared by every server.
+            "selfpages:webhooks:SiteWebhooks selfpages-webhooks",
             "selfpages:connection:HostConnection selfpages-host",
             "selfpages:packages:Packages selfpages-packages",
             "selfpages:account:ServiceAccount selfpages-account",

@@ -47,7 +47,10 @@ describe("config", () => {
         expect(settings.sites[0].url).toBe("https://do-it.example.org/");
         // Reporting deploys to GitHub is off without its token.
         expect(settings.deployments).toEqual({ enabled: false, environment: "selfpages" });
-        expect(secrets).toEqual({ hostPrivateKey: testPrivateKey, githubToken: testToken });
+        expect(secrets).toEqual({ hostPrivateKey: testPrivateKey, serverPrivateKeys: { selfpages: testPrivateKey }, githubToken: testToken });
+        // The one-server form: one server, named as the stacks of earlier releases hold it.
+        expect(settings.fleet).toBe(false);
+        expect(settings.servers).toEqual([{ name: "selfpages", host: settings.host, os: "alpine", platform: settings.platform }]);
     });
 
     it("turns deployment reporting on with its token (an empty value, Pulumi.yaml's default, is unset)", () => {
@@ -132,10 +135,16 @@ describe("config", () => {
         expect(problems[0]).toMatch(reason);
     });
 
-    it.each(["hostAddress", "hostKey", "hostPrivateKey", "githubToken"])("requires %s", (key) => {
+    it("requires githubToken", () => {
+        const values = validValues();
+        delete values.githubToken;
+        expect(problemsFor(values)).toEqual(["selfpages:githubToken: is required"]);
+    });
+
+    it.each(["hostAddress", "hostKey", "hostPrivateKey"])("requires %s without `servers`, saying that `servers` would do", (key) => {
         const values = validValues();
         delete values[key];
-        expect(problemsFor(values)).toEqual([`selfpages:${key}: is required`]);
+        expect(problemsFor(values)).toEqual([`selfpages:${key}: is required (or list the servers in \`servers\`)`]);
     });
 
     it.each(["siteRepository", "siteServerNames"])("requires %s without `sites`, saying that `sites` would do", (key) => {

@@ -21,7 +21,7 @@ describe("config reference", () => {
 
     it("optional keys default to an empty value that validation reads as unset", () => {
         const optional = configReference().filter((d) => d.optional && d.default === "").map((d) => d.key);
-        expect(optional).toEqual(["sites", "siteRepository", "siteCloneUrl", "siteServerNames", "receiverPublicUrl", "githubDeploymentsToken", "tlsContactEmail", "tlsCaBundle"]);
+        expect(optional).toEqual(["hostAddress", "hostPrivateKey", "hostKey", "servers", "sites", "siteRepository", "siteCloneUrl", "siteServerNames", "receiverPublicUrl", "githubDeploymentsToken", "tlsContactEmail", "tlsCaBundle"]);
         const { settings } = validConfig({ sites: "[]", siteCloneUrl: "", receiverPublicUrl: "", githubDeploymentsToken: "" });
         expect(settings.sites[0].cloneUrl).toBe("https://github.com/do-it-ecm/do-it.git");
         expect(settings.sites[0].hookUrl).toBe("https://do-it.example.org/webhook");

@@ -49,3 +49,27 @@ export function validConfig(overrides: Record<string, string> = {}, os: "alpine"
 export function committedStackValues(stack: string): Record<string, string> {
     return stackFileValues(path.join(repoRoot, `Pulumi.${stack}.yaml`));
 }
+
+export const testHostKey2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghi";
+
+/** Three servers of a fleet: the first keeps the one-server form's name, the third has its own key. */
+export const fleetServers = [
+    { name: "selfpages", address: "203.0.113.10", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKcDeFgHiJkLmNoPqRsTuVwXyZ0123456789abcdefgh" },
+    { name: "web2", address: "203.0.113.11", hostKey: testHostKey2, port: 2222 },
+    { name: "web3", address: "2001:db8::3", hostKey: testHostKey2, os: "debian", privateKey: testPrivateKey.replace("OPENSSH PRIVATE KEY-----\n", "OPENSSH PRIVATE KEY-----\nb3Blbn") },
+];
+
+/** The fleet form: `servers` instead of hostAddress and hostKey (hostPrivateKey shared). */
+export function fleetValues(servers: unknown[] = fleetServers, overrides: Record<string, string> = {}): Record<string, string> {
+    const values = validValues({ servers: JSON.stringify(servers), ...overrides });
+    delete values.hostAddress;
+    delete values.hostKey;
+    return values;
+}
+
+/** `servers` stored with a secret inside it (`pulumi config set --secret --path 'servers[2].privateKey'`). */
+export const isSecretKeyInFleet = (key: string) => key === "servers" || isSecretKey(key);
+
+export function validFleetConfig(servers: unknown[] = fleetServers, overrides: Record<string, string> = {}): ValidatedConfig {
+    return validateConfig("selfpages", fleetValues(servers, overrides), isSecretKeyInFleet);
+}

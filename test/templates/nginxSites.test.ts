@@ -15,6 +15,8 @@ import { createTempDir, freePort, issueTestCertificate, makeTestCa, type Reply, 
  */
 
 const mtime = new Date("2024-03-01T12:00:00Z");
+/** A fleet server's own address, where GitHub delivers its hooks. */
+const serverAddress = "192.0.2.7";
 
 const main = { canonical: "main.test", redirects: ["www.main.test"] };
 const event = { canonical: "event.test", redirects: ["www.event.test", "event.example"] };
@@ -128,6 +130,7 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
                 await topLevel("main", main, roots.main, [{ name: "docs", path: "/docs/", root: roots.docs, hook: { path: "/docs/webhook", id: "docs" } }]),
                 await topLevel("event", event, roots.event, []),
             ],
+            serverHooks: { address: serverAddress, hooks: ["main", "docs", "event"].map((id) => ({ path: `/webhook/${id}`, id })) },
         };
         content = await nginx.configure(renderNginxConf(parameters));
         stub = await startStubReceiver(stubPort);
@@ -261,6 +264,19 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
         // The event site has no project, so no project hook: a POST there is a static miss.
         const before = calls().length;
         expect((await get(event.canonical, "/docs/webhook", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(404);
+        expect(calls().length).toBe(before);
+    });
+
+    it("a fleet server: each site's hook at the server's own address, on the plain port; nothing else there", async () => {
+        for (const id of ["main", "docs", "event"]) {
+            const before = calls().length;
+            const res = await request(httpPort, "POST", `/webhook/${id}`, { headers: { host: serverAddress, "content-type": "application/json", "x-github-event": "push" }, body: '{"ref":"refs/heads/gh-pages"}' });
+            expect(res.status, id).toBe(202);
+            expect(calls()[before].url).toBe(`/hooks/${id}`);
+            expect((await request(httpPort, "GET", `/webhook/${id}`, { headers: { host: serverAddress } })).status).toBe(405);
+        }
+        const before = calls().length;
+        for (const p of ["/", "/index.html", "/webhook", "/webhook/nope"]) expect((await request(httpPort, "POST", p, { headers: { host: serverAddress }, body: "{}" })).status, p).toBe(404);
         expect(calls().length).toBe(before);
     });
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { StaticSiteServer } from "../../../components";
+import { declareFleet } from "../../../components";
 import { providerKey, serializeProvider } from "../../../lib/providers/dynamicResource";
 import { dynamicProviders } from "../../../lib/providers/serializeProviders";
 import { registerUnderMocks } from "../../components/harness";
@@ -10,12 +10,7 @@ describe("dynamic providers serialized by the build", () => {
     it("list every dynamic resource type the program declares", async () => {
         const { settings, secrets } = validConfig({ githubDeploymentsToken: testDeploymentsToken });
         const resources = await registerUnderMocks(() => {
-            new StaticSiteServer("selfpages", {
-                settings,
-                hostPrivateKey: pulumi.secret(secrets.hostPrivateKey),
-                githubToken: pulumi.secret(secrets.githubToken),
-                githubDeploymentsToken: pulumi.secret(testDeploymentsToken),
-            });
+            declareFleet({ settings, secrets });
         });
         const declared = new Set(resources.map((r) => r.type).filter((t) => t.startsWith("pulumi-nodejs:dynamic")));
         const listed = new Set(dynamicProviders.map(([module, type]) => `pulumi-nodejs:dynamic/${module}:${type}`));
