@@ -46,6 +46,9 @@ join() {
         ip link add lan0 netns "$netns" type veth peer name "$port" netns "$lan_ns"
         ip -n "$lan_ns" link set "$port" master br0 up
         ip -n "$netns" link set lan0 up
+        # Answering ARP for the host's address on lan0 is the default; a new namespace inherits this
+        # machine's defaults, which may say otherwise: set in the host's namespace, nowhere else.
+        ip netns exec "$netns" sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.lan0.arp_ignore=0
     fi
     for dir in "$state_root"/*/; do
         peer=$(basename "$dir")
