@@ -35,7 +35,8 @@ export async function preflight(settings: Settings, privateKey: string, resolver
     try {
         const { stdout } = await session.exec(hostCheckScript(settings));
         const report = parseHostFacts(stdout);
-        if (settings.tls) {
+        // In a fleet the first server orders the certificates: it checks the names, once.
+        if (settings.tls && (!settings.fleet || settings.host === settings.servers[0].host)) {
             const addresses = (await session.exec(hostAddressesScript)).stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "");
             report.problems.push(...(await serverNameProblems(settings, addresses, resolver)));
         }

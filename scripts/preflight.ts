@@ -7,7 +7,7 @@
  * or PULUMI_CONFIG_PASSPHRASE applies.
  */
 import { parseArgs } from "node:util";
-import { ConfigError } from "../lib/config";
+import { ConfigError, serverSettings } from "../lib/config";
 import { certificateNames } from "../lib/hostChecks";
 import { nameResolver, preflight } from "../lib/preflight";
 import { readStackConfig } from "../lib/stackConfig";
@@ -20,14 +20,30 @@ async function main(): Promise<void> {
         process.exit(2);
     }
     const { settings, secrets } = readStackConfig(values.stack, repoRoot, { ...process.env, ...toolchainEnv() });
-    const report = await preflight(settings, secrets.hostPrivateKey);
-    console.log(`host ${settings.host.address}:${settings.host.port}: host key matches the pinned one`);
-    console.log(`os: ${report.osId} ${report.osVersion}, OpenRC: ${report.openrc ? "yes" : "no (installed by up on Alpine)"}, free disk: ${report.freeDiskMiB} MiB`);
-    if (report.problems.length > 0) {
-        console.error(`preflight failed:\n  - ${report.problems.join("\n  - ")}`);
-        process.exit(1);
+    let failed = false;
+    // Every server of the stack (one, or a fleet's), at once.
+    const reports = await Promise.all(
+        settings.servers.map(async (server) => {
+            const report = await preflight(serverSettings(settings, server), secrets.serverPrivateKeys[server.name]).catch((error: Error) => error);
+            return { server, report };
+        }),
+    );
+    for (const { server, report } of reports) {
+        const label = settings.fleet ? `server ${server.name} ` : "";
+        if (report instanceof Error) {
+            console.error(`${label}host ${server.host.address}:${server.host.port}: preflight failed: ${report.message}`);
+            failed = true;
+            continue;
+        }
+        console.log(`${label}host ${server.host.address}:${server.host.port}: host key matches the pinned one`);
+        console.log(`os: ${report.osId} ${report.osVersion}, OpenRC: ${report.openrc ? "yes" : "no (installed by up on Alpine)"}, free disk: ${report.freeDiskMiB} MiB`);
+        if (report.problems.length > 0) {
+            console.error(`${label}preflight failed:\n  - ${report.problems.join("\n  - ")}`);
+            failed = true;
+        }
     }
-    if (settings.tls) console.log(`server names ${certificateNames(settings).join(", ")}: each resolves to the host (${nameResolver().description})`);
+    if (failed) process.exit(1);
+    if (settings.tls) console.log(`server names ${certificateNames(settings).join(", ")}: each resolves to ${settings.fleet ? "the fleet's servers" : "the host"} (${nameResolver().description})`);
     console.log("preflight passed");
 }
 
