@@ -133,7 +133,7 @@ export class TreeSampler {
     private samples = 0;
     private peakSum = 0;
     private peakSumAnon = 0;
-    private readonly hwm = new Map<number, { name: string; peak: number; anon: number }>();
+    private readonly hwm = new Map<string, { name: string; peak: number; anon: number }>();
 
     constructor(
         private readonly roots: (procs: Map<number, Proc>) => number[],
@@ -160,12 +160,16 @@ export class TreeSampler {
             sum += status.VmRSS;
             const anon = status.RssAnon ?? 0;
             sumAnon += anon;
-            const known = this.hwm.get(pid);
+            // Keyed by pid and comm: a child seen between its fork and its exec is the parent's
+            // program under a new pid; after the exec it is another program, with a new VmHWM.
+            const comm = procs.get(pid)?.comm ?? "?";
+            const key = `${pid} ${comm}`;
+            const known = this.hwm.get(key);
             const peak = Math.max(status.VmHWM ?? 0, status.VmRSS);
             if (known) {
                 known.peak = Math.max(known.peak, peak);
                 known.anon = Math.max(known.anon, anon);
-            } else this.hwm.set(pid, { name: processName(pid, procs.get(pid)?.comm ?? "?"), peak, anon });
+            } else this.hwm.set(key, { name: processName(pid, comm), peak, anon });
         }
         if (seen > 0) this.samples++;
         this.peakSum = Math.max(this.peakSum, sum);
