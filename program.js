@@ -84,7 +84,7 @@ if (require.main === module) {
     // cost about a tenth of a second per program run, for frames that are the SDK's alone (the
     // program's compiled files have no maps, so the positions of its frames are the same).
     // V8's own formatting instead: the SDK's frames name its .js files.
-    Error.prepareStackTrace = undefined;
+    /** @type {{ prepareStackTrace?: unknown }} */ (/** @type {unknown} */ (Error)).prepareStackTrace = undefined;
     try {
         ensureBuilt();
     } catch (error) {
