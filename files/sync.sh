@@ -52,11 +52,19 @@
 # when cron or a failed fetch asks the origin first), for the benchmark's breakdown of push to
 # served. One `date` each, about 1 ms.
 set -eu
-phases=""
+phases="" stamp=""
+# mark NAME [FORMAT]: with FORMAT, the same `date` also puts the UTC time so formatted in $stamp.
 mark() {
-	marked=$(date +%s.%N)
-	# A date without %N (Debian's busybox) prints it as is: seconds then.
-	phases="$phases $1=${marked%.*N}"
+	# %N last: Alpine's busybox date prints nothing after it.
+	marked=$(date -u "+${2:+$2 }%s.%N")
+	stamp=${marked%% *}
+	marked=${marked##* }
+	# A date without %N prints it as is (Debian's busybox) or nothing (Alpine's): seconds then.
+	case "$marked" in
+	*.[0-9]*) ;;
+	*) marked=${marked%%.*} ;;
+	esac
+	phases="$phases $1=$marked"
 }
 mark start
 start_seconds=${marked%%.*}
@@ -201,9 +209,10 @@ git_repo() {
 		-c core.quotepath=off --git-dir="$REPO" "$@"
 }
 
-# Prints "releases/<id>" or nothing.
+# Prints "releases/<id>" or nothing. Call it in $(...): it changes directory. (cd -P resolves the
+# link in the shell; readlink would cost a process, on the way to every deploy.)
 current_release() {
-	if [ -L "$CURRENT" ]; then readlink "$CURRENT"; fi
+	if [ -L "$CURRENT" ] && cd -P "$CURRENT" 2>/dev/null; then printf 'releases/%s\n' "${PWD##*/}"; fi
 }
 
 # Prints the commit of release $1 ("releases/<id>") if it is complete, or nothing.
@@ -235,9 +244,10 @@ release_names() {
 digits() { set -- "${1%%Z*}"; printf '%s' "${1%T*}${1#*T}"; }
 
 # <UTC time>-<short sha>, later than every existing release even for two syncs in one second (or
-# a clock set back), so that name order is deploy order.
+# a clock set back), so that name order is deploy order. $2: the time now, YYYYMMDDThhmmssZ, when
+# the caller has it.
 release_id() {
-	now=$(date -u +%Y%m%dT%H%M%SZ)
+	now=${2:-$(date -u +%Y%m%dT%H%M%SZ)}
 	# The glob lists names in byte order (LC_ALL=C): the last one is the newest.
 	newest=""
 	for release in "$RELEASES"/*; do
@@ -267,7 +277,8 @@ remove_incomplete() {
 
 # Keeps the newest KEEP_RELEASES complete releases, the current one always among them.
 prune_releases() {
-	keep=$(basename "$(current_release)")
+	keep=$(current_release)
+	keep=${keep##*/}
 	kept=1
 	for name in $(release_names); do
 		[ "$name" = "$keep" ] && continue
@@ -319,57 +330,117 @@ maintain_repo() {
 	git_repo prune --expire=now
 }
 
-# Lines "R <path>" (a generated file to delete) and "C <path>" (a file to precompress) for one
-# encoding ($1: .gz or .br), from the changes git will make ("A|M|T|D<tab>path" on stdin, relative
-# to the release), the previous manifest of that encoding ($2) and the paths of the new tree ($3).
-# Writes the manifest entries that stay to $4. With $5 = all, every path of the tree is a candidate
-# (the previous release has no manifest of that encoding: it predates it; or it was made for
-# another FOLDER). Only paths in FOLDER are compressed: nginx serves nothing else.
-plan_precompressed() {
-	awk -v sfx="$1" -v exts="$GZIP_EXTENSIONS" -v manifest="$2" -v tree="$3" -v kept="$4" -v all="${5:-}" -v folder="${FOLDER:+$FOLDER/}" '
+# The plan of a build, for both encodings E (.gz for gzip_static, .br for brotli_static), in one
+# process: the changes git will make ("A|M|T|D<tab>path" on stdin, relative to the release), the new
+# tree ($tree, from `ls-tree -r -l`: "<mode> <type> <id> <size><tab><path>") and, per encoding,
+# the previous manifest ($1 for .gz, $3 for .br; "" for none) and whether every path of the tree
+# is a candidate ($2, $4 = all: the previous release has no manifest of that encoding, as it
+# predates it, or it was made for another FOLDER). Writes the generated files to delete to
+# $plan.rm, the files to compress to $plan.E ("./<path>": regular files of the new tree of at least
+# GZIP_MIN_BYTES, as blobs, which is what git writes but for a .gitattributes conversion: no find
+# after the checkout), the manifest entries that stay to $kept.E; prints the words of the work
+# there is: changed.E (the manifest changes), compress.E. Only paths in FOLDER are compressed:
+# nginx serves nothing else. Exits 3 when the tree has top-level names starting with .selfpages-.
+plan_build() {
+	awk -v exts="$GZIP_EXTENSIONS" -v min="$GZIP_MIN_BYTES" -v tree="$tree" -v folder="${FOLDER:+$FOLDER/}" \
+		-v plan="$plan" -v kept="$kept" -v manifest_gz="$1" -v all_gz="$2" -v manifest_br="$3" -v all_br="$4" '
 		BEGIN {
 			n = split(exts, list, " ")
 			for (i = 1; i <= n; i++) ext[tolower(list[i])] = 1
-			while ((getline line < manifest) > 0) generated[line] = 1
-			while ((getline line < tree) > 0) {
-				if (substr(line, length(line) - 2) == sfx) tracked[line] = 1
-				else if (all == "all") candidate[line] = 1
+			split(".gz .br", sfxs, " ")
+			manifest[".gz"] = manifest_gz
+			manifest[".br"] = manifest_br
+			all[".gz"] = all_gz
+			all[".br"] = all_br
+			# find -size +0c: an empty file is never compressed.
+			if (min + 0 < 1) min = 1
+			for (s = 1; s <= 2; s++) {
+				sfx = sfxs[s]
+				if (manifest[sfx] != "") while ((getline line < manifest[sfx]) > 0) generated[sfx, line] = 1
 			}
+			while ((getline line < tree) > 0) {
+				tab = index(line, "\t")
+				path = substr(line, tab + 1)
+				split(substr(line, 1, tab - 1), meta, " ")
+				if (path ~ /^\.selfpages-/) own = 1
+				intree[path] = 1
+				# Regular files (100644, 100755: not symlinks or submodules), big enough.
+				if (meta[1] ~ /^100/ && meta[4] + 0 >= min + 0) fits[path] = 1
+				for (s = 1; s <= 2; s++) if (all[sfxs[s]] == "all") candidate[sfxs[s], path] = 1
+			}
+			if (own) exit 3
 		}
 		{
 			status = substr($0, 1, 1)
 			path = substr($0, index($0, "\t") + 1)
 			# git quotes names with control characters, quotes or backslashes: not precompressed.
 			if (path ~ /^"/) next
-			if ((path sfx) in generated) drop[path sfx] = 1
-			if (path in generated) drop[path] = 1
-			if (status == "D") {
-				# The site stopped shipping its own compressed copy: ours may take its place.
-				if (substr(path, length(path) - 2) == sfx) candidate[substr(path, 1, length(path) - 3)] = 1
-			} else candidate[path] = 1
+			for (s = 1; s <= 2; s++) {
+				sfx = sfxs[s]
+				if ((sfx, path sfx) in generated) drop[sfx, path sfx] = 1
+				if ((sfx, path) in generated) drop[sfx, path] = 1
+				if (status == "D") {
+					# The site stopped shipping its own compressed copy: ours may take its place.
+					if (substr(path, length(path) - 2) == sfx) candidate[sfx, substr(path, 1, length(path) - 3)] = 1
+				} else candidate[sfx, path] = 1
+			}
 		}
 		END {
-			for (path in drop) print "R\t" path
-			for (path in generated) if (!(path in drop)) print path > kept
-			for (path in candidate) {
-				if (path ~ /^"/ || path ~ /\.(gz|br)$/ || (path sfx) in tracked) continue
+			if (own) exit 3
+			for (key in drop) {
+				split(key, k, SUBSEP)
+				print k[2] > (plan ".rm")
+				changed[k[1]] = 1
+			}
+			for (key in generated) {
+				if (key in drop) continue
+				split(key, k, SUBSEP)
+				print k[2] > (kept k[1])
+			}
+			for (key in candidate) {
+				split(key, k, SUBSEP)
+				sfx = k[1]
+				path = k[2]
+				if (!(path in fits) || path ~ /^"/ || path ~ /\.(gz|br)$/ || (path sfx) in intree) continue
 				if (folder != "" && index(path, folder) != 1) continue
-				if ((path sfx) in generated && !((path sfx) in drop)) continue
+				if ((sfx, path sfx) in generated && !((sfx, path sfx) in drop)) continue
 				base = path
 				sub(/.*\//, "", base)
 				if (index(base, ".") == 0) continue
 				e = base
 				sub(/.*\./, "", e)
-				if (tolower(e) in ext) print "C\t" path
+				if (tolower(e) in ext) {
+					print "./" path > (plan sfx)
+					compress[sfx] = 1
+				}
 			}
-			close(kept)
+			for (s = 1; s <= 2; s++) {
+				sfx = sfxs[s]
+				if (all[sfx] == "all" || sfx in changed) printf " changed%s", sfx
+				if (sfx in compress) printf " compress%s", sfx
+			}
+			print ""
 		}'
 }
 
-# Compresses the "C" paths of a plan (stdin) that are regular files of at least GZIP_MIN_BYTES,
-# into $3 (.gz for gzip_static, .br for brotli_static), with the source's mtime (nginx takes
-# Last-Modified and the ETag from the compressed file). Prints the paths written. $2 is a scratch
-# file (and $2.m a second one).
+# Removes the paths listed on stdin (one a line) under directory $1: a few hundred per rm.
+remove_listed() {
+	under=$1
+	set --
+	while IFS= read -r path; do
+		set -- "$@" "$under/$path"
+		if [ "$#" -ge 200 ]; then
+			rm -f "$@"
+			set --
+		fi
+	done
+	if [ "$#" -gt 0 ]; then rm -f "$@"; fi
+}
+
+# Compresses the files listed in $2 ("./<path>" lines, relative to directory $1) into $3 (.gz for
+# gzip_static, .br for brotli_static), with the source's mtime (nginx takes Last-Modified and the
+# ETag from the compressed file). Prints the paths written. $2 is then a scratch file (and $2.m,
+# $2.p others).
 # Every step takes the whole list in a few processes: a site has thousands of text files, and one
 # gzip and one touch per file cost far more than the compression itself (37 s of 42 for the first
 # deploy of a 20 000-file site). brotli at its best quality (the only one that beats gzip -9 by 15%
@@ -377,12 +448,6 @@ plan_precompressed() {
 precompress() {
 	(
 		cd "$1"
-		# One find for the whole list (each path prefixed with ./ so that none reads as an option).
-		# A listed path may not exist (the source of a .gz the site dropped): skipped.
-		# shellcheck disable=SC2016
-		sed -n 's#^C	#./#p' | tr '\n' '\0' |
-			xargs -0 -r sh -c 'find "$@" -prune -type f -size +"$0"c -print 2>/dev/null || true' \
-				"$((GZIP_MIN_BYTES > 0 ? GZIP_MIN_BYTES - 1 : 0))" >"$2"
 		[ -s "$2" ] || exit 0
 		# Fresh files: never write through a name that may be a hardlink into another release.
 		sed "s#\$#$3#" "$2" | tr '\n' '\0' | xargs -0 rm -f
@@ -429,6 +494,61 @@ fetch_branch() {
 	step "fetch of $BRANCH"
 	mark fetch
 	git_repo fetch -q --depth 1 --no-tags "$CLONE_URL" "+refs/heads/$BRANCH:refs/remotes/origin/$BRANCH"
+}
+
+# Sets head to the commit of the branch at the origin. Fails, saying so, when the origin cannot be
+# asked (with git's own message) or has no such branch. (Explicit returns: callers may test it,
+# which turns `set -e` off inside.)
+ask_head() {
+	step "ls-remote of $BRANCH"
+	head=""
+	refs=$(git ls-remote "$CLONE_URL" "refs/heads/$BRANCH") || return 1
+	# Lines "<sha><TAB><ref>"; the pattern also matches longer names ending in it.
+	while IFS='	' read -r sha ref; do
+		if [ "$ref" = "refs/heads/$BRANCH" ]; then head=$sha; fi
+	done <<EOF
+$refs
+EOF
+	if [ -z "$head" ]; then
+		echo "branch $BRANCH not found at the origin" >&2
+		return 1
+	fi
+}
+
+# Whether the delivery named a commit (AFTER: 40 hex digits, not the zeros of a deleted branch).
+pushed_commit() {
+	case "$after" in
+	*[!0-9a-f]* | 0000000000000000000000000000000000000000) return 1 ;;
+	esac
+	[ "${#after}" -eq 40 ]
+}
+
+# A delivery names the pushed commit (AFTER). It is fetched by its id while an ls-remote asks the
+# origin for the branch's head, side by side: a fetch of the branch asks for the head first and
+# then fetches, two round trips one after the other (about 50 ms each with the sandbox's git
+# daemon, two HTTPS requests with GitHub); this waits for the longer of two at once. What is
+# deployed is still the head: when it is not the pushed commit (a redelivery of an older push, or
+# the branch moved on since), the head is fetched then. Sets new, or leaves it empty when the head
+# is the served commit (and head in both cases).
+fetch_pushed() {
+	step "fetch of $BRANCH"
+	mark fetch
+	# Servers let a client fetch any commit they have by its id with protocol v2 (see PIN). Its
+	# errors are not the sync's: the ls-remote's are, and a failed fetch is done again below.
+	git_repo -c protocol.version=2 fetch -q --depth 1 --no-tags "$CLONE_URL" "+$after:refs/remotes/origin/$BRANCH" 2>/dev/null &
+	fetching=$!
+	asked=0
+	ask_head || asked=1
+	fetched=0
+	wait "$fetching" || fetched=1
+	[ "$asked" -eq 0 ] || return 1
+	if [ "$head" = "$after" ] && [ "$fetched" -eq 0 ]; then
+		new=$after
+	elif [ "$head" != "$old" ]; then
+		step "fetch of $BRANCH"
+		git_repo -c protocol.version=2 fetch -q --depth 1 --no-tags "$CLONE_URL" "+$head:refs/remotes/origin/$BRANCH"
+		new=$head
+	fi
 }
 
 # Prints "releases/<id>" of the newest complete release of commit $1, or nothing. Names end with
@@ -483,6 +603,7 @@ switch_to_kept() {
 	check_folder "$1" "$new"
 	report start "$new"
 	switch_current "${1#releases/}"
+	rotate_log || true
 	if [ -f "$SITE_ROOT/$1/.selfpages-index" ]; then
 		prepare_spare "${1#releases/}" || log "warning: could not copy the release for the next deploy"
 	fi
@@ -530,31 +651,33 @@ deploy() {
 			git_repo rev-parse --verify -q "$PIN^{commit}" >/dev/null
 		fi
 	else
-		# A delivery or `pulumi up` means a new commit: fetch it at once (one round trip to the
-		# origin). cron usually finds nothing new, which one ls-remote tells without writing
-		# anything; it is also the way back when that fetch fails, for the origin's own reason
-		# in the log.
-		if [ "$mode" = cron ] || ! fetch_branch 2>/dev/null; then
-			step "ls-remote of $BRANCH"
-			mark lsremote
-			# Apart from the pipe, so an unreachable origin fails here with git's own message
-			# instead of passing for a missing branch.
-			refs=$(git ls-remote "$CLONE_URL" "refs/heads/$BRANCH")
-			new=$(printf '%s\n' "$refs" | awk -v ref="refs/heads/$BRANCH" '$2 == ref { print $1 }')
+		new=""
+		if [ "$mode" = webhook ] && pushed_commit && [ "$after" != "$old" ]; then
+			# A delivery names the pushed commit: fetched by its id beside the ls-remote.
+			fetch_pushed
 			if [ -z "$new" ]; then
-				echo "branch $BRANCH not found at the origin" >&2
-				return 1
+				up_to_date "$head"
+				return 0
 			fi
+		else
+			# `pulumi up` (or a delivery without a usable commit) means a new commit: fetch the
+			# branch at once. cron usually finds nothing new, which one ls-remote tells without
+			# writing anything; it is also the way back when that fetch fails, for the origin's
+			# own reason in the log.
+			if [ "$mode" = cron ] || ! fetch_branch 2>/dev/null; then
+				mark lsremote
+				ask_head || return 1
+				if [ "$head" = "$old" ]; then
+					up_to_date "$head"
+					return 0
+				fi
+				fetch_branch
+			fi
+			new=$(git_repo rev-parse --verify -q "refs/remotes/origin/$BRANCH^{commit}")
 			if [ "$new" = "$old" ]; then
 				up_to_date "$new"
 				return 0
 			fi
-			fetch_branch
-		fi
-		new=$(git_repo rev-parse --verify -q "refs/remotes/origin/$BRANCH^{commit}")
-		if [ "$new" = "$old" ]; then
-			up_to_date "$new"
-			return 0
 		fi
 		# A push back to a commit deployed before (or the unpinned head): its release is kept.
 		held=$(release_of "$new")
@@ -565,21 +688,18 @@ deploy() {
 	fi
 	report start "$new"
 
-	mark fetched
-	id=$(release_id "$new")
+	# One date for the milestone and the release's name.
+	mark fetched %Y%m%dT%H%M%SZ
+	id=$(release_id "$new" "$stamp")
 	building=$RELEASES/$id
 	index=$building/.selfpages-index
-	manifest=$STATE_DIR/sync.manifest
 	kept=$STATE_DIR/sync.kept
 	plan=$STATE_DIR/sync.plan
 	tree=$STATE_DIR/sync.tree
 	step "build of $id"
 	[ "releases/$id" != "$old_release" ]
-	git_repo ls-tree -r --name-only "$new" >"$tree"
-	if grep -q '^\.selfpages-' "$tree"; then
-		echo "the commit has top-level files named .selfpages-*, which are this script's own" >&2
-		return 1
-	fi
+	# With sizes: the plan leaves out what is too small to compress (see plan_build).
+	git_repo ls-tree -r -l "$new" >"$tree"
 	if [ -n "$FOLDER" ]; then
 		# The entry itself: a directory ("tree"), not a file or a symlink of that name.
 		case "$(git_repo ls-tree "$new" -- "$FOLDER")" in
@@ -587,7 +707,7 @@ deploy() {
 		*) no_folder "$new" ;;
 		esac
 	fi
-	rm -rf "$building"
+	if [ -e "$building" ] || [ -L "$building" ]; then rm -rf "$building"; fi
 	# The release to start from: the current one, or after a switch to a kept release that lost
 	# its git index, the newest that has one (the one left by the switch).
 	base=""
@@ -633,11 +753,6 @@ deploy() {
 	# old commit: the index has the old blob ids.
 	GIT_INDEX_FILE=$index git_repo diff-index -R --cached --no-renames --name-status "$new" >"$plan.changes"
 	mark planned
-	# One plan per encoding; generated files of changed or deleted sources go first (and before
-	# git, so a directory emptied by the commit can be removed by it).
-	# Words "compress.gz", "changed.br"...: which encodings have work (most deploys change no text
-	# asset, and start no compressor then).
-	work=""
 	# The FOLDER the base release was compressed for ("" for all of it, and in releases made
 	# before FOLDER): when that left out part of this FOLDER, every path is a candidate once.
 	widen=""
@@ -646,28 +761,27 @@ deploy() {
 		read -r scope <"$SITE_ROOT/$base/.selfpages-folder" || true
 		if [ -n "$scope" ] && [ "$scope" != "$FOLDER" ]; then widen=all; fi
 	fi
-	for sfx in .gz .br; do
-		all=$widen
-		if [ -z "$incremental" ]; then
-			: >"$manifest$sfx"
-		elif ! cp "$SITE_ROOT/$base/.selfpages-${sfx#.}" "$manifest$sfx" 2>/dev/null; then
-			# A release of a version without this encoding: every file may need it once.
-			: >"$manifest$sfx"
-			all=all
-		fi
-		if [ -n "$all" ]; then work="$work changed$sfx"; fi
-		: >"$kept$sfx"
-		plan_precompressed "$sfx" "$manifest$sfx" "$tree" "$kept$sfx" "$all" <"$plan.changes" >"$plan$sfx"
-		while IFS= read -r line; do
-			case "$line" in
-			R*)
-				rm -f "$building/${line#?	}"
-				work="$work changed$sfx"
-				;;
-			C*) work="$work compress$sfx" ;;
-			esac
-		done <"$plan$sfx"
-	done
+	# The previous manifests; a release of a version without an encoding: every file may need it once.
+	manifest_gz="" all_gz=$widen manifest_br="" all_br=$widen
+	if [ -n "$incremental" ]; then
+		manifest_gz=$SITE_ROOT/$base/.selfpages-gz manifest_br=$SITE_ROOT/$base/.selfpages-br
+		if [ ! -f "$manifest_gz" ]; then manifest_gz="" all_gz=all; fi
+		if [ ! -f "$manifest_br" ]; then manifest_br="" all_br=all; fi
+	fi
+	: >"$kept.gz"
+	: >"$kept.br"
+	# Words "compress.gz", "changed.br"...: which encodings have work (most deploys change no text
+	# asset, and start no compressor then).
+	planned=0
+	work=$(plan_build "$manifest_gz" "$all_gz" "$manifest_br" "$all_br" <"$plan.changes") || planned=$?
+	if [ "$planned" -eq 3 ]; then
+		echo "the commit has top-level files named .selfpages-*, which are this script's own" >&2
+		return 1
+	fi
+	[ "$planned" -eq 0 ]
+	# Generated files of changed or deleted sources go first (and before git, so a directory
+	# emptied by the commit can be removed by it).
+	if [ -f "$plan.rm" ]; then remove_listed "$building" <"$plan.rm"; fi
 
 	step "checkout of $(short "$new") into $id"
 	# --reset: files the site now tracks replace ours, a hand-edited file is restored.
@@ -675,10 +789,12 @@ deploy() {
 	mark checkedout
 
 	step "precompression in $id"
+	# Manifests shared with the base release (linked together, one process).
+	set --
 	for sfx in .gz .br; do
 		name=.selfpages-${sfx#.}
 		case "$work " in
-		*" compress$sfx "*) precompress "$building" "$plan.files" "$sfx" <"$plan$sfx" >"$plan.new" ;;
+		*" compress$sfx "*) precompress "$building" "$plan$sfx" "$sfx" >"$plan.new" ;;
 		*) : >"$plan.new" ;;
 		esac
 		# Most deploys generate the same files as the previous one: the manifest is then shared
@@ -686,7 +802,7 @@ deploy() {
 		unchanged=yes
 		case "$work " in *" changed$sfx "*) unchanged="" ;; esac
 		if [ -n "$incremental" ] && [ -n "$unchanged" ] && [ ! -s "$plan.new" ]; then
-			ln "$SITE_ROOT/$base/$name" "$building/$name"
+			set -- "$@" "$SITE_ROOT/$base/$name"
 		else
 			sort -u "$kept$sfx" "$plan.new" >"$plan.list"
 			if [ -n "$incremental" ] && cmp -s "$plan.list" "$SITE_ROOT/$base/$name"; then
@@ -695,6 +811,7 @@ deploy() {
 				mv "$plan.list" "$building/$name"
 			fi
 		fi
+		if [ "$sfx" = .br ] && [ "$#" -gt 0 ]; then ln "$@" "$building/"; fi
 		mark "${sfx#.}"
 	done
 	printf '%s\n' "$new" >"$building/.selfpages-commit"
@@ -702,11 +819,12 @@ deploy() {
 	: >"$building/.selfpages-complete"
 
 	switch_current "$id"
+	rotate_log || true
 
 	# Small deploys never wait for the spare's index to settle (see prepare_spare).
 	settle=""
 	if [ "$(wc -l <"$plan.changes")" -gt 1000 ]; then settle=settle; fi
-	rm -f "$manifest.gz" "$manifest.br" "$kept.gz" "$kept.br" "$plan.gz" "$plan.br" "$plan.new" "$plan.list" "$plan.changes" "$plan.files" "$tree"
+	rm -f "$kept.gz" "$kept.br" "$plan.gz" "$plan.br" "$plan.rm" "$plan.new" "$plan.list" "$plan.changes" "$tree"
 
 	# Deployed: what follows only frees disk or prepares the next deploy, and cannot fail the sync.
 	# Only the current release's index is read (by the next sync); an older one would cost each
@@ -761,7 +879,8 @@ sync_once() {
 	after=""
 }
 
-# The log stays small: past 1 MiB it moves to .1 (the holder of the lock does it).
+# The log stays small: past 1 MiB it moves to .1 (the holder of the lock does it, once nobody
+# waits: after a switch, or before it lets go of the lock).
 rotate_log() {
 	if [ -f "$LOG_FILE" ] && [ "$(wc -c <"$LOG_FILE")" -gt 1048576 ]; then mv -f "$LOG_FILE" "$LOG_FILE.1"; fi
 }
@@ -780,7 +899,6 @@ if [ "$mode" = manual ]; then
 		waited=$((waited + 1))
 	done
 	mark locked
-	rotate_log || true
 	sync_once
 	status=$rc
 else
@@ -791,7 +909,6 @@ else
 		exit 0
 	fi
 	mark locked
-	rotate_log || true
 	status=0
 fi
 
@@ -802,6 +919,7 @@ while :; do
 		# manual reports its own sync; the ones it runs for queued deliveries are only logged.
 		if [ "$rc" -ne 0 ] && [ "$mode" != manual ]; then status=1; fi
 	done
+	rotate_log || true
 	flock -u 9
 	# A request between the last check and the unlock found the lock held and left its flag.
 	[ -e "$PENDING" ] || break

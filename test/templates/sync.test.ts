@@ -341,6 +341,67 @@ describe.each(shells)("sync script under $name", (shell) => {
         expect(host.outcomes()[0]).toMatch(/sync\[webhook delivery=d-case\] deployed/);
     });
 
+    it("a delivery's pushed commit is fetched by its id beside an ls-remote; the branch's head is what is deployed", async () => {
+        const host = newHost();
+        const pushed = (delivery: string, after: string) => host.run(...push(delivery), after);
+        const marksOf = (line: string) => line.replace(/^.* phases /, "").split(" ").map((m) => m.split("=")[0]);
+        host.origin.publish(siteV1());
+        expect((await host.run("manual")).code).toBe(0);
+
+        // The head is the pushed commit: fetched by its id, with the milestones of any deploy.
+        const v2 = host.origin.publish({ "index.html": text("home v2", 3000) });
+        let result = await pushed("d-v2", v2);
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.currentCommit()).toBe(v2);
+        expect(gunzip(path.join(host.current, "index.html.gz"))).toBe(text("home v2", 3000));
+        expect(host.repoGit(["rev-parse", "refs/remotes/origin/gh-pages"])).toBe(v2);
+        const phases = host.log().split("\n").filter((line) => line.includes(" phases "));
+        expect(marksOf(phases.at(-1)!)).toEqual(["start", "locked", "fetch", "fetched", "planned", "checkedout", "gz", "br", "switched", "finished"]);
+
+        // A redelivery of an older push once the branch moved on: the head is deployed, not the older commit.
+        const v3 = host.origin.publish({ "index.html": text("home v3", 3000) });
+        result = await pushed("d-v2-again", v2);
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.currentCommit()).toBe(v3);
+        expect(host.repoGit(["rev-parse", "refs/remotes/origin/gh-pages"])).toBe(v3);
+        // A redelivery of the served commit, or of an older one: up to date.
+        for (const [delivery, after] of [["d-v3-again", v3], ["d-v2-third", v2]]) {
+            result = await pushed(delivery, after);
+            expect(result.code, result.stderr).toBe(0);
+            expect(host.outcomes().at(-1)).toMatch(new RegExp(`sync\\[webhook delivery=${delivery}\\] up to date ${short(v3)}$`));
+        }
+
+        // A commit the origin does not have: the head is fetched after all.
+        const v4 = host.origin.publish({ "index.html": text("home v4", 3000) });
+        result = await pushed("d-unknown", "0123456789abcdef0123456789abcdef01234567");
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.currentCommit()).toBe(v4);
+        expect(result.stderr).not.toMatch(/error|fatal/);
+
+        // The origin unreachable: the ls-remote's failure, with git's own reason; nothing changes.
+        const v5 = host.origin.publish({ "index.html": text("home v5", 3000) });
+        const moved = `${host.origin.bare}.moved`;
+        fs.renameSync(host.origin.bare, moved);
+        result = await pushed("d-gone", v5);
+        fs.renameSync(moved, host.origin.bare);
+        expect(result.code).toBe(1);
+        expect(host.currentCommit()).toBe(v4);
+        expect(host.log()).toMatch(new RegExp(`sync\\[webhook delivery=d-gone\\] error: ls-remote of gh-pages failed; still serving ${short(v4)}$`, "m"));
+        expect(host.log()).toMatch(/sync\[webhook delivery=d-gone\] error: .*(does not appear to be a git repository|No such file)/m);
+
+        // The branch deleted after the push: its commit is not deployed, the branch is said missing.
+        execFileSync("git", ["--git-dir", host.origin.bare, "update-ref", "-d", "refs/heads/gh-pages"]);
+        result = await pushed("d-deleted", v5);
+        expect(result.code).toBe(1);
+        expect(host.currentCommit()).toBe(v4);
+        expect(host.log()).toMatch(/sync\[webhook delivery=d-deleted\] error: branch gh-pages not found at the origin$/m);
+        execFileSync("git", ["--git-dir", host.origin.bare, "update-ref", "refs/heads/gh-pages", v5]);
+        result = await pushed("d-v5", v5);
+        expect(result.code, result.stderr).toBe(0);
+        expect(host.currentCommit()).toBe(v5);
+        expect(fs.readdirSync(host.stateDir).sort()).toEqual(["sync.lock"]);
+    });
+
     it("usage errors exit 2 and touch nothing", async () => {
         const host = newHost();
         for (const args of [[], ["deploy"], ["cron", "extra"], ["manual", "x"], ["webhook", "push", "refs/heads/gh-pages", "do-it-ecm/do-it", "d", "a".repeat(40), "extra"]]) {
