@@ -1,4 +1,4 @@
-import { configSchema, secretKeys, siteSchema } from "./config";
+import { configSchema, secretKeys, serverSchema, siteSchema } from "./config";
 
 export interface ConfigKeyDoc {
     key: string;
@@ -61,11 +61,17 @@ export function pulumiYamlEntry(doc: ConfigKeyDoc): Record<string, unknown> {
     return entry;
 }
 
-/** The README's table of a site's settings (an entry of `sites`), from the site schema. */
-export function siteReferenceMarkdown(): string {
-    const rows = Object.entries(siteSchema.shape).map(([key, field]) => {
+/** A README table of a list entry's settings, from its schema. */
+function entryReferenceMarkdown(title: string, shape: Record<string, { description?: string }>): string {
+    const rows = Object.entries(shape).map(([key, field]) => {
         const { defaultValue } = unwrap(field);
         return `| \`${key}\` | ${defaultValue === undefined ? "" : `\`${JSON.stringify(defaultValue)}\``} | ${(field.description ?? "").replace(/\|/g, "\\|")} |`;
     });
-    return ["| site key | default | description |", "|---|---|---|", ...rows].join("\n");
+    return [`| ${title} | default | description |`, "|---|---|---|", ...rows].join("\n");
 }
+
+/** The README's table of a site's settings (an entry of `sites`), from the site schema. */
+export const siteReferenceMarkdown = () => entryReferenceMarkdown("site key", siteSchema.shape);
+
+/** The README's table of a server's settings (an entry of `servers`), from the server schema. */
+export const serverReferenceMarkdown = () => entryReferenceMarkdown("server key", serverSchema.shape);

@@ -1,7 +1,8 @@
 /**
  * The one way to assemble a sandbox, for `npm run sandbox`, the bench, the reliability drills and
- * the end-to-end tests: N hosts (each its own network namespace and /24), a GitHub stand-in serving
- * the given repositories, pebble when TLS is on, and this program's stack pointed at the first host.
+ * the end-to-end tests: N hosts (each its own network namespace and /24, several on one LAN), a
+ * GitHub stand-in serving the given repositories, pebble when TLS is on, and this program's stack
+ * pointed at the first host, or at every host as a fleet.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,7 +14,7 @@ import { startSandboxAcme, stopSandboxAcmeDaemons, type SandboxAcme } from "./ac
 import { daemonToken, startStandinDaemon, stopStandinDaemon, type StandinDaemon } from "./github/daemon";
 import type { DeliveryTls } from "./github/deliveries";
 import { startGitHubStandin, type GitHubStandin } from "./github/server";
-import { hostDown, hostUp, type SandboxHost } from "./hostInstance";
+import { hostDown, hostJoinLan, hostUp, type SandboxHost } from "./hostInstance";
 import { SitePublisher } from "./origin";
 import { sandboxStack } from "./stack";
 import { newGitHubToken } from "./tokens";
@@ -39,8 +40,16 @@ export interface SandboxSite {
 export interface SandboxOptions {
     /** The stack's name and the first host's (1-12 of [a-z0-9-]); the others are NAME-2, NAME-3, ... */
     name: string;
-    /** How many hosts (default 1). The stack serves the first; the others wait for a fleet's config. */
+    /**
+     * How many hosts (default 1). Several share a LAN (sandbox/host/lan.sh): each reaches the others
+     * at their addresses. The stack serves the first, or all with `fleet`.
+     */
     hosts?: number;
+    /**
+     * With several hosts: the stack in the fleet form, a `servers` entry per host (sandboxStack), and
+     * the site's names tlsServerNames even without tls (a fleet refuses a server's address as a name).
+     */
+    fleet?: boolean;
     /** "owner/name" of each repository the stand-in serves (default one); the stack's site is the first. */
     repositories?: string[];
     /** HTTPS: pebble and its DNS on the first host's gateway, the stack's tls set to acme for tlsServerNames. */
@@ -82,7 +91,7 @@ export interface Sandbox<Standin extends { apiUrl: string } = GitHubStandin, Acm
     originPathOf(repository: string): string;
     /** The sites as the stack has them (many sites), server names filled in. */
     sites: Array<SandboxSite & { repository: string }>;
-    /** This program's stack for the first host (an error when built with `stack: false`). */
+    /** This program's stack for the first host, or every host with `fleet` (an error when built with `stack: false`). */
     stack: Stack;
     stateDir: string;
     /** The stack's site, the first of `repositories`. */
@@ -132,7 +141,9 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
         for (const hostName of names) {
             if (!options.daemons) undo.push(() => hostDown(hostName));
             hosts.push(hostUp(hostName));
+            if (names.length > 1) hostJoinLan(hostName, name);
         }
+        const fleet = options.fleet === true && hosts.length > 1;
         const [host] = hosts;
 
         const acmeDir = path.join(stateDir, "acme");
@@ -146,7 +157,7 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
             deliveryTls.ca = await started.rootCa();
             acme = started;
         }
-        const serverNames = options.tls ? tlsServerNames : [host.address];
+        const serverNames = options.tls || fleet ? tlsServerNames : [host.address];
         // Each repository's origin beside the host's (its git daemon serves the whole directory).
         const originDir = path.dirname(host.originPath);
         const originPathOf = (repository: string) => (repository === repositories[0] ? host.originPath : path.join(originDir, `${repository.replace("/", "-")}.git`));
@@ -194,6 +205,8 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
             stack = await sandboxStack({
                 stackName: name,
                 hosts,
+                fleet,
+                serverNames,
                 stateDir,
                 githubApiUrl: standin.apiUrl,
                 githubToken,

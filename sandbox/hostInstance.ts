@@ -31,6 +31,17 @@ export function hostDown(name: string): void {
     execFileSync("bash", [script("down.sh"), name], { stdio: ["ignore", "inherit", "inherit"] });
 }
 
+/**
+ * Puts the host on LAN `lan` (a bridge in namespace lanNetns(lan)), where it reaches the other hosts
+ * on it at their addresses and they reach it at its own (lan.sh). Idempotent; down.sh takes it off.
+ */
+export function hostJoinLan(name: string, lan: string): void {
+    execFileSync("bash", [script("lan.sh"), name, "join", lan], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** The network namespace holding LAN `lan`'s bridge. */
+export const lanNetns = (lan: string) => `spl-${lan}`;
+
 /** Runs a shell command inside the host as root (outside SSH: for faults and inspection). */
 export function hostExec(name: string, command: string): string {
     return execFileSync("bash", [script("exec.sh"), name, "sh", "-c", command], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });

@@ -9,8 +9,12 @@ import { cacheDir, repoRoot, toolchainEnv } from "../toolchain/env";
 
 export interface SandboxStackOptions {
     stackName: string;
-    /** The sandbox's hosts; a stack serves one server today, the first (see hostSettings). */
+    /** The sandbox's hosts: the stack serves the first (hostSettings), or every one with `fleet`. */
     hosts: SandboxHost[];
+    /** With several hosts: the fleet form, a `servers` entry per host (fleetSettings) instead of the host* keys. */
+    fleet?: boolean;
+    /** The one-site form's names (default: tls.serverNames, else the first host's address). */
+    serverNames?: string[];
     /** Directory for the file backend and the stack's passphrase (kept outside the repo). */
     stateDir: string;
     githubApiUrl: string;
@@ -25,7 +29,7 @@ export interface SandboxStackOptions {
     sites?: Array<{ name: string; repository: string; cloneUrl: string; folder?: string; serverNames?: string[]; parent?: string; path?: string }>;
 }
 
-/** The settings that point a stack at one sandbox host (a fleet's config will hold one set per host). */
+/** The settings that point a stack at one sandbox host (the one-server form). */
 function hostSettings(host: SandboxHost): ConfigMap {
     return {
         "selfpages:hostAddress": { value: host.address },
@@ -35,6 +39,27 @@ function hostSettings(host: SandboxHost): ConfigMap {
         "selfpages:hostPrivateKey": { value: privateKeyOf(host), secret: true },
         "selfpages:siteCloneUrl": { value: host.originUrl },
     };
+}
+
+/** The one-server form's keys, which a fleet's `servers` entries replace (hostUser stays shared). */
+const oneServerKeys = ["hostAddress", "hostPort", "hostKey", "hostPrivateKey"];
+
+/** What product config requires of a server's name (lib/config.ts, serverSchema). */
+const serverName = /^[a-z][a-z0-9-]{0,23}$/;
+
+/**
+ * The fleet form: one `servers` entry per host, named after it, at the address the other hosts
+ * reach it at too (its LAN, lan.sh). Each entry's privateKey is set apart, as a secret (fleetKeys).
+ */
+function fleetSettings(hosts: SandboxHost[]): Array<{ name: string; address: string; hostKey: string; port: number }> {
+    const bad = hosts.find((host) => !serverName.test(host.name));
+    if (bad) throw new Error(`sandbox host name "${bad.name}" is no server name (${String(serverName)}): name a fleet sandbox with a letter first`);
+    return hosts.map((host) => ({ name: host.name, address: host.address, hostKey: host.hostKey, port: host.port }));
+}
+
+/** Each server's own SSH key, a secret in its `servers` entry (path form, as a user sets it). */
+async function fleetKeys(stack: Stack, hosts: SandboxHost[]): Promise<void> {
+    for (const [i, host] of hosts.entries()) await stack.setConfig(`selfpages:servers[${i}].privateKey`, { value: privateKeyOf(host), secret: true }, true);
 }
 
 /** Reads or creates the passphrase that encrypts the sandbox stack's secrets (0600, not in the repo). */
@@ -70,8 +95,8 @@ export async function sandboxStack(options: SandboxStackOptions): Promise<Stack>
         "selfpages:siteRepository": { value: options.repository },
         "selfpages:githubApiUrl": { value: options.githubApiUrl },
         "selfpages:githubToken": { value: options.githubToken, secret: true },
-        // The server name is the host's address, which no certificate names: plain HTTP unless the
-        // sandbox runs its ACME server and names (buildSandbox's `tls`).
+        // The server name is the host's address (a fleet's: a name only the tests resolve), which no
+        // certificate names: plain HTTP unless the sandbox runs its ACME server and names (`tls`).
         "selfpages:tls": { value: "off" },
     };
     const { tls } = options;
@@ -91,16 +116,23 @@ export async function sandboxStack(options: SandboxStackOptions): Promise<Stack>
         delete config["selfpages:siteRepository"];
         delete config["selfpages:siteCloneUrl"];
     }
+    const fleet = options.fleet === true && options.hosts.length > 1;
+    if (fleet) for (const key of oneServerKeys) delete config[`selfpages:${key}`];
     await stack.setAllConfig(config);
-    if (options.sites) {
-        // A list of objects: in the stack's file, as a user writes it.
-        const file = path.join(repoRoot, `Pulumi.${options.stackName}.yaml`);
-        const doc = parseDocument(fs.readFileSync(file, "utf8"));
-        doc.setIn(["config", "selfpages:sites"], options.sites);
+    // Lists of objects: in the stack's file, as a user writes them. The other server form's keys
+    // go (a kept stack, `npm run sandbox` again, may have had them): the product accepts one form.
+    const file = path.join(repoRoot, `Pulumi.${options.stackName}.yaml`);
+    const doc = parseDocument(fs.readFileSync(file, "utf8"));
+    if (fleet || options.sites || doc.hasIn(["config", "selfpages:servers"])) {
+        if (fleet) doc.setIn(["config", "selfpages:servers"], fleetSettings(options.hosts));
+        else doc.deleteIn(["config", "selfpages:servers"]);
+        if (fleet) for (const key of oneServerKeys) doc.deleteIn(["config", `selfpages:${key}`]);
+        if (options.sites) doc.setIn(["config", "selfpages:sites"], options.sites);
         fs.writeFileSync(file, doc.toString());
-        return stack;
     }
+    if (fleet) await fleetKeys(stack, options.hosts);
+    if (options.sites) return stack;
     // A list goes in as a YAML list (Pulumi.yaml types it as an array), hence the path form.
-    for (const [i, name] of (tls?.serverNames ?? [host.address]).entries()) await stack.setConfig(`selfpages:siteServerNames[${i}]`, { value: name }, true);
+    for (const [i, name] of (options.serverNames ?? tls?.serverNames ?? [host.address]).entries()) await stack.setConfig(`selfpages:siteServerNames[${i}]`, { value: name }, true);
     return stack;
 }

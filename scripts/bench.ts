@@ -17,6 +17,7 @@ import { repoRoot } from "../toolchain/env";
 import { descendants, listProcs, type Proc, rssPssKiB, sampled, statusKiB, type TreeFigures } from "./procTree";
 import { percentile, served, sleep, syncLog, waitServed } from "./bench/common";
 import { manySites } from "./bench/manySites";
+import { fleet } from "./bench/fleet";
 import { pushToServed } from "./bench/pushToServed";
 import { pythonDocs } from "./bench/realSite";
 
@@ -601,6 +602,15 @@ async function main(): Promise<void> {
                     await built?.close();
                     built = undefined;
                     return manySites(sandboxName.slice(0, 8), { one: 20, many: 10 }, 20);
+                },
+            ],
+            // A fleet's sandboxes (1 server, then 5, HTTPS), once the shared one is gone.
+            [
+                "fleet",
+                async () => {
+                    await built?.close();
+                    built = undefined;
+                    return fleet(sandboxName.slice(0, 5), 20, 10);
                 },
             ],
         ];

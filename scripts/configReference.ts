@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { configReference, configReferenceMarkdown, pulumiYamlEntry, siteReferenceMarkdown } from "../lib/configReference";
+import { configReference, configReferenceMarkdown, pulumiYamlEntry, serverReferenceMarkdown, siteReferenceMarkdown } from "../lib/configReference";
 
 const root = path.resolve(__dirname, "..");
 const readme = path.join(root, "README.md");
@@ -15,7 +15,8 @@ fs.writeFileSync(
     fs
         .readFileSync(readme, "utf8")
         .replace(/(<!-- config-reference:start -->\n)[\s\S]*?(\n<!-- config-reference:end -->)/, `$1${configReferenceMarkdown()}$2`)
-        .replace(/(<!-- site-reference:start -->\n)[\s\S]*?(\n<!-- site-reference:end -->)/, `$1${siteReferenceMarkdown()}$2`),
+        .replace(/(<!-- site-reference:start -->\n)[\s\S]*?(\n<!-- site-reference:end -->)/, `$1${siteReferenceMarkdown()}$2`)
+        .replace(/(<!-- server-reference:start -->\n)[\s\S]*?(<!-- server-reference:end -->)/, `$1${serverReferenceMarkdown()}\n$2`),
 );
 
 const projectFile = path.join(root, "Pulumi.yaml");

@@ -1,7 +1,8 @@
 /**
  * `npm run sandbox`: the main job on a local default. Builds (or reuses) the Pulumi toolchain and a
- * sandbox host on this machine, starts a GitHub stand-in, and runs `pulumi up` of this program
- * against the host with a local file backend. `npm run sandbox -- --down` removes all of it.
+ * sandbox host on this machine (`--servers N`: N hosts on one LAN, the stack a fleet of them),
+ * starts a GitHub stand-in, and runs `pulumi up` of this program against the host with a local
+ * file backend. `npm run sandbox -- --down` removes all of it.
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -18,23 +19,36 @@ async function down(): Promise<void> {
 }
 
 async function up(): Promise<void> {
-    console.log("sandbox: starting the host (the first run builds a Debian rootfs, about 2 minutes)");
+    console.log(`sandbox: starting ${serverCount > 1 ? `${serverCount} hosts` : "the host"} (the first run builds a Debian rootfs, about 2 minutes)`);
     // The stand-in and pebble outlive this script: a second run keeps them (the stack's hook points
     // at the stand-in, and the served certificate chains to this pebble's root).
-    const sandbox = await buildSandbox({ name, stateDir, tls: withTls, daemons: true, ...(siteCount > 1 ? { sites: sandboxSites(siteCount) } : {}) });
+    const sandbox = await buildSandbox({
+        name,
+        stateDir,
+        tls: withTls,
+        daemons: true,
+        ...(serverCount > 1 ? { hosts: serverCount, fleet: true } : {}),
+        ...(siteCount > 1 ? { sites: sandboxSites(siteCount) } : {}),
+    });
     const { host, standin, repository } = sandbox;
+    const fleet = sandbox.hosts.length > 1;
     const acme = withTls ? sandbox.acme : undefined;
     const result = await sandbox.stack.up({ onOutput: (line) => process.stdout.write(line) });
     const outputs = await sandbox.stack.outputs();
-    const siteUrl = String(outputs.siteUrl?.value);
+    const siteUrl = String(outputs.siteUrl?.value ?? sandbox.siteUrl);
     const sites = (outputs.sites?.value ?? {}) as Record<string, { url: string; webhookUrl: string }>;
     const siteLines = Object.entries(sites).map(([site, s]) => `  site ${site}: ${s.url}  (webhook ${s.webhookUrl}${sandbox.sites.length > 0 ? `, origin ${sandbox.originPathOf(sandbox.sites.find((x) => x.name === site)?.repository ?? repository)}` : ""})`);
-    // The names exist in pebble-challtestsrv's DNS only, and the chain ends in pebble's root.
-    const curl = acme ? `curl --cacert ${acme.rootFile} ${sandbox.serverNames.map((n) => `--resolve ${n}:443:${host.address}`).join(" ")} ` : "curl ";
+    // Every server serves every site, each at its address (the stack's `servers`).
+    const serverLines = sandbox.hosts.map((h) => `  server ${h.name}:${" ".repeat(Math.max(1, 8 - h.name.length))}${h.address}`);
+    // The names exist in pebble-challtestsrv's DNS only (a fleet's, nowhere), and the chain ends in pebble's root.
+    const resolve = (port: number) => sandbox.serverNames.map((n) => `--resolve ${n}:${port}:${host.address}`).join(" ");
+    const curl = acme ? `curl --cacert ${acme.rootFile} ${resolve(443)} ` : fleet ? `curl ${resolve(80)} ` : "curl ";
     console.log(`
 sandbox is up (${result.summary.result}).
   site:            ${siteUrl}
-  webhook:         ${String(outputs.webhookUrl?.value)}${siteLines.length > 1 ? `\n${siteLines.join("\n")}\n  (the other sites' names resolve nowhere: curl -H 'Host: NAME' http://${host.address}/ or --resolve)` : ""}
+  webhook:         ${String(outputs.webhookUrl?.value)}${siteLines.length > 1 ? `\n${siteLines.join("\n")}\n  (the other sites' names resolve nowhere: curl -H 'Host: NAME' http://${host.address}/ or --resolve)` : ""}${
+      fleet ? `\n${serverLines.join("\n")}\n  (the site's names resolve nowhere: curl -H 'Host: ${sandbox.serverNames[0]}' http://ADDRESS/ asks any server)` : ""
+  }
   GitHub stand-in: ${standin.apiUrl}  (token in ${standin.tokenFile})${
       acme
           ? `
@@ -85,13 +99,20 @@ function sandboxSites(count: number): SandboxSite[] {
     });
 }
 
-const { values } = parseArgs({ options: { down: { type: "boolean", default: false }, tls: { type: "boolean", default: false }, sites: { type: "string", default: "1" } } });
+const { values } = parseArgs({
+    options: { down: { type: "boolean", default: false }, tls: { type: "boolean", default: false }, sites: { type: "string", default: "1" }, servers: { type: "string", default: "1" } },
+});
 const withTls = values.tls;
-const siteCount = Number(values.sites);
-if (!Number.isInteger(siteCount) || siteCount < 1 || siteCount > 20) {
-    console.error(`sandbox: --sites must be a whole number from 1 to 20 (got ${JSON.stringify(values.sites)})`);
+
+/** A `--NAME N` count from 1 to 20 (GitHub delivers an event to at most 20 hooks: a fleet's bound too). */
+function count(option: "sites" | "servers"): number {
+    const n = Number(values[option]);
+    if (Number.isInteger(n) && n >= 1 && n <= 20) return n;
+    console.error(`sandbox: --${option} must be a whole number from 1 to 20 (got ${JSON.stringify(values[option])})`);
     process.exit(2);
 }
+const siteCount = count("sites");
+const serverCount = count("servers");
 (values.down ? down() : up()).catch((error: unknown) => {
     console.error(`sandbox: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);

@@ -22,6 +22,8 @@ export interface SandboxAcme {
     /** Stops pebble only (the DNS stays): an ACME server that is down. */
     stopPebble(): Promise<void>;
     startPebble(): Promise<void>;
+    /** How many certificates pebble issued since this start (each "Issued certificate serial" line: one per finalized order). */
+    issuedCertificates(): number;
     close(): Promise<void>;
 }
 
@@ -121,6 +123,9 @@ export async function startSandboxAcme(options: { gatewayAddress: string; hostAd
 
     let pebble: ChildProcess | undefined;
     let pebbleOutput = "";
+    // Counted as the output arrives: the kept output is only its tail.
+    let issued = 0;
+    let partialLine = "";
     const startPebble = async () => {
         pebbleOutput = "";
         // No random validation delays, no nonces rejected at random: the tests measure, not fuzz.
@@ -129,7 +134,12 @@ export async function startSandboxAcme(options: { gatewayAddress: string; hostAd
             env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
         });
         remember(pebble);
-        const keep = (c: Buffer) => (pebbleOutput = (pebbleOutput + c.toString()).slice(-8000));
+        const keep = (c: Buffer) => {
+            pebbleOutput = (pebbleOutput + c.toString()).slice(-8000);
+            const lines = (partialLine + c.toString()).split("\n");
+            partialLine = lines.pop() ?? "";
+            issued += lines.filter((line) => line.includes("Issued certificate serial")).length;
+        };
         pebble.stdout?.on("data", keep);
         pebble.stderr?.on("data", keep);
         const child = pebble;
@@ -153,6 +163,7 @@ export async function startSandboxAcme(options: { gatewayAddress: string; hostAd
             }),
         stopPebble: () => stop(pebble),
         startPebble,
+        issuedCertificates: () => issued,
         async close() {
             await stop(pebble);
             await stop(dns);

@@ -69,6 +69,9 @@ function checkedEvents(events: string[]): string[] {
     return [...new Set(events)];
 }
 
+/** "You can create up to 20 webhooks for each event on each installation target" (GitHub's docs). */
+export const hooksPerEvent = 20;
+
 export class HookStore {
     private readonly hooks = new Map<number, StoredHook>();
     private nextId = 500_000_001;
@@ -90,6 +93,7 @@ export class HookStore {
         const config = checkedConfig(body.config);
         const events = checkedEvents(body.events ?? ["push"]);
         this.refuseDuplicate(repo, config.url, events);
+        this.refuseOverLimit(repo, events);
         const now = timestamp();
         const hook: StoredHook = {
             id: this.nextId++,
@@ -118,6 +122,7 @@ export class HookStore {
         if (input.add_events) events = checkedEvents([...events, ...input.add_events]);
         if (input.remove_events) events = events.filter((e) => !input.remove_events?.includes(e));
         this.refuseDuplicate(repo, config.url, events, hook.id);
+        this.refuseOverLimit(repo, events, hook.id);
         Object.assign(hook, { config, events, active: input.active ?? hook.active, updated_at: timestamp() });
         return hook;
     }
@@ -133,6 +138,16 @@ export class HookStore {
     recordResponse(hook: StoredHook, statusCode: number, status: string): void {
         const ok = statusCode >= 200 && statusCode < 300;
         hook.last_response = { code: statusCode || null, status: ok ? "active" : "misconfigured", message: ok ? "OK" : status };
+    }
+
+    /**
+     * At most hooksPerEvent hooks of a repository per event, each event over it named as GitHub
+     * does ("The \"push\" event cannot have more than 20 hooks"). A `*` hook counts for every event.
+     */
+    private refuseOverLimit(repo: RepositoryRef, events: string[], except?: number): void {
+        const others = this.list(repo).filter((h) => h.id !== except);
+        const full = events.filter((e) => e !== "*" && others.filter((h) => h.events.includes(e) || h.events.includes("*")).length >= hooksPerEvent);
+        if (full.length > 0) throw validationFailed(...full.map((e) => hookError({ code: "custom", message: `The "${e}" event cannot have more than ${hooksPerEvent} hooks` })));
     }
 
     /** "Multiple webhooks can share the same config as long as those webhooks do not have any events that overlap." */

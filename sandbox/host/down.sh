@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Removes sandbox host NAME: its processes, mounts, network namespace, veth and files. Idempotent.
+# Removes sandbox host NAME: its processes, mounts, network namespace, veths (and its sandbox's
+# LAN when it is the last host on it) and files. Idempotent.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/common.sh"
@@ -12,6 +13,8 @@ if pid=$(instance_pid); then
 fi
 # Anything still running inside the network namespace (it should be gone with PID 1).
 for p in $(ip netns pids "$netns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+# Off its sandbox's LAN (the last host removes the LAN).
+bash "$here/lan.sh" "$instance_name" leave
 ip netns del "$netns" 2>/dev/null
 # Deleting the namespace deletes the veth pair; the host end is deleted here only when up.sh
 # recorded the subnet (a crash between its creation and the move), never from the name alone:

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { configReference, configReferenceMarkdown, pulumiYamlEntry } from "../../lib/configReference";
+import { configReference, configReferenceMarkdown, pulumiYamlEntry, serverReferenceMarkdown, siteReferenceMarkdown } from "../../lib/configReference";
 import { repoRoot, validConfig } from "./fixtures";
 
 describe("config reference", () => {
@@ -10,6 +10,8 @@ describe("config reference", () => {
         const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
         const table = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(readme)?.[1];
         expect(table).toBe(configReferenceMarkdown());
+        expect(/<!-- site-reference:start -->\n([\s\S]*?)\n<!-- site-reference:end -->/.exec(readme)?.[1]).toBe(siteReferenceMarkdown());
+        expect(/<!-- server-reference:start -->\n([\s\S]*?)\n<!-- server-reference:end -->/.exec(readme)?.[1]).toBe(serverReferenceMarkdown());
     });
 
     it("Pulumi.yaml types and describes exactly the schema's keys", () => {

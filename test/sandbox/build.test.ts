@@ -1,22 +1,38 @@
 /**
  * The sandbox builder with several hosts and repositories, as the next issues use it (many sites,
- * then a fleet): every host its own namespace and /24, each reaching the one stand-in, and nothing
- * left behind by close(). The single-host forms run in every e2e file.
+ * then a fleet): every host its own namespace and /24, each reaching the one stand-in and the
+ * others on their LAN, and nothing left behind by close(). The single-host forms run in every e2e file.
  */
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSandbox, type Sandbox } from "../../sandbox/build";
-import { hostDown, hostExec, hostUp } from "../../sandbox/hostInstance";
+import { buildSandbox, tlsServerNames, type Sandbox } from "../../sandbox/build";
+import { hostDown, hostExec, hostUp, lanNetns, type SandboxHost } from "../../sandbox/hostInstance";
+import { repoRoot } from "../../toolchain/env";
 import { hostRun } from "../e2e/support";
 
 const isRoot = process.getuid?.() === 0;
 const namespaces = () => execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+/** This machine's own links (the root namespace's), one a line. */
+const rootLinks = (...args: string[]) => execFileSync("ip", ["-o", "link", "show", ...args], { encoding: "utf8" });
+const linkNames = (listing: string) => listing.split("\n").filter(Boolean).map((line) => line.split(": ")[1].split("@")[0]);
+
+/** What the host `from` gets from `to`'s port, over plain TCP from inside `from` (bash's /dev/tcp). */
+function firstLineFrom(from: SandboxHost, to: SandboxHost, port: number, send = ""): string {
+    const script = `exec 3<>/dev/tcp/${to.address}/${port} && printf '${send}' >&3 && head -n 1 <&3`;
+    return hostExec(from.name, `timeout 5 bash -c "${script}"`).trim();
+}
 
 describe.skipIf(!isRoot)("buildSandbox with several hosts", () => {
     const name = "e2e-fleet";
     let sandbox: Sandbox;
 
+    let bridgesBefore: string[];
+
     beforeAll(async () => {
+        bridgesBefore = linkNames(rootLinks("type", "bridge"));
         sandbox = await buildSandbox({ name, hosts: 3, repositories: ["selfpages/site", "selfpages/blog"], standinReachableFromHosts: true, stack: false });
     });
 
@@ -44,6 +60,25 @@ describe.skipIf(!isRoot)("buildSandbox with several hosts", () => {
         }
     });
 
+    it("each host reaches every other at its address, sshd and nginx, with forwarding off here", async () => {
+        // The machine's setting stays as it is: the LAN needs none (sandbox/host/lan.sh).
+        expect(fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim()).toBe("0");
+        expect(namespaces()).toContain(lanNetns(name));
+        for (const from of sandbox.hosts) {
+            for (const to of sandbox.hosts.filter((h) => h !== from)) {
+                expect(firstLineFrom(from, to, 22), `${from.name} -> ${to.address}:22`).toMatch(/^SSH-2\.0-/);
+                expect(firstLineFrom(from, to, 80, "HEAD / HTTP/1.0\\r\\n\\r\\n"), `${from.name} -> ${to.address}:80`).toMatch(/^HTTP\/1\.1 /);
+            }
+        }
+        // The peer sees the connection come from the address the first is SSH'd at: a fleet's
+        // servers know each other by their configured addresses.
+        const [first, second] = sandbox.hosts;
+        const open = hostRun(first.name, `bash -c 'exec 3<>/dev/tcp/${second.address}/22 && sleep 2'`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        expect(hostExec(second.name, "ss -Htn state established '( sport = :22 )'")).toContain(`${first.address}:`);
+        await open;
+    });
+
     it("a host whose name derives a subnet another holds takes the next free one", () => {
         const taken = sandbox.host.address.split(".")[2];
         // A name whose checksum lands on the first host's subnet (common.sh's rule).
@@ -64,8 +99,47 @@ describe.skipIf(!isRoot)("buildSandbox with several hosts", () => {
         expect(namespaces()).not.toContain("sp-bench-deploy");
     });
 
-    it("close() removes every host", async () => {
+    it("close() removes every host and the LAN: no namespace, veth or bridge remains", async () => {
         await sandbox.close();
         for (const host of sandbox.hosts) expect(namespaces()).not.toContain(host.netns);
+        expect(namespaces()).not.toContain(lanNetns(name));
+        const links = linkNames(rootLinks());
+        for (const host of sandbox.hosts) expect(links).not.toContain(`sp${host.address.split(".")[2]}h`);
+        expect(linkNames(rootLinks("type", "bridge"))).toEqual(bridgesBefore);
+    });
+});
+
+describe.skipIf(!isRoot)("buildSandbox with several hosts as a fleet", () => {
+    const name = "e2e-fstack";
+    let sandbox: Sandbox;
+    const stackFile = path.join(repoRoot, `Pulumi.${name}.yaml`);
+
+    beforeAll(async () => {
+        sandbox = await buildSandbox({ name, hosts: 2, fleet: true });
+    });
+
+    afterAll(async () => {
+        await sandbox?.close();
+    });
+
+    it("writes the stack's servers list, one entry per host with its own key stored encrypted", () => {
+        const config = (parse(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, unknown> }).config;
+        const servers = config["selfpages:servers"] as Array<Record<string, unknown>>;
+        expect(servers.map(({ privateKey, ...server }) => server)).toEqual(
+            sandbox.hosts.map((host) => ({ name: host.name, address: host.address, hostKey: host.hostKey, port: 22 })),
+        );
+        for (const server of servers) expect(server.privateKey).toEqual({ secure: expect.stringMatching(/^v1:/) });
+        // The one-server keys are gone; the shared ones stay.
+        for (const key of ["hostAddress", "hostPort", "hostKey", "hostPrivateKey"]) expect(config).not.toHaveProperty(`selfpages:${key}`);
+        expect(config["selfpages:hostUser"]).toBe("root");
+        // No site may be named after a server's address in a fleet.
+        expect(config["selfpages:siteServerNames"]).toEqual(tlsServerNames);
+        expect(sandbox.serverNames).toEqual(tlsServerNames);
+    });
+
+    it("close() removes the stack's file, the hosts and their LAN", async () => {
+        await sandbox.close();
+        expect(fs.existsSync(stackFile)).toBe(false);
+        for (const ns of [...sandbox.hosts.map((h) => h.netns), lanNetns(name)]) expect(namespaces()).not.toContain(ns);
     });
 });

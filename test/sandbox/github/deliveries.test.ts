@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { hooksPerEvent } from "../../../sandbox/github/hookStore";
 import { startGitHubStandin, type GitHubStandin } from "../../../sandbox/github/server";
 import { webhooksMethods } from "../../../sandbox/github/webhooksMethods";
 import { apiClient, sha, startReceiver, type Receiver } from "./helpers";
@@ -80,6 +81,34 @@ describe("deliveries, as GitHub makes them", () => {
         } finally {
             await other.close();
         }
+    });
+
+    it("a fleet's hooks: one push reaches each of a repository's 20 hooks, signed with its own secret, and logs each; a 21st is refused", async () => {
+        // One hook per server, each at the server's address (here: a path of one receiver).
+        const urls = Array.from({ length: hooksPerEvent }, (_, i) => `${receiver.url}/server-${i + 1}/main`);
+        const ids: number[] = [];
+        for (const [i, url] of urls.entries()) ids.push(await createHook({ config: { url, content_type: "json", secret: `secret-${i + 1}` }, events: ["push"] }));
+        const over = await api("POST", hooks, { config: { url: `${receiver.url}/server-21/main`, content_type: "json" }, events: ["push"] });
+        expect(over.status).toBe(422);
+        expect(over.json.errors).toEqual([{ resource: "Hook", code: "custom", message: 'The "push" event cannot have more than 20 hooks' }]);
+        // Another event is counted apart.
+        await api("DELETE", `${hooks}/${await createHook({ config: { url: `${receiver.url}/server-21/main`, content_type: "json" }, events: ["release"] })}`);
+
+        const sent = await standin.sendPush(repo, { ref: "refs/heads/gh-pages", after: sha("9") });
+        expect(sent.map((d) => d.hook_id).sort()).toEqual([...ids].sort());
+        expect(sent.map((d) => d.url).sort()).toEqual([...urls].sort());
+        expect(sent.every((d) => d.status_code === 202)).toBe(true);
+        expect(new Set(sent.map((d) => d.guid)).size).toBe(1);
+        expect(receiver.received.map((r) => r.path).sort()).toEqual(urls.map((u) => new URL(u).pathname).sort());
+        const { verify } = await webhooksMethods();
+        for (const got of receiver.received) {
+            const n = /server-(\d+)/.exec(got.path)?.[1];
+            expect(await verify(`secret-${n}`, got.body.toString(), String(got.headers["x-hub-signature-256"])), got.path).toBe(true);
+        }
+        // Each in the log, and each hook's last response.
+        const logged = standin.deliveries(repo).filter((d) => d.guid === sent[0].guid);
+        expect(logged.map((d) => d.id).sort()).toEqual(sent.map((d) => d.id).sort());
+        for (const id of ids) expect((await api("GET", `${hooks}/${id}`)).json.last_response).toEqual({ code: 202, status: "active", message: "OK" });
     });
 
     it("records failures: refused connections (0), non-2xx answers, timeouts; last_response follows", async () => {

@@ -1,0 +1,133 @@
+/**
+ * A fleet (issue 20): one stack serving a site with HTTPS from 1 server (the one-server form), then
+ * from 5 (the `servers` form), each sandbox built in turn on this machine. For each: `up` from bare
+ * (certificate included), the no-op `up`, push to served on every server (the time until the last
+ * server serves the pushed commit), and the CA's orders: at the first `up`, and for one renewal of
+ * the fleet (forced on the first server, then the peers' periodic pull run as their job runs it).
+ * The 1-server sandbox, measured the same way in the same run, is the baseline.
+ */
+import * as crypto from "node:crypto";
+import * as https from "node:https";
+import { buildSandbox, tlsServerNames, type Sandbox as SandboxEnvironment } from "../../sandbox/build";
+import type { SandboxHost } from "../../sandbox/hostInstance";
+import { hostExec } from "../../sandbox/hostInstance";
+import type { SandboxAcme } from "../../sandbox/acme/pebble";
+import { percentile, round1, sleep } from "./common";
+
+const siteName = tlsServerNames[0];
+
+/** A file of the site from one server, over HTTPS with the site's name, verified against pebble's root. */
+function getFrom(host: SandboxHost, ca: string, file: string): Promise<{ status: number; body: string; serial: string }> {
+    return new Promise((resolve, reject) => {
+        const request = https.get({ host: host.address, path: file, servername: siteName, headers: { host: siteName }, ca, agent: false, timeout: 5000 }, (response) => {
+            const chunks: Buffer[] = [];
+            const serial = String((response.socket as import("node:tls").TLSSocket).getPeerCertificate().serialNumber ?? "");
+            response.on("data", (c: Buffer) => chunks.push(c));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), serial }));
+        });
+        request.on("timeout", () => request.destroy(new Error(`GET ${file} from ${host.name} timed out`)));
+        request.on("error", reject);
+    });
+}
+
+async function servedEverywhere(servers: SandboxHost[], ca: string, token: string, since: number, timeoutMs: number, pollMs: number): Promise<number> {
+    const times = await Promise.all(
+        servers.map(async (host) => {
+            while (Date.now() - since < timeoutMs) {
+                const res = await getFrom(host, ca, "/version.txt").catch(() => ({ status: 0, body: "", serial: "" }));
+                if (res.status === 200 && res.body.trim() === token) return Date.now() - since;
+                await sleep(pollMs);
+            }
+            throw new Error(`${host.name} did not serve ${token} within ${timeoutMs} ms`);
+        }),
+    );
+    return Math.max(...times);
+}
+
+const changes = (summary: Record<string, number> | undefined) => Object.entries(summary ?? {}).filter(([op]) => op !== "same");
+const resources = (summary: Record<string, number> | undefined) => Object.values(summary ?? {}).reduce((a, b) => a + b, 0);
+
+/** The lead renews now; each peer runs its pull as its job does; every server then serves the new certificate. */
+async function renewal(env: SandboxEnvironment, acme: SandboxAcme, servers: SandboxHost[], ca: string) {
+    const [lead, ...peers] = servers;
+    const before = (await getFrom(lead, ca, "/")).serial;
+    const issuedBefore = acme.issuedCertificates();
+    const started = Date.now();
+    hostExec(lead.name, "SELFPAGES_ACME_CONF=/etc/selfpages/sites/selfpages/acme.conf /usr/local/lib/selfpages/acme-renew force");
+    for (const peer of peers) hostExec(peer.name, "/usr/local/lib/selfpages/tls-pull");
+    const serials = await Promise.all(servers.map(async (host) => (await getFrom(host, ca, "/")).serial));
+    const seconds = round1((Date.now() - started) / 1000);
+    const orders = acme.issuedCertificates() - issuedBefore;
+    if (serials.some((s) => s === before || s !== serials[0])) throw new Error(`after the renewal the servers serve ${JSON.stringify(serials)} (before: ${before})`);
+    if (orders < 1) throw new Error("the renewal issued no certificate at the CA: nothing was renewed");
+    return { certificates: 1, caOrders: orders, ordersPerCertificate: orders, serversServingTheNewCertificate: serials.length, seconds };
+}
+
+async function oneFleet(name: string, count: number, rounds: number, pollMs: number) {
+    const env = await buildSandbox({ name, hosts: count, fleet: count > 1, tls: true, config: { syncSchedule: "0 0 1 1 *" } });
+    try {
+        const acme = env.acme as SandboxAcme;
+        const ca = await acme.rootCa();
+        const servers = env.hosts;
+        const t0 = Date.now();
+        const bare = await env.stack.up();
+        const upFromBareSeconds = round1((Date.now() - t0) / 1000);
+        if (bare.summary.result !== "succeeded") throw new Error(`${name}: up from bare ${bare.summary.result}`);
+        const ordersAtFirstUp = acme.issuedCertificates();
+        for (const host of servers) {
+            const res = await getFrom(host, ca, "/");
+            if (res.status !== 200) throw new Error(`${host.name} answered ${res.status} after up from bare`);
+        }
+        const t1 = Date.now();
+        const noop = await env.stack.up();
+        const upNoopSeconds = round1((Date.now() - t1) / 1000);
+        if (changes(noop.summary.resourceChanges).length > 0) throw new Error(`${name}: the no-op up changed ${JSON.stringify(noop.summary.resourceChanges)}`);
+
+        const samples: number[] = [];
+        let delivered202 = 0;
+        for (let round = 0; round < rounds; round++) {
+            const token = crypto.randomBytes(6).toString("hex");
+            const sha = env.publisher.publish({ "version.txt": token }, `bench: fleet round ${round}`);
+            const moment = Date.now();
+            const deliveries = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
+            delivered202 += deliveries.filter((d) => d.status_code === 202).length;
+            samples.push(await servedEverywhere(servers, ca, token, moment, 60_000, pollMs));
+            await sleep(300);
+        }
+        if (delivered202 !== rounds * count) throw new Error(`${delivered202} deliveries answered 202 for ${rounds} pushes to ${count} servers`);
+        const figures = {
+            servers: count,
+            upFromBareSeconds,
+            upNoopSeconds,
+            noopResources: resources(noop.summary.resourceChanges),
+            pushToServedOnEveryServerMs: { rounds, deliveriesAnswered202: delivered202, pollMs, p50: percentile(samples, 50), p95: percentile(samples, 95), max: Math.max(...samples) },
+            caOrdersAtFirstUp: ordersAtFirstUp,
+            renewal: await renewal(env, acme, servers, ca),
+        };
+        console.error(`bench: fleet, ${count} server(s): ${JSON.stringify(figures)}`);
+        return figures;
+    } finally {
+        await env.close();
+    }
+}
+
+const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
+
+export async function fleet(prefix: string, rounds: number, pollMs: number) {
+    const one = await oneFleet(`${prefix}-f1`, 1, rounds, pollMs);
+    const five = await oneFleet(`${prefix}-f5`, 5, rounds, pollMs);
+    return {
+        oneServer: one,
+        fiveServers: five,
+        fiveAgainstOne: {
+            upFromBare: ratio(five.upFromBareSeconds, one.upFromBareSeconds),
+            upNoop: ratio(five.upNoopSeconds, one.upNoopSeconds),
+            pushToServedP95: ratio(five.pushToServedOnEveryServerMs.p95, one.pushToServedOnEveryServerMs.p95),
+        },
+        goals: {
+            upFromBareAtMostTwiceOneServer: five.upFromBareSeconds <= 2 * one.upFromBareSeconds,
+            pushToServedP95AtMost1s: five.pushToServedOnEveryServerMs.p95 <= 1000,
+            oneOrderPerCertificatePerRenewal: five.renewal.ordersPerCertificate === 1,
+        },
+    };
+}
