@@ -84,6 +84,9 @@ export async function serverNameProblems(settings: Settings, hostAddresses: stri
     if (!settings.tls) return [];
     const own = new Set(hostAddresses.filter((a) => !isLoopback(a)));
     for (const a of await resolver.resolve(settings.host.address)) own.add(a);
+    // In a fleet with TLS a name may point at any of its servers: a peer hands the lead's
+    // challenges on (nginx's fallback to the lead), so the CA may reach any one of them.
+    if (settings.fleet) for (const server of settings.servers) for (const a of await resolver.resolve(server.host.address)) own.add(a);
     const ownList = [...own].join(", ");
     const problems: string[] = [];
     for (const name of certificateNames(settings)) {
@@ -91,7 +94,7 @@ export async function serverNameProblems(settings: Settings, hostAddresses: stri
         if (addresses.length === 0) {
             problems.push(`server name ${name} does not resolve (${resolver.description}); the ACME server could not validate it: point it at the host (${ownList}) or set selfpages:tls to off`);
         } else if (addresses.some((a) => !own.has(a))) {
-            problems.push(`server name ${name} resolves to ${addresses.join(", ")}, not only to the host (${ownList}) (${resolver.description}); the ACME server could not validate it: fix its DNS records or set selfpages:tls to off`);
+            problems.push(`server name ${name} resolves to ${addresses.join(", ")}, not only to the ${settings.fleet ? "fleet's servers" : "host"} (${ownList}) (${resolver.description}); the ACME server could not validate it: fix its DNS records or set selfpages:tls to off`);
         }
     }
     return problems;
