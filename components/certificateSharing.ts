@@ -24,20 +24,26 @@ import { shellQuote } from "../lib/templates";
  * sees public keys, paths and programs, never a certificate key.
  */
 
-/** The lines of root's authorized_keys the stack owns end with this marker; the others are kept as they are. */
-const keepOthers = (keys: string) => `awk ${shellQuote(`!/ ${certPullKeyMarker}:/`)} "$keys" > "$tmp"`;
-
-/** Rewrites root's authorized_keys atomically: the operator's lines kept, the stack's (from stdin with `withStdin`) after them. */
-function authorizedKeysScript(withStdin: boolean): string {
+/**
+ * Rewrites root's authorized_keys atomically: every line kept but `peer`'s (those ending with its
+ * marker), then, with `withStdin`, its line from stdin. One step per peer, each under a lock, so
+ * that a peer that cannot be reached holds up only its own line; the operator's lines are kept.
+ */
+function authorizedKeyScript(settings: Settings, peer: string, withStdin: boolean): string {
+    const marker = ` ${certPullKeyMarker}:${peer}`;
     return [
         "set -eu",
         // Root's home from passwd: the file sshd reads by default (AuthorizedKeysFile .ssh/authorized_keys).
         `home=$(awk -F: '$1 == "root" { print $6 }' /etc/passwd)`,
         'keys="${home:-/root}/.ssh/authorized_keys"',
         ...(withStdin ? ['mkdir -p "$(dirname "$keys")"'] : ['[ -f "$keys" ] || exit 0']),
+        // The peers' steps run at once: one rewrite at a time.
+        `exec 9>${shellQuote(`${settings.layout.configDir}/.authorized-keys.lock`)}`,
+        "flock 9",
         'tmp=$(mktemp "$keys.XXXXXX")',
         "trap 'rm -f \"$tmp\"' EXIT",
-        `if [ -f "$keys" ]; then ${keepOthers("keys")}; fi`,
+        // Exact end of line: web2's marker is not web20's.
+        `if [ -f "$keys" ]; then awk -v m=${shellQuote(marker)} 'substr($0, length($0) - length(m) + 1) != m' "$keys" > "$tmp"; fi`,
         ...(withStdin ? ['cat >> "$tmp"'] : []),
         'chmod 0600 "$tmp"',
         'mv -f "$tmp" "$keys"',
@@ -69,20 +75,18 @@ export class CertificateExport extends pulumi.ComponentResource {
     }
 
     /**
-     * Lets each peer's key (its public half, which the peer printed) run the export program and
-     * nothing else: a line per peer in root's authorized_keys with a forced command and `restrict`.
+     * Lets a peer's key (its public half, which the peer printed) run the export program and
+     * nothing else: its line in root's authorized_keys, with a forced command and `restrict`.
      */
-    authorize(peers: { name: string; publicKey: pulumi.Input<string> }[]): command.remote.Command {
+    authorize(peer: { name: string; publicKey: pulumi.Input<string> }): command.remote.Command {
         const { connection, settings } = this.args;
-        const lines = pulumi.all(peers.map((peer) => pulumi.output(peer.publicKey).apply((key) => certPullAuthorizedKey(settings, peer.name, key)))).apply((all) => all.map((line) => `${line}\n`).join(""));
-        const install = authorizedKeysScript(true);
-        const access = hostCommand(
-            `${this.name}-peer-keys`,
-            { connection, create: install, update: install, delete: authorizedKeysScript(false), stdin: lines },
+        const line = pulumi.output(peer.publicKey).apply((key) => `${certPullAuthorizedKey(settings, peer.name, key)}\n`);
+        const install = authorizedKeyScript(settings, peer.name, true);
+        return hostCommand(
+            `${this.name}-peer-${peer.name}`,
+            { connection, create: install, update: install, delete: authorizedKeyScript(settings, peer.name, false), stdin: line },
             childOptions(this, this.opts, this.ready),
         );
-        this.registerOutputs({ access });
-        return access;
     }
 }
 

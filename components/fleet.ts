@@ -43,10 +43,8 @@ export function declareFleet(args: FleetArgs): FleetOutputs {
     );
     // With TLS, the first server orders every certificate and the others fetch them from it.
     const [lead, ...peers] = servers;
-    if (settings.tls && peers.length > 0) {
-        const shared = lead.shareCertificates(peers);
-        for (const peer of peers) peer.pullCertificates(shared);
-    }
+    // A step per peer on the lead: a peer that cannot be reached holds up only its own.
+    if (settings.tls) for (const peer of peers) peer.pullCertificates(lead.shareCertificatesWith(peer));
     const hooks = webhooks.deliverTo(settings.servers.map((server, i) => ({ server, ready: servers[i].receiving })));
     for (const server of servers) server.receiver.retirePreviousSecrets(hooks);
 

@@ -111,16 +111,16 @@ export class StaticSiteServer extends pulumi.ComponentResource {
     }
 
     /**
-     * On a fleet's lead: lets each peer fetch the certificates, and returns what the peers' first
-     * fetch waits for (the certificates issued, the export in place, their keys allowed).
+     * On a fleet's lead: lets `peer` fetch the certificates, and returns what the peer's first
+     * fetch waits for (the certificates issued, the export in place, its key allowed).
      */
-    shareCertificates(peers: StaticSiteServer[]): { ready: pulumi.Resource[]; issued: pulumi.Input<string>[] } {
+    shareCertificatesWith(peer: StaticSiteServer): { ready: pulumi.Resource[]; issued: pulumi.Input<string>[] } {
         if (!this.certificateExport) throw new Error(`StaticSiteServer ${this.serverName}: only a fleet's lead with TLS shares certificates`);
-        const access = this.certificateExport.authorize(peers.map((peer) => ({ name: peer.serverName, publicKey: peer.pullKey() })));
+        const access = this.certificateExport.authorize({ name: peer.serverName, publicKey: peer.pullKey() });
         return { ready: [access, ...this.certificateExport.ready, ...this.issued], issued: this.issued.map((step) => step.id) };
     }
 
-    /** On a fleet's peer: fetches the lead's certificates during `up`, once `lead` (shareCertificates) is done. */
+    /** On a fleet's peer: fetches the lead's certificates during `up`, once `lead` (shareCertificatesWith) is done. */
     pullCertificates(lead: { ready: pulumi.Resource[]; issued: pulumi.Input<string>[] }): void {
         if (!this.certificatePull) throw new Error(`StaticSiteServer ${this.serverName}: only a fleet's peer with TLS pulls certificates`);
         this.certificatePull.pull([...lead.ready, ...this.serving], lead.issued);

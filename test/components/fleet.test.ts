@@ -83,7 +83,7 @@ describe("a fleet under mocks", () => {
         const owner = (name: string) => (/^web[23][-.]/.test(name) ? name.slice(0, 4) : "selfpages");
         // But for the certificates with TLS: a peer's first pull waits for the lead's issuance, and
         // the lead allows the peers' keys (test/components/fleetCertificates.test.ts).
-        const certificateSharing = (name: string) => name.endsWith("-certificate-pull-pull") || name === "selfpages-certificate-export-peer-keys";
+        const certificateSharing = (name: string) => name.endsWith("-certificate-pull-pull") || name.startsWith("selfpages-certificate-export-peer-");
         for (const command of commands.filter((c) => !c.name.endsWith("-retire-previous-secret") && !certificateSharing(c.name))) {
             for (const dep of names(command.dependencies)) {
                 const target = resources.find((r) => r.name === dep);

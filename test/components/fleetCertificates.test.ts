@@ -54,7 +54,7 @@ describe("a fleet's certificates under mocks", () => {
         const names = commandNames(resources);
         const ordering = /-(renew-script|renewal-job|renew-config|ca-bundle|issue)$/;
         expect(ofServer(names, "selfpages").filter((n) => ordering.test(n)).sort()).toEqual(["selfpages-certificate-issue", "selfpages-certificate-renew-config", "selfpages-tls-renew-script", "selfpages-tls-renewal-job"].sort());
-        expect(ofServer(names, "selfpages").filter((n) => n.includes("certificate-export")).sort()).toEqual(["selfpages-certificate-export-config", "selfpages-certificate-export-peer-keys", "selfpages-certificate-export-program"]);
+        expect(ofServer(names, "selfpages").filter((n) => n.includes("certificate-export")).sort()).toEqual(["selfpages-certificate-export-config", "selfpages-certificate-export-peer-web2", "selfpages-certificate-export-peer-web3", "selfpages-certificate-export-program"]);
         expect(names.filter((n) => n.includes("certificate-pull") && !/^web\d/.test(n))).toEqual([]);
         for (const peer of ["web2", "web3"]) {
             const mine = ofServer(names, peer);
@@ -78,7 +78,7 @@ describe("a fleet's certificates under mocks", () => {
             expect([...deps], peer).toEqual(
                 expect.arrayContaining([
                     "selfpages-certificate-issue",
-                    "selfpages-certificate-export-peer-keys",
+                    `selfpages-certificate-export-peer-${peer}`,
                     "selfpages-certificate-export-program",
                     "selfpages-certificate-export-config",
                     `${peer}-nginx-reload`,
@@ -95,16 +95,20 @@ describe("a fleet's certificates under mocks", () => {
             // Run again when the lead's issue steps are replaced (their ids).
             expect(pull.triggers).toEqual(["selfpages-certificate-issue-id"]);
         }
-        // The lead allows each peer's key to run the export program, and nothing else.
-        const access = byName(resources, "selfpages-certificate-export-peer-keys").inputs;
-        expect(String(access.stdin).split("\n").filter(Boolean)).toEqual([
-            `command="/usr/local/lib/selfpages/cert-export",restrict ${peerKeys["web2-certificate-pull-key"].split(" ").slice(0, 2).join(" ")} selfpages-cert-pull:web2`,
-            `command="/usr/local/lib/selfpages/cert-export",restrict ${peerKeys["web3-certificate-pull-key"].split(" ").slice(0, 2).join(" ")} selfpages-cert-pull:web3`,
-        ]);
-        // The operator's own lines are kept: only the marked ones are rewritten.
-        expect(access.create).toContain("awk '!/ selfpages-cert-pull:/'");
-        expect(access.delete).not.toContain("cat >>");
-        expect([...dependsOnTransitively(resources, "selfpages-certificate-export-peer-keys")]).toEqual(expect.arrayContaining(["web2-certificate-pull-key", "web3-certificate-pull-key"]));
+        // The lead allows each peer's key to run the export program, and nothing else: a step per
+        // peer, so that an unreachable peer holds up only its own line.
+        for (const peer of ["web2", "web3"]) {
+            const access = byName(resources, `selfpages-certificate-export-peer-${peer}`);
+            const key = peerKeys[`${peer}-certificate-pull-key`].split(" ").slice(0, 2).join(" ");
+            expect(access.inputs.stdin, peer).toBe(`command="/usr/local/lib/selfpages/cert-export",restrict ${key} selfpages-cert-pull:${peer}\n`);
+            // The operator's lines and the other peers' are kept: only this peer's line is rewritten, under a lock.
+            expect(access.inputs.create, peer).toContain(`awk -v m=' selfpages-cert-pull:${peer}'`);
+            expect(access.inputs.create, peer).toMatch(/flock 9/);
+            expect(access.inputs.delete, peer).not.toContain("cat >>");
+            const deps = [...dependsOnTransitively(resources, access.name)];
+            expect(deps, peer).toContain(`${peer}-certificate-pull-key`);
+            expect(deps.filter((d) => /^web\d-certificate-pull-key$/.test(d)), peer).toEqual([`${peer}-certificate-pull-key`]);
+        }
     });
 
     it("pins the lead's host key on each peer, and points the pull at the lead's address and port", async () => {
