@@ -22,7 +22,7 @@ import { repoRoot } from "../toolchain/env";
 
 /** The site's repository when a sandbox is given none. */
 export const defaultRepository = "selfpages/site";
-/** The names pebble certifies when TLS is on; challtestsrv answers them with the first host. */
+/** The names pebble certifies when TLS is on; challtestsrv answers them with the first host (a fleet's: every host, a peer first). */
 export const tlsServerNames = ["site.selfpages.test", "www.site.selfpages.test"];
 
 /** A site of a many-sites sandbox: its repository gets a git origin of its own on the first host's gateway. */
