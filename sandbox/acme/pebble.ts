@@ -82,16 +82,19 @@ export function stopSandboxAcmeDaemons(workDir: string): void {
  * validation reach a peer, which must hand the challenge on to the lead.
  */
 export async function answerNamesWith(gatewayAddress: string, names: string[], addresses: string[]): Promise<void> {
-    for (const name of names) {
-        const body = JSON.stringify({ host: name, addresses });
-        await new Promise<void>((resolve, reject) => {
-            const req = http.request({ host: gatewayAddress, port: dnsManagementPort, path: "/add-a", method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }, agent: false }, (res) => {
+    const post = (endpoint: string, body: string) =>
+        new Promise<void>((resolve, reject) => {
+            const req = http.request({ host: gatewayAddress, port: dnsManagementPort, path: endpoint, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }, agent: false }, (res) => {
                 res.resume();
-                res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`challtestsrv /add-a ${name} answered ${res.statusCode}`))));
+                res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`challtestsrv ${endpoint} answered ${res.statusCode}`))));
             });
             req.on("error", reject);
             req.end(body);
         });
+    for (const name of names) {
+        // add-a appends to what the name had: cleared first, so that the answer is `addresses` alone.
+        await post("/clear-a", JSON.stringify({ host: name }));
+        await post("/add-a", JSON.stringify({ host: name, addresses }));
     }
 }
 
