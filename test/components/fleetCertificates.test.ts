@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { declareFleet } from "../../components";
 import { fleetServers, testPrivateKey, validFleetConfig } from "../lib/fixtures";
@@ -171,5 +175,33 @@ describe("a fleet's certificates under mocks", () => {
         }
         const solo = commandNames(await declare({}, fleetServers.slice(0, 1)));
         expect(solo).toEqual(expect.arrayContaining(["selfpages-certificate-issue", "selfpages-tls-renewal-job"]));
+    });
+
+    it("the lead's authorized_keys steps rewrite only their peer's line: the operator's and the other peers' are kept", async () => {
+        const resources = await declare();
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-authorized-keys-"));
+        try {
+            // The steps' own scripts, with root's home and the lock in a temporary directory.
+            fs.writeFileSync(path.join(dir, "passwd"), `root:x:0:0:root:${dir}/root:/bin/sh\n`);
+            const local = (script: unknown) => String(script).replace("/etc/passwd", path.join(dir, "passwd")).replace("/etc/selfpages/.authorized-keys.lock", path.join(dir, "lock"));
+            const run = (script: unknown, stdin = "") => execFileSync("sh", ["-c", local(script)], { input: stdin });
+            const keys = path.join(dir, "root", ".ssh", "authorized_keys");
+            fs.mkdirSync(path.dirname(keys), { recursive: true });
+            // The operator's key, without a final newline.
+            fs.writeFileSync(keys, "ssh-ed25519 AAAAoperator me@laptop", { mode: 0o644 });
+            const step = (peer: string) => byName(resources, `selfpages-certificate-export-peer-${peer}`).inputs;
+            for (const peer of ["web2", "web3"]) run(step(peer).create, String(step(peer).stdin));
+            const lines = () => fs.readFileSync(keys, "utf8").split("\n").filter(Boolean);
+            expect(lines()).toEqual(["ssh-ed25519 AAAAoperator me@laptop", String(step("web2").stdin).trim(), String(step("web3").stdin).trim()]);
+            expect(fs.statSync(keys).mode & 0o777).toBe(0o600);
+            // Again (an update): the same lines, not a second copy.
+            run(step("web2").update, String(step("web2").stdin));
+            expect(lines()).toHaveLength(3);
+            // web2 removed from the fleet: its line goes, the others stay.
+            run(step("web2").delete);
+            expect(lines()).toEqual(["ssh-ed25519 AAAAoperator me@laptop", String(step("web3").stdin).trim()]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
