@@ -20,8 +20,9 @@ export interface FleetOutputs {
 /**
  * Every site on every server: the stack's webhook secrets and GitHub hooks (one set for the whole
  * fleet), a StaticSiteServer per server (all provisioned in parallel: nothing orders one server's
- * steps after another's), the hooks once every receiver accepts the secrets, and each receiver
- * retiring the previous secrets once every hook switched.
+ * steps after another's, but for a peer's first fetch of the certificates, which waits for the
+ * lead's issuance), the hooks once every receiver accepts the secrets, and each receiver retiring
+ * the previous secrets once every hook switched.
  */
 export function declareFleet(args: FleetArgs): FleetOutputs {
     const { settings, secrets } = args;
@@ -40,6 +41,10 @@ export function declareFleet(args: FleetArgs): FleetOutputs {
                 preflightFailure: args.preflightFailures?.[server.name],
             }),
     );
+    // With TLS, the first server orders every certificate and the others fetch them from it.
+    const [lead, ...peers] = servers;
+    // A step per peer on the lead: a peer that cannot be reached holds up only its own.
+    if (settings.tls) for (const peer of peers) peer.pullCertificates(lead.shareCertificatesWith(peer));
     const hooks = webhooks.deliverTo(settings.servers.map((server, i) => ({ server, ready: servers[i].receiving })));
     for (const server of servers) server.receiver.retirePreviousSecrets(hooks);
 

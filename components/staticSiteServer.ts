@@ -8,6 +8,8 @@ import { Receiver } from "./receiver";
 import { ServiceAccount } from "./serviceAccount";
 import { Site } from "./site";
 import { AcmeClient, SiteCertificate } from "./tls";
+import { CertificateExport, CertificatePull } from "./certificateSharing";
+import { certificateLead, certificatePeers } from "../lib/hostFiles";
 import { SyncProgram } from "./syncProgram";
 import { Deployments } from "./deployments";
 import { HostDirectories } from "./directories";
@@ -45,10 +47,19 @@ export class StaticSiteServer extends pulumi.ComponentResource {
     public readonly receiver: Receiver;
     /** What GitHub's hooks wait for on this server: the receiver accepting the secrets, nginx routing to it. */
     public readonly receiving: pulumi.Resource[];
+    /** The server's name in `servers`. */
+    public readonly serverName: string;
+    /** With TLS in a fleet: on the lead, its certificates' export to the peers; on a peer, its pull from the lead. */
+    private readonly certificateExport?: CertificateExport;
+    private readonly certificatePull?: CertificatePull;
+    /** The issue steps of the certificates this server orders, and what a peer's first pull waits for on its side. */
+    private readonly issued: pulumi.CustomResource[];
+    private readonly serving: pulumi.Resource[];
 
     constructor(name: string, args: StaticSiteServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("selfpages:index:StaticSiteServer", name, {}, opts);
         const settings = serverSettings(args.settings, args.server);
+        this.serverName = args.server.name;
         // Children named after a site: the one-server form's server keeps the names its stacks hold,
         // another server's are prefixed with its name (a dot: no site or server name has one).
         const named = (child: string) => (args.server.name === oneServerName ? child : `${args.server.name}.${child}`);
@@ -70,23 +81,53 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         );
         const afterSites = { parent: this, dependsOn: sites };
 
-        // With TLS, nginx comes between each certificate's files (at first, a placeholder) and its issuance.
+        // With TLS, nginx comes between each certificate's files (at first, a placeholder) and its
+        // issuance. In a fleet the lead alone orders; a peer serves the placeholder until it has
+        // pulled the lead's certificates (components/certificateSharing.ts).
         const tls = settings.tls;
-        const acme = tls ? new AcmeClient(`${name}-tls`, { connection, settings: { ...settings, tls }, renewalJobAliases: [formerly("cron", "selfpages:cron:FallbackCron", "cron-acme-daily")] }, afterSites) : undefined;
-        const certificates = tls
+        const lead = certificateLead(settings);
+        const orders = lead === undefined;
+        const tlsSettings = tls ? { ...settings, tls } : undefined;
+        const acme = tlsSettings ? new AcmeClient(`${name}-tls`, { connection, settings: tlsSettings, orders, renewalJobAliases: [formerly("cron", "selfpages:cron:FallbackCron", "cron-acme-daily")] }, afterSites) : undefined;
+        const certificates = tlsSettings
             ? settings.sites.flatMap((site) => {
                   const names = site.certificateNames;
-                  return names ? [new SiteCertificate(named(`${site.name}-certificate`), { connection, settings: { ...settings, tls }, site: { ...site, certificateNames: names } }, { parent: this, dependsOn: [...sites, ...(acme?.ready ?? [])] })] : [];
+                  return names ? [new SiteCertificate(named(`${site.name}-certificate`), { connection, settings: tlsSettings, site: { ...site, certificateNames: names }, orders }, { parent: this, dependsOn: [...sites, ...(acme?.ready ?? [])] })] : [];
               })
             : [];
         const nginx = new Nginx(`${name}-nginx`, { connection, settings }, { parent: this, dependsOn: [...sites, ...certificates.flatMap((c) => c.prepared)] });
         // One after the other: they share uacme's account and reload the same nginx.
-        const issued: pulumi.Resource[] = [];
-        for (const certificate of certificates) issued.push(certificate.issue([nginx.reloaded, ...issued.slice(-1)]));
+        const issued: pulumi.CustomResource[] = [];
+        if (orders) for (const certificate of certificates) issued.push(certificate.issue([nginx.reloaded, ...issued.slice(-1)]));
+        this.issued = issued;
+        this.serving = [nginx.reloaded];
+        if (tlsSettings && lead) this.certificatePull = new CertificatePull(`${name}-certificate-pull`, { connection, settings: tlsSettings, lead }, afterSites);
+        if (tlsSettings && certificatePeers(settings).length > 0) this.certificateExport = new CertificateExport(`${name}-certificate-export`, { connection, settings: tlsSettings }, afterSites);
 
         this.receiver = new Receiver(`${name}-receiver`, { connection, settings, secrets: args.webhookSecrets }, afterSites);
         this.receiving = [this.receiver.hooksApplied, nginx.reloaded, ...issued];
         new FallbackCron(`${name}-cron`, { connection, settings }, afterSites);
         this.registerOutputs({});
+    }
+
+    /**
+     * On a fleet's lead: lets `peer` fetch the certificates, and returns what the peer's first
+     * fetch waits for (the certificates issued, the export in place, its key allowed).
+     */
+    shareCertificatesWith(peer: StaticSiteServer): { ready: pulumi.Resource[]; issued: pulumi.Input<string>[] } {
+        if (!this.certificateExport) throw new Error(`StaticSiteServer ${this.serverName}: only a fleet's lead with TLS shares certificates`);
+        const access = this.certificateExport.authorize({ name: peer.serverName, publicKey: peer.pullKey() });
+        return { ready: [access, ...this.certificateExport.ready, ...this.issued], issued: this.issued.map((step) => step.id) };
+    }
+
+    /** On a fleet's peer: fetches the lead's certificates during `up`, once `lead` (shareCertificatesWith) is done. */
+    pullCertificates(lead: { ready: pulumi.Resource[]; issued: pulumi.Input<string>[] }): void {
+        if (!this.certificatePull) throw new Error(`StaticSiteServer ${this.serverName}: only a fleet's peer with TLS pulls certificates`);
+        this.certificatePull.pull([...lead.ready, ...this.serving], lead.issued);
+    }
+
+    private pullKey(): pulumi.Output<string> {
+        if (!this.certificatePull) throw new Error(`StaticSiteServer ${this.serverName}: not a fleet's peer with TLS`);
+        return this.certificatePull.publicKey;
     }
 }

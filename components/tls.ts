@@ -13,6 +13,11 @@ export interface AcmeClientArgs {
     settings: Settings & { tls: TlsSettings };
     /** Where stacks made by earlier releases hold the daily job (the cron component). */
     renewalJobAliases?: pulumi.Input<pulumi.Alias>[];
+    /**
+     * Whether this server orders and renews its certificates: every server but a fleet's peers,
+     * which get the lead's (components/certificateSharing.ts). A peer keeps only the cleanup.
+     */
+    orders: boolean;
 }
 
 const required = (file: HostFile | undefined): HostFile => {
@@ -53,8 +58,13 @@ export class AcmeClient extends pulumi.ComponentResource {
             },
             { ...childOptions(this, opts), deleteBeforeReplace: true, aliases: [{ name: `${name}-directories` }] },
         );
+        this.ready = [cleanup];
+        if (!args.orders) {
+            this.registerOutputs({});
+            return;
+        }
         const script = hostFile(`${name}-renew-script`, { connection, ...required(acmeRenewScriptFile(settings)) }, childOptions(this, opts));
-        this.ready = [cleanup, script];
+        this.ready.push(script);
         if (tls.caBundle) {
             // A private ACME server's CA (the sandbox's pebble): uacme trusts the system store only.
             const caFile = `${localCaDir}/selfpages-acme.crt`;
@@ -76,10 +86,13 @@ export interface SiteCertificateArgs {
     connection: pulumi.Input<Connection>;
     settings: Settings & { tls: TlsSettings };
     site: SiteSettings & { certificateNames: string[] };
+    /** Whether this server orders it (a fleet's peer does not: it serves the lead's, pulled). */
+    orders: boolean;
 }
 
 /**
- * A site's certificate, for all its names, around nginx:
+ * A site's certificate, for all its names, around nginx (on a fleet's peer, only the placeholder:
+ * the certificate is the lead's, pulled):
  *
  * - before nginx's config: its parameters for the renew program, and a certificate to serve when
  *   none is: the one uacme already holds for these names (an earlier `up`, a site added back), or
@@ -104,7 +117,7 @@ export class SiteCertificate extends pulumi.ComponentResource {
         const { layout } = settings;
         const q = shellQuote;
 
-        const config = hostFile(`${name}-renew-config`, { connection, ...required(acmeConfigFile(settings, site)) }, childOptions(this, opts));
+        const config = args.orders ? [hostFile(`${name}-renew-config`, { connection, ...required(acmeConfigFile(settings, site)) }, childOptions(this, opts))] : [];
         const [first] = site.certificateNames;
         const san = site.certificateNames.map((n) => `DNS:${n}`).join(",");
         const issuedCert = `${layout.acmeDir}/${first}/cert.pem`;
@@ -128,12 +141,13 @@ export class SiteCertificate extends pulumi.ComponentResource {
             },
             childOptions(this, opts),
         );
-        this.prepared = [config, placeholder];
+        this.prepared = [...config, placeholder];
     }
 
     /** Issues (or renews when due) and installs the certificate once `after` is done (nginx serving the challenge path). */
     issue(after: pulumi.Resource[]): command.remote.Command {
         const { settings, site, connection } = this.args;
+        if (!this.args.orders) throw new Error(`SiteCertificate ${this.name}: this server does not order certificates (a fleet's peer)`);
         const { tls } = settings;
         const issued = hostCommand(
             `${this.name}-issue`,

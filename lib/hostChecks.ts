@@ -83,8 +83,10 @@ const isLoopback = (address: string) => address.startsWith("127.") || address ==
 export async function serverNameProblems(settings: Settings, hostAddresses: string[], resolver: NameResolver): Promise<string[]> {
     if (!settings.tls) return [];
     const own = new Set(hostAddresses.filter((a) => !isLoopback(a)));
-    // A fleet: any server may answer the ACME server (the peers hand challenges to the first).
-    for (const server of settings.fleet ? settings.servers : [settings]) for (const a of await resolver.resolve(server.host.address)) own.add(a);
+    for (const a of await resolver.resolve(settings.host.address)) own.add(a);
+    // In a fleet with TLS a name may point at any of its servers: a peer hands the lead's
+    // challenges on (nginx's fallback to the lead), so the CA may reach any one of them.
+    if (settings.fleet) for (const server of settings.servers) for (const a of await resolver.resolve(server.host.address)) own.add(a);
     const ownList = [...own].join(", ");
     const problems: string[] = [];
     for (const name of certificateNames(settings)) {
@@ -92,7 +94,7 @@ export async function serverNameProblems(settings: Settings, hostAddresses: stri
         if (addresses.length === 0) {
             problems.push(`server name ${name} does not resolve (${resolver.description}); the ACME server could not validate it: point it at ${settings.fleet ? "the fleet's servers" : "the host"} (${ownList}) or set selfpages:tls to off`);
         } else if (addresses.some((a) => !own.has(a))) {
-            problems.push(`server name ${name} resolves to ${addresses.join(", ")}, not only to ${settings.fleet ? "the fleet's servers" : "the host"} (${ownList}) (${resolver.description}); the ACME server could not validate it: fix its DNS records or set selfpages:tls to off`);
+            problems.push(`server name ${name} resolves to ${addresses.join(", ")}, not only to the ${settings.fleet ? "fleet's servers" : "host"} (${ownList}) (${resolver.description}); the ACME server could not validate it: fix its DNS records or set selfpages:tls to off`);
         }
     }
     return problems;

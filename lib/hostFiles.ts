@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { serverHookPath, topLevelSites, type Settings, type SiteSettings } from "./config";
+import { serverHookPath, topLevelSites, type ServerSettings, type Settings, type SiteSettings } from "./config";
 import { reloadIfRunning } from "./openrc";
 import { acmeHook, webhookBinary } from "./platform";
 import { renderNginxConf, type NginxParameters, type NginxSite } from "./nginxParameters";
@@ -146,7 +146,7 @@ export function nginxParameters(settings: Settings, listenPort: number, httpPort
         httpPort,
         http2Directive: settings.platform.nginxHttp2 === "directive",
         hstsMaxAge: settings.tls?.hstsMaxAge ?? 0,
-        tls: settings.tls ? { webroot: settings.layout.acmeWebroot } : false,
+        tls: settings.tls ? { webroot: settings.layout.acmeWebroot, ...challengeFallback(settings) } : false,
         receiverPort: settings.receiver.port,
         sites: topLevelSites(settings).map((site): NginxSite => {
             const [canonicalName, ...redirectNames] = site.serverNames;
@@ -170,6 +170,122 @@ export function nginxParameters(settings: Settings, listenPort: number, httpPort
             : {}),
     };
 }
+
+/**
+ * With TLS in a fleet, the server that orders every certificate: the first one. Undefined on that
+ * server itself, on the one-server form and without TLS: the server orders its own.
+ */
+export function certificateLead(settings: Pick<Settings, "tls" | "fleet" | "servers" | "host">): ServerSettings | undefined {
+    const [lead] = settings.servers;
+    if (!settings.tls || !settings.fleet || lead === undefined) return undefined;
+    // Addresses with their ports are unique in a fleet (lib/config.ts).
+    return lead.host.address === settings.host.address && lead.host.port === settings.host.port ? undefined : lead;
+}
+
+/** On a fleet's lead with TLS, the servers that fetch its certificates; none elsewhere. */
+export function certificatePeers(settings: Pick<Settings, "tls" | "fleet" | "servers" | "host">): ServerSettings[] {
+    return settings.tls && settings.fleet && !certificateLead(settings) ? settings.servers.slice(1) : [];
+}
+
+/** A server's address in a URL (an IPv6 one in brackets). */
+const urlHost = (address: string) => (address.includes(":") ? `[${address}]` : address);
+
+/**
+ * On a peer, the CA may reach this server for a token only the lead holds: a challenge missing
+ * here is asked of the lead, on its plain port, with the name the CA asked for.
+ */
+function challengeFallback(settings: Settings): { challengeFallback?: string } {
+    const lead = certificateLead(settings);
+    return lead ? { challengeFallback: `http://${urlHost(lead.host.address)}` } : {};
+}
+
+/** What the lead prints to its peers: each top-level site's certificate, which uacme keeps under its first name. */
+export function certExportConfigFile(settings: Settings): HostFile {
+    const { layout } = settings;
+    return {
+        source: "cert-export.conf",
+        path: layout.certExportConfig,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        content: renderTemplate("cert-export.conf", {
+            acmeDir: layout.acmeDir,
+            certificates: topLevelSites(settings).flatMap((site) => (site.certificateNames ? [`${site.name}=${site.certificateNames[0]}`] : [])),
+        }),
+    };
+}
+
+/** The lead's export program, the forced command of the peers' keys. */
+export function certExportScriptFile(settings: Settings): HostFile {
+    return programFile("cert-export.sh", settings.layout.certExportScript);
+}
+
+/** The peer's pull program. */
+export function certPullScriptFile(settings: Settings): HostFile {
+    return programFile("cert-pull.sh", settings.layout.certPullScript);
+}
+
+/** Where a peer fetches the certificates from (the lead, over SSH) and where it installs them. */
+export function certPullConfigFile(settings: Settings, lead: ServerSettings): HostFile {
+    const { layout } = settings;
+    return {
+        source: "cert-pull.conf",
+        path: layout.certPullConfig,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        content: renderTemplate("cert-pull.conf", {
+            leadHost: lead.host.address,
+            leadPort: lead.host.port,
+            leadUser: lead.host.user,
+            identity: layout.certPullKey,
+            knownHosts: layout.certPullKnownHosts,
+            tlsDir: layout.tlsDir,
+            sites: topLevelSites(settings).filter((site) => site.certificateNames).map((site) => site.name),
+            logFile: layout.certPullLog,
+            reloadNginx: reloadIfRunning("nginx"),
+        }),
+    };
+}
+
+/** The lead's host key as the peer's own known_hosts has it: pinned, as the stack pins it. */
+export function certPullKnownHostsFile(settings: Settings, lead: ServerSettings): HostFile {
+    const { address, port, hostKey } = lead.host;
+    return {
+        source: "(known_hosts)",
+        path: settings.layout.certPullKnownHosts,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        content: `${port === 22 ? address : `[${address}]:${port}`} ${hostKey}\n`,
+    };
+}
+
+/** The pull every 15 minutes as root: a renewal on the lead reaches the peer without a `pulumi up`. */
+export function certPullJobFile(settings: Settings): HostFile {
+    const { layout, platform } = settings;
+    const cronD = platform.quarterHourJob.format === "cron.d";
+    return {
+        source: "cert-pull-job",
+        path: `${platform.quarterHourJob.dir}/${layout.certPullJob}`,
+        mode: cronD ? "0644" : "0755",
+        owner: "root",
+        group: "root",
+        content: renderTemplate("cert-pull-job", { cronD, command: `${layout.certPullScript} cron`, logFile: layout.certPullLog }),
+    };
+}
+
+/** The marker ending each peer's line in the lead's root authorized_keys: the lines the stack owns there. */
+export const certPullKeyMarker = "selfpages-cert-pull";
+
+/**
+ * A peer's line in the lead's root authorized_keys: its key may run the export program and
+ * nothing else (no shell, no forwarding, no pty), whatever it asks.
+ */
+export const certPullAuthorizedKey = (settings: Settings, peer: string, publicKey: string) => {
+    const [type, key] = publicKey.trim().split(/\s+/);
+    return `command="${settings.layout.certExportScript}",restrict ${type} ${key} ${certPullKeyMarker}:${peer}`;
+};
 
 /**
  * The receiver's hooks file. It holds the webhook secrets (the current one and, during a rotation,
@@ -308,7 +424,11 @@ export function allHostFiles(settings: Settings, webhookSecrets: Record<string, 
     const deployments = settings.deployments.enabled
         ? [{ ...deploymentsTokenFileSpec(settings), content: deploymentsTokenHeader(deploymentsToken) }, ...settings.sites.map((site) => deployReportConfigFile(settings, site)), deployReportFile(settings)]
         : [];
-    const tlsFiles = [...settings.sites.map((site) => acmeConfigFile(settings, site)), acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
+    const lead = certificateLead(settings);
+    const ordering = [...settings.sites.map((site) => acmeConfigFile(settings, site)), acmeRenewScriptFile(settings), acmeDailyJobFile(settings)].filter((f): f is HostFile => f !== undefined);
+    // A fleet's lead orders and exports; its peers pull (and order nothing).
+    const sharing = certificatePeers(settings).length > 0 ? [certExportScriptFile(settings), certExportConfigFile(settings)] : [];
+    const tlsFiles = lead ? [certPullScriptFile(settings), certPullConfigFile(settings, lead), certPullKnownHostsFile(settings, lead), certPullJobFile(settings)] : [...ordering, ...sharing];
     return [
         ...deployments,
         syncScriptFile(settings),

@@ -41,6 +41,19 @@ export interface HostLayout {
     acmeLog: string;
     /** The daily job's file name in the platform's daily run-parts directory. */
     acmeDailyJob: string;
+    /** A fleet's lead: prints its current certificates to a peer (the forced command of the peers' keys). */
+    certExportScript: string;
+    certExportConfig: string;
+    /** A fleet's peer: fetches the lead's certificates over SSH and installs the changed ones. */
+    certPullScript: string;
+    certPullConfig: string;
+    /** The peer's own SSH key (generated there, never leaving it) and the lead's pinned host key. */
+    certPullDir: string;
+    certPullKey: string;
+    certPullKnownHosts: string;
+    certPullLog: string;
+    /** The pull job's file name (a run-parts or cron.d name: letters, digits, '-'). */
+    certPullJob: string;
 }
 
 /** Where one site's files live: each under a directory of its own, named after the site. */
@@ -97,6 +110,15 @@ export function hostLayout(siteRoot: string): HostLayout {
         acmeScript: `${libDir}/acme-renew`,
         acmeLog: `${logDir}/acme.log`,
         acmeDailyJob: `${serviceName}-acme`,
+        certExportScript: `${libDir}/cert-export`,
+        certExportConfig: `${configDir}/cert-export.conf`,
+        certPullScript: `${libDir}/cert-pull`,
+        certPullConfig: `${configDir}/cert-pull.conf`,
+        certPullDir: `${configDir}/cert-pull`,
+        certPullKey: `${configDir}/cert-pull/id_ed25519`,
+        certPullKnownHosts: `${configDir}/cert-pull/known_hosts`,
+        certPullLog: `${logDir}/cert-pull.log`,
+        certPullJob: `${serviceName}-cert-pull`,
     };
 }
 

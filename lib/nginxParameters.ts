@@ -10,8 +10,12 @@ export interface NginxParameters {
     http2Directive: boolean;
     /** Strict-Transport-Security max-age; 0 sends no header. */
     hstsMaxAge: number;
-    /** TLS on, with the webroot the ACME client writes its challenges to; false serves plain HTTP. */
-    tls: false | { webroot: string };
+    /**
+     * TLS on, with the webroot the ACME client writes its challenges to; false serves plain HTTP.
+     * challengeFallback: on a fleet's peer, the lead's plain-HTTP URL (http://address, no path),
+     * asked for a challenge missing here, since the lead alone orders certificates.
+     */
+    tls: false | { webroot: string; challengeFallback?: string };
     /** The webhook receiver's loopback port. */
     receiverPort: number;
     /** Top-level sites; the first is the default server, answering requests for unknown names. */
@@ -57,6 +61,10 @@ export interface NginxHook {
  */
 export function renderNginxConf(parameters: NginxParameters): string {
     if (parameters.sites.length === 0) throw new Error("nginx: no site to serve (sites is empty)");
+    const fallback = parameters.tls ? parameters.tls.challengeFallback : undefined;
+    if (fallback !== undefined && !/^http:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d+)?$/.test(fallback)) {
+        throw new Error(`nginx: the challenge fallback must be http://host or http://host:port, not ${JSON.stringify(fallback)}`);
+    }
     for (const site of parameters.sites) {
         if (parameters.tls && !site.certificate) throw new Error(`nginx: site ${site.name} has no certificate, and TLS is on`);
         for (const project of site.projects) {

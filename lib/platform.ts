@@ -32,6 +32,18 @@ export interface Platform {
     removeServiceAccountCommand: (user: string) => string;
     /** run-parts directory root's stock crontab runs once a day: the certificate renewal goes there. */
     dailyJobDir: string;
+    /**
+     * Where a job that runs every 15 minutes as root goes: Alpine's stock root crontab runs
+     * /etc/periodic/15min (a script there); Debian has no such directory, but cron reads
+     * /etc/cron.d (a crontab line with its user).
+     */
+    quarterHourJob: { dir: string; format: "run-parts" | "cron.d" };
+    /**
+     * Installs the SSH client and ssh-keygen when missing: a fleet's peers fetch the certificates
+     * from the lead with them. Not in `packages`: only peers need them, and a host reached over SSH
+     * usually has them already.
+     */
+    sshClientInstallCommand: string;
 }
 
 // Paths the packages install alike on both families (test/alpine/ holds Alpine's against its packaging).
@@ -92,6 +104,9 @@ const alpine: Platform = {
         `getent group ${user} >/dev/null || addgroup -S ${user}\nid -u ${user} >/dev/null 2>&1 || adduser -S -D -H -h /var/lib/${user} -s ${alpineNologin} -G ${user} ${user}`,
     removeServiceAccountCommand: (user) => `if id -u ${user} >/dev/null 2>&1; then deluser ${user}; fi\nif getent group ${user} >/dev/null; then delgroup ${user} 2>/dev/null || true; fi`,
     dailyJobDir: "/etc/periodic/daily",
+    quarterHourJob: { dir: "/etc/periodic/15min", format: "run-parts" },
+    // Both in main; openssh-client-default holds ssh (openssh-client is only what it provides).
+    sshClientInstallCommand: "apk add --no-cache openssh-client-default openssh-keygen",
 };
 
 const debian: Platform = {
@@ -108,6 +123,8 @@ const debian: Platform = {
         `id -u ${user} >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /var/lib/${user} --shell ${debianNologin} ${user}`,
     removeServiceAccountCommand: (user) => `if id -u ${user} >/dev/null 2>&1; then userdel ${user}; fi\nif getent group ${user} >/dev/null; then groupdel ${user} 2>/dev/null || true; fi`,
     dailyJobDir: "/etc/cron.daily",
+    quarterHourJob: { dir: "/etc/cron.d", format: "cron.d" },
+    sshClientInstallCommand: "export DEBIAN_FRONTEND=noninteractive\napt-get update && apt-get install -y --no-install-recommends openssh-client",
 };
 
 export const platforms: Record<Platform["family"], Platform> = { alpine, debian };

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { startAcmeDaemon, type AcmeDaemon } from "./acme/daemon";
-import { startSandboxAcme, stopSandboxAcmeDaemons, type SandboxAcme } from "./acme/pebble";
+import { answerNamesWith, startSandboxAcme, stopSandboxAcmeDaemons, type SandboxAcme } from "./acme/pebble";
 import { daemonToken, startStandinDaemon, stopStandinDaemon, type StandinDaemon } from "./github/daemon";
 import type { DeliveryTls } from "./github/deliveries";
 import { startGitHubStandin, type GitHubStandin } from "./github/server";
@@ -22,7 +22,7 @@ import { repoRoot } from "../toolchain/env";
 
 /** The site's repository when a sandbox is given none. */
 export const defaultRepository = "selfpages/site";
-/** The names pebble certifies when TLS is on; challtestsrv answers them with the first host. */
+/** The names pebble certifies when TLS is on; challtestsrv answers them with the first host (a fleet's: every host, a peer first). */
 export const tlsServerNames = ["site.selfpages.test", "www.site.selfpages.test"];
 
 /** A site of a many-sites sandbox: its repository gets a git origin of its own on the first host's gateway. */
@@ -172,6 +172,9 @@ export async function buildSandbox(options: SandboxOptions): Promise<Sandbox<Git
         }));
         // The names exist nowhere but in pebble-challtestsrv's DNS: the stand-in delivers to the host's address.
         const resolvedNames = [...(options.tls ? serverNames : []), ...sites.flatMap((s) => s.serverNames ?? [])].filter((n) => n !== host.address);
+        // A fleet with TLS: every name points at every server, a peer first (the one pebble
+        // validates at), so that the challenges go through a peer's hand-on to the lead.
+        if (fleet && acme && resolvedNames.length > 0) await answerNamesWith(host.gatewayAddress, resolvedNames, [...hosts.slice(1), host].map((h) => h.address));
         if (resolvedNames.length > 0) deliveryTls.hosts = Object.fromEntries(resolvedNames.map((n) => [n, host.address]));
 
         const githubToken = (options.daemons && daemonToken(stateDir, "token")) || newGitHubToken();

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -72,6 +73,29 @@ export function stopSandboxAcmeDaemons(workDir: string): void {
         }
     }
     fs.rmSync(pidFile, { force: true });
+}
+
+/**
+ * Makes challtestsrv answer `names` with `addresses` (A records, in this order) instead of the
+ * first host's address alone: a fleet's names point at every server. pebble validates HTTP-01 at
+ * the first address of the answer (va.go: addrs[0]), so putting a peer first makes every
+ * validation reach a peer, which must hand the challenge on to the lead.
+ */
+export async function answerNamesWith(gatewayAddress: string, names: string[], addresses: string[]): Promise<void> {
+    const post = (endpoint: string, body: string) =>
+        new Promise<void>((resolve, reject) => {
+            const req = http.request({ host: gatewayAddress, port: dnsManagementPort, path: endpoint, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }, agent: false }, (res) => {
+                res.resume();
+                res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`challtestsrv ${endpoint} answered ${res.statusCode}`))));
+            });
+            req.on("error", reject);
+            req.end(body);
+        });
+    for (const name of names) {
+        // add-a appends to what the name had: cleared first, so that the answer is `addresses` alone.
+        await post("/clear-a", JSON.stringify({ host: name }));
+        await post("/add-a", JSON.stringify({ host: name, addresses }));
+    }
 }
 
 /**

@@ -54,7 +54,7 @@ async function renewal(env: SandboxEnvironment, acme: SandboxAcme, servers: Sand
     const issuedBefore = acme.issuedCertificates();
     const started = Date.now();
     hostExec(lead.name, "SELFPAGES_ACME_CONF=/etc/selfpages/sites/selfpages/acme.conf /usr/local/lib/selfpages/acme-renew force");
-    for (const peer of peers) hostExec(peer.name, "/usr/local/lib/selfpages/tls-pull");
+    for (const peer of peers) hostExec(peer.name, "/usr/local/lib/selfpages/cert-pull up");
     const serials = await Promise.all(servers.map(async (host) => (await getFrom(host, ca, "/")).serial));
     const seconds = round1((Date.now() - started) / 1000);
     const orders = acme.issuedCertificates() - issuedBefore;

@@ -17,7 +17,9 @@ const repoRoot = path.resolve(__dirname, "../..");
 // ash's builtins: no binary needed.
 const builtins = new Set(["set", ".", ":", "export", "umask", "cd", "exec", "echo", "exit", "printf", "true", "false", "return", "continue", "break", "read", "test", "[", "eval", "shift", "trap", "wait", "local", "command", "type", "kill", "getopts", "unset", "readonly"]);
 // Outside busybox: the package of the list that provides each.
-const packaged: Record<string, string> = { git: "git", brotli: "brotli", curl: "curl", uacme: "uacme", openssl: "openssl", nginx: "nginx", "rc-service": "openrc", "update-ca-certificates": "ca-certificates" };
+const packaged: Record<string, string> = { git: "git", brotli: "brotli", curl: "curl", uacme: "uacme", openssl: "openssl", nginx: "nginx", "rc-service": "openrc", "update-ca-certificates": "ca-certificates", ssh: "openssh-client-default" };
+// Installed only where needed (a fleet's peers: components/certificateSharing.ts), not from the package list.
+const installedWhereNeeded = platforms.alpine.sshClientInstallCommand.split(/\s+/);
 // Run the command given after their own options.
 const wrappers = new Set(["exec", "nice", "xargs", "env", "nohup", "timeout"]);
 
@@ -87,7 +89,7 @@ describe.skipIf(!alpineAvailable)("the shell programs' commands on Alpine's busy
         if (name === "command") return args[0] === "-v" ? [] : problems({ ...call, name: args[0] ?? "", args: args.slice(1) }, functions, where);
         if (name === "exec" && args.length > 0) return args[0] ? problems({ ...call, name: args[0], args: args.slice(1) }, functions, where) : [];
         if (builtins.has(name)) return [];
-        if (packaged[name]) return platforms.alpine.packages.includes(packaged[name]) ? [] : [`${at}: package ${packaged[name]} is not in the list`];
+        if (packaged[name]) return platforms.alpine.packages.includes(packaged[name]) || installedWhereNeeded.includes(packaged[name]) ? [] : [`${at}: package ${packaged[name]} is not in the list`];
         if (!applets.has(name)) return [`${at}: neither a busybox applet, a builtin, nor a listed package's`];
 
         const help = helpOf(name);

@@ -2,7 +2,8 @@ import * as dgram from "node:dgram";
 import { describe, expect, it } from "vitest";
 import { hostAddressesScript, serverNameProblems, type NameResolver } from "../../lib/hostChecks";
 import { nameResolver } from "../../lib/preflight";
-import { validConfig } from "./fixtures";
+import { serverSettings } from "../../lib/config";
+import { fleetServers, validConfig, validFleetConfig } from "./fixtures";
 
 const fake = (table: Record<string, string[]>): NameResolver => ({ description: "test DNS", resolve: async (name) => table[name] ?? [] });
 
@@ -19,6 +20,19 @@ describe("server names resolve to the host (preflight, tls on)", () => {
         expect(await serverNameProblems(settings, ["10.0.0.5"], resolver)).toEqual([
             "server name site.example.org resolves to 203.0.113.10, 198.51.100.9, not only to the host (10.0.0.5, 203.0.113.10) (test DNS); the ACME server could not validate it: fix its DNS records or set selfpages:tls to off",
             "server name www.site.example.org does not resolve (test DNS); the ACME server could not validate it: point it at the host (10.0.0.5, 203.0.113.10) or set selfpages:tls to off",
+        ]);
+    });
+
+    it("in a fleet, a name may resolve to any of its servers (a peer hands the lead's challenges on), not elsewhere", async () => {
+        const fleet = validFleetConfig(fleetServers, { siteServerNames: '["site.example.org"]' }).settings;
+        const peer = serverSettings(fleet, fleet.servers[1]);
+        // As nameResolver does: an address resolves to itself.
+        const withAddresses = (table: Record<string, string[]>): NameResolver => ({ description: "test DNS", resolve: async (name) => (/^[\d.]+$/.test(name) || name.includes(":") ? [name] : (table[name] ?? [])) });
+        const all = withAddresses({ "site.example.org": ["203.0.113.11", "203.0.113.10", "2001:db8::3"] });
+        expect(await serverNameProblems(peer, ["203.0.113.11"], all)).toEqual([]);
+        const outside = withAddresses({ "site.example.org": ["203.0.113.10", "198.51.100.9"] });
+        expect(await serverNameProblems(peer, ["203.0.113.11"], outside)).toEqual([
+            "server name site.example.org resolves to 203.0.113.10, 198.51.100.9, not only to the fleet's servers (203.0.113.11, 203.0.113.10, 2001:db8::3) (test DNS); the ACME server could not validate it: fix its DNS records or set selfpages:tls to off",
         ]);
     });
 

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import type * as tls from "node:tls";
@@ -80,6 +81,9 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
     let ca: Buffer = Buffer.alloc(0);
     let stub: StubReceiver | undefined;
     let content = "";
+    /** With TLS this nginx is a fleet's peer: a stub lead holds the challenges it misses. */
+    let lead: http.Server | undefined;
+    const leadAsked: { url: string; host: string }[] = [];
     const calls = () => stub?.received ?? [];
 
     /** One request to the sites' port as a browser naming `host` would send it (SNI included). */
@@ -104,6 +108,14 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
         createTempDir(dir);
         fs.chmodSync(dir, 0o755);
         [port, httpPort, stubPort] = [await freePort(), await freePort(), await freePort()];
+        const leadPort = await freePort();
+        lead = http.createServer((req, res) => {
+            leadAsked.push({ url: req.url ?? "", host: req.headers.host ?? "" });
+            const found = req.url === "/.well-known/acme-challenge/lead-t0ken";
+            res.writeHead(found ? 200 : 404, { "content-type": "text/plain" });
+            res.end(found ? "lead-t0ken.thumbprint" : "not on the lead");
+        });
+        await new Promise<void>((resolve) => lead?.listen(leadPort, "127.0.0.1", resolve));
         const roots = writeSites(dir);
         const webroot = path.join(dir, "acme");
         fs.mkdirSync(path.join(webroot, ".well-known", "acme-challenge"), { recursive: true });
@@ -124,7 +136,7 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
             httpPort,
             http2Directive: false,
             hstsMaxAge: 0,
-            tls: mode === "tls" ? { webroot } : false,
+            tls: mode === "tls" ? { webroot, challengeFallback: `http://127.0.0.1:${leadPort}` } : false,
             receiverPort: stubPort,
             sites: [
                 await topLevel("main", main, roots.main, [{ name: "docs", path: "/docs/", root: roots.docs, hook: { path: "/docs/webhook", id: "docs" } }]),
@@ -139,6 +151,8 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
     afterAll(async () => {
         expect(await nginx.stop(), "nginx still running").toBe(true);
         await new Promise<void>((resolve) => (stub ? stub.server.close(() => resolve()) : resolve()));
+        lead?.closeAllConnections();
+        await new Promise<void>((resolve) => (lead ? lead.close(() => resolve()) : resolve()));
         stub?.server.closeAllConnections();
         fs.rmSync(dir, { recursive: true, force: true });
     });
@@ -315,6 +329,27 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
         expect(unknown.headers.location).toBe(`https://${main.canonical}/a`);
     });
 
+    it.runIf(mode === "tls")("a fleet's peer: a challenge missing here is asked of the lead with the name the CA asked for; one it holds is not", async () => {
+        for (const name of [main.canonical, ...main.redirects, event.canonical]) {
+            const before = leadAsked.length;
+            const res = await request(httpPort, "GET", "/.well-known/acme-challenge/lead-t0ken", { headers: { host: name } });
+            expect(res.status, name).toBe(200);
+            expect(res.body.toString(), name).toBe("lead-t0ken.thumbprint");
+            expect(leadAsked.slice(before), name).toEqual([{ url: "/.well-known/acme-challenge/lead-t0ken", host: name }]);
+        }
+        // Held here: served from the webroot, the lead not asked.
+        const before = leadAsked.length;
+        expect((await request(httpPort, "GET", "/.well-known/acme-challenge/t0ken", { headers: { host: main.canonical } })).body.toString()).toBe("t0ken.thumbprint");
+        expect(leadAsked.length).toBe(before);
+        // Missing on both: the lead's 404 as it is.
+        const missing = await request(httpPort, "GET", "/.well-known/acme-challenge/nowhere", { headers: { host: event.canonical } });
+        expect(missing.status).toBe(404);
+        expect(leadAsked.slice(before)).toEqual([{ url: "/.well-known/acme-challenge/nowhere", host: event.canonical }]);
+        // Only the challenge path goes to the lead.
+        expect((await request(httpPort, "GET", "/.well-known/other", { headers: { host: main.canonical } })).status).toBe(301);
+        expect(leadAsked.length).toBe(before + 1);
+    });
+
     it("stops cleanly", async () => {
         expect(await nginx.stop("SIGQUIT")).toBe(true);
         expect(nginx.errorLog()).not.toMatch(/\[(emerg|alert|crit)\]/);
@@ -331,6 +366,16 @@ describe("renderNginxConf refuses parameters the template cannot serve", () => {
 
     it("no site: nothing would be the default server", () => {
         expect(() => renderNginxConf({ ...base, sites: [] })).toThrow(/no site to serve/);
+    });
+
+    it("a challenge fallback that is not http://host[:port]", () => {
+        const certificate = { certificate: "/c.pem", key: "/k.pem" };
+        for (const bad of ["https://lead", "http://lead/path", "lead", "http://lead;evil", "http://le ad"]) {
+            expect(() => renderNginxConf({ ...base, tls: { webroot: "/w", challengeFallback: bad }, sites: [{ ...site, certificate }] }), bad).toThrow(/challenge fallback/);
+        }
+        for (const good of ["http://203.0.113.10", "http://[2001:db8::1]", "http://lead.example.org:8080"]) {
+            expect(renderNginxConf({ ...base, tls: { webroot: "/w", challengeFallback: good }, sites: [{ ...site, certificate }] }), good).toContain(`proxy_pass ${good};`);
+        }
     });
 
     it("TLS on and a site without its certificate", () => {
