@@ -55,7 +55,7 @@ describe.skipIf(!isRoot)("a fleet: three servers, two sites, HTTPS", () => {
         doc.setIn(["config", "selfpages:servers"], chosen.map((h) => entries.get(h.name)));
         fs.writeFileSync(stackFile(), doc.toString());
         serving = chosen;
-        await answerNamesWith(env.host.gatewayAddress, siteNames.map(nameOf), [...chosen.slice(1), chosen[0]].map((h) => h.address));
+        await answerNamesWith(env.host.gatewayAddress, [...tlsServerNames, blogName], [...chosen.slice(1), chosen[0]].map((h) => h.address));
     };
     const serialsOf = (site: SiteName) => Promise.all(serving.map(async (host) => (await fetchFrom(host, site)).certificate.serialNumber));
     const fetchFrom = (host: SandboxHost, site: SiteName, file = "/") => httpsGet(host.address, root, nameOf(site), file);
