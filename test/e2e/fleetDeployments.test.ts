@@ -14,18 +14,20 @@ import { get, hostRun, waitFor } from "./support";
 const isRoot = process.getuid?.() === 0;
 
 describe.skipIf(!isRoot)("deployments in GitHub from a fleet of three", () => {
-    const name = "e2e-fdeploy";
+    const name = "e2e-fdep";
     let env: Sandbox;
+    /** Served by the first server to its success in GitHub, ms, by step. */
+    const measured: Record<string, number> = {};
 
     const deploymentsOf = (sha: string): StoredDeployment[] => env.standin.deploymentsOf(env.repository).filter((d) => d.sha === sha);
     const successOf = (sha: string) => deploymentsOf(sha).flatMap((d) => d.statuses.filter((s) => s.state === "success"));
     const servedBy = async (address: string) => (await get(`http://${address}/version.txt`, { host: env.serverNames[0] })).body.toString();
     /** Publishes and delivers the push to every server's hook; returns the commit and the version it serves. */
-    const push = async (label: string): Promise<{ sha: string; token: string }> => {
+    const push = async (label: string, statuses = [202, 202, 202]): Promise<{ sha: string; token: string }> => {
         const token = crypto.randomBytes(8).toString("hex");
         const sha = env.publisher.publish({ "version.txt": token }, label);
         const deliveries = await env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha });
-        expect(deliveries.map((d) => d.status_code)).toEqual([202, 202, 202]);
+        expect(deliveries.map((d) => d.status_code).sort()).toEqual(statuses);
         return { sha, token };
     };
 
@@ -34,6 +36,7 @@ describe.skipIf(!isRoot)("deployments in GitHub from a fleet of three", () => {
     }, 600_000);
 
     afterAll(async () => {
+        console.log(`fleet deployments e2e, served by the first server to success: ${JSON.stringify(measured)}`);
         await env?.close();
     }, 600_000);
 
@@ -55,8 +58,11 @@ describe.skipIf(!isRoot)("deployments in GitHub from a fleet of three", () => {
 
     it("2. a push: served by every server, one deployment for its commit, its success saying 3 of 3", async () => {
         const { sha, token } = await push("fleet push");
+        await waitFor("the first server to serve the push", async () => (await servedBy(env.hosts[0].address)) === token, 30_000, 50);
+        const served = Date.now();
         for (const host of env.hosts) await waitFor(`${host.name} to serve the push`, async () => (await servedBy(host.address)) === token, 30_000, 50);
-        await waitFor("the push's success", async () => successOf(sha).length > 0, 30_000, 100);
+        await waitFor("the push's success", async () => successOf(sha).length > 0, 30_000, 50);
+        measured.allServing = Date.now() - served;
         expect(deploymentsOf(sha)).toHaveLength(1);
         expect(deploymentsOf(sha)[0].statuses.map((s) => [s.state, s.description])).toEqual([
             ["in_progress", `deploying ${sha.slice(0, 7)}`],
@@ -69,10 +75,12 @@ describe.skipIf(!isRoot)("deployments in GitHub from a fleet of three", () => {
         const { output } = await hostRun(third.name, "rc-service nginx stop");
         expect(output).not.toMatch(/ERROR/);
         try {
-            const { sha, token } = await push("third down");
+            // Its hook's delivery fails too (no answer: 0): it would catch up by its fallback sync.
+            const { sha, token } = await push("third down", [0, 202, 202]);
             await waitFor("the first server to serve the push", async () => (await servedBy(env.hosts[0].address)) === token, 30_000, 50);
             const served = Date.now();
-            await waitFor("the push's success", async () => successOf(sha).length > 0, 30_000, 100);
+            await waitFor("the push's success", async () => successOf(sha).length > 0, 30_000, 50);
+            measured.oneDown = Date.now() - served;
             // PEER_WAIT is 10 s (counted in whole seconds), then one last round of 1 s at most.
             expect(Date.now() - served).toBeLessThan(14_000);
             expect(successOf(sha).map((s) => s.description)).toEqual([`deployed ${sha.slice(0, 7)}: served by 2 of 3 servers (${third.name} not yet)`]);
