@@ -13,6 +13,8 @@ export interface SiteArgs {
     site: SiteSettings;
     /** The sync program's step and content: a new program deploys every site again. */
     syncProgram: { step: pulumi.Resource; content: string };
+    /** This server reports deploys to GitHub (the first of a fleet): the reporter's parameters are written here only. */
+    reportsDeployments: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ export class Site extends pulumi.ComponentResource {
         );
         const config = syncConfigFile(settings, site);
         const syncConfig = hostFile(`${name}-sync-config`, { connection, ...config }, childOptions(this, opts, [made]));
-        const reporterConfig = settings.deployments.enabled ? [hostFile(`${name}-reporter-config`, { connection, ...deployReportConfigFile(settings, site) }, childOptions(this, opts, [made]))] : [];
+        const reporterConfig = args.reportsDeployments ? [hostFile(`${name}-reporter-config`, { connection, ...deployReportConfigFile(settings, site) }, childOptions(this, opts, [made]))] : [];
 
         this.deployed = hostCommand(
             `${name}-first-deploy`,

@@ -77,7 +77,7 @@ export class StaticSiteServer extends pulumi.ComponentResource {
             : [];
         const sync = new SyncProgram(`${name}-sync`, { connection, settings, aliases: [formerly("site", "selfpages:site:Site", "site-sync-script")] }, { parent: this, dependsOn: [directories] });
         const sites = settings.sites.map(
-            (site) => new Site(named(`${site.name}-site`), { connection, settings, site, syncProgram: { step: sync.program, content: sync.content } }, { parent: this, dependsOn: [directories, ...deployments] }),
+            (site) => new Site(named(`${site.name}-site`), { connection, settings, site, syncProgram: { step: sync.program, content: sync.content }, reportsDeployments: deployments.length > 0 }, { parent: this, dependsOn: [directories, ...deployments] }),
         );
         const afterSites = { parent: this, dependsOn: sites };
 

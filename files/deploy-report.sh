@@ -22,11 +22,21 @@
 # to connect, MAX_TIME in all), at most 3 attempts when the connection is refused or GitHub answers
 # 5xx or 429 (never after a timeout: a slow GitHub is not asked again). A report that cannot be sent is dropped with one log
 # line. The token reaches curl as a header file (-H @file): never on a command line, never logged.
+#
+# In a fleet (PEERS set: the other servers, each "name=URL" of the commit it serves for this site),
+# only one server reports, and the sender of a success first counts the servers serving the
+# commit: this one, and each peer whose URL answers it. It asks the peers that do not yet, all
+# at once, every PEER_POLL seconds, each request bounded by PEER_TIMEOUT, until all do or
+# PEER_WAIT seconds have passed (asked once only when another report is queued behind: this
+# server is deploying again). The description says so: "deployed abc1234: served by 2 of 3
+# servers (web3 not yet)". A peer that does not answer counts as not serving. The sync never
+# waits on this: only the sender does.
 set -u
 
 # Its parameters: REPOSITORY, BRANCH, STATE_DIR and LOG_FILE from the sync program's sync.conf,
 # the rest (API_URL, ENVIRONMENT, ENVIRONMENT_URL, TOKEN_HEADER_FILE, CONNECT_TIMEOUT, MAX_TIME,
-# START_DELAY) from deploy-report.conf beside it; both rendered by the stack
+# START_DELAY, and in a fleet PEERS, PEER_TIMEOUT, PEER_WAIT, PEER_POLL) from deploy-report.conf
+# beside it; both rendered by the stack
 # (templates/sync.conf.hbs, templates/deploy-report.conf.hbs). The sync program passes
 # SELFPAGES_SYNC_CONF on when the tests point it at their own.
 sync_conf=${SELFPAGES_SYNC_CONF:-/etc/selfpages/sync.conf}
@@ -40,6 +50,11 @@ sync_conf=${SELFPAGES_SYNC_CONF:-/etc/selfpages/sync.conf}
 	"${ENVIRONMENT_URL:?is not set in deploy-report.conf}" "${TOKEN_HEADER_FILE:?is not set in deploy-report.conf}" \
 	"${CONNECT_TIMEOUT:?is not set in deploy-report.conf}" "${MAX_TIME:?is not set in deploy-report.conf}" \
 	"${START_DELAY:?is not set in deploy-report.conf}"
+# No peers: one server, or a deploy-report.conf written before fleets.
+PEERS=${PEERS:-}
+PEER_TIMEOUT=${PEER_TIMEOUT:-1}
+PEER_WAIT=${PEER_WAIT:-10}
+PEER_POLL=${PEER_POLL:-0.5}
 
 DIR=$STATE_DIR/deployments
 QUEUE=$DIR/queue
@@ -154,8 +169,74 @@ forget() {
 	awk -v sha="$1" '$1 != sha' "$IDS" >"$IDS.new" 2>/dev/null && mv -f "$IDS.new" "$IDS"
 }
 
+# Whether a report is queued (behind the one being sent, which left the queue).
+queued() {
+	for entry in "$QUEUE"/[0-9]*; do
+		[ -f "$entry" ] && return 0
+	done
+	return 1
+}
+
+# Asks every peer in $waiting, all at once, for the commit it serves; leaves in waiting those that
+# do not answer SHA.
+ask_peers() {
+	# A URL may hold an IPv6 address in brackets: no pathname expansion of them (nor globbing by
+	# curl: -g).
+	set -f
+	n=0
+	for peer in $waiting; do
+		n=$((n + 1))
+		curl -sfg -o "$DIR/peer.$n" --connect-timeout "$PEER_TIMEOUT" --max-time "$PEER_TIMEOUT" -A selfpages "${peer#*=}" </dev/null >/dev/null 2>&1 &
+	done
+	wait
+	n=0
+	still=""
+	for peer in $waiting; do
+		n=$((n + 1))
+		answer=""
+		if [ -f "$DIR/peer.$n" ]; then read -r answer <"$DIR/peer.$n" || true; fi
+		rm -f "$DIR/peer.$n"
+		[ "$answer" = "$1" ] || still="$still $peer"
+	done
+	set +f
+	waiting=${still# }
+}
+
+# Sets served to "served by N of M servers[ (names not yet)]": this server and the peers whose
+# commit URL answers SHA, asked until all do or PEER_WAIT seconds have passed (see the header).
+count_served() {
+	waiting=$PEERS
+	since=$(date +%s)
+	while :; do
+		ask_peers "$1"
+		[ -n "$waiting" ] || break
+		[ $(($(date +%s) - since)) -lt "$PEER_WAIT" ] || break
+		! queued || break
+		# A fraction of a second where sleep takes one (coreutils, busybox with float sleep).
+		sleep "$PEER_POLL" 2>/dev/null || sleep 1
+	done
+	set -f
+	total=1
+	for peer in $PEERS; do total=$((total + 1)); done
+	count=$total
+	missing=""
+	for peer in $waiting; do
+		count=$((count - 1))
+		missing="$missing, ${peer%%=*}"
+	done
+	set +f
+	served="served by $count of $total servers${missing:+ (${missing#, } not yet)}"
+	# GitHub keeps 140 characters, and "deployed abc1234: " comes first: the names give way to their number.
+	if [ $((${#served} + 18)) -gt 140 ]; then served="served by $count of $total servers ($((total - count)) not yet)"; fi
+}
+
 # Sends one status: SHA STATE DESCRIPTION.
 send() {
+	served=""
+	if [ "$2" = success ] && [ -n "$PEERS" ]; then
+		count_served "$1"
+		set -- "$1" "$2" "$3: $served"
+	fi
 	body="{\"state\":\"$2\",\"description\":\"$(json_text "$3")\""
 	if [ "$2" = success ]; then body="$body,\"environment_url\":\"$(json_text "$ENVIRONMENT_URL")\",\"auto_inactive\":true"; fi
 	body="$body}"
@@ -175,7 +256,7 @@ send() {
 	if [ "$code" != 201 ]; then
 		log "could not report $2 for $(short "$1"): $why"
 	elif [ "$2" != in_progress ]; then
-		log "reported $2 for $(short "$1") (deployment $id)"
+		log "reported $2 for $(short "$1") (deployment $id)${served:+: $served}"
 	fi
 }
 

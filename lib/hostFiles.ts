@@ -108,7 +108,39 @@ export function deployReportParameters(settings: Settings, site: SiteSettings) {
         maxTime: 10,
         // A deploy's in_progress waits this long (its success, if it comes first, goes with it).
         startDelay: 1,
+        // In a fleet, the other servers (name=URL, space-separated): before it reports a success,
+        // the sender waits for them to serve the commit, asking each every PEER_POLL seconds for
+        // at most PEER_WAIT seconds in all, each request bounded by PEER_TIMEOUT (a LAN or a
+        // region's network answers in milliseconds).
+        peers: peerCommitUrls(settings, site)
+            .map((peer) => `${peer.name}=${peer.url}`)
+            .join(" "),
+        peerTimeout: 1,
+        peerWait: 10,
+        peerPoll: 0.5,
     };
+}
+
+/** The file of a release naming the commit it holds (files/sync.sh writes it). */
+export const releaseCommitFile = ".selfpages-commit";
+
+/** A host in a URL: an IPv6 address in brackets. */
+const urlHost = (address: string) => (address.includes(":") ? `[${address}]` : address);
+
+/** Where a fleet server tells which commit it serves for a site, at its own address (nginx). */
+export const commitPath = (site: Pick<SiteSettings, "name">) => `/selfpages/${site.name}/commit`;
+
+/** The URL of a site's commit on a fleet server: plain HTTP at its address, as its hooks. */
+export const commitUrlOn = (server: ServerSettings, site: Pick<SiteSettings, "name">) => `http://${urlHost(server.host.address)}${commitPath(site)}`;
+
+/**
+ * In a fleet, the servers other than the one `settings` provision, each with its URL of the site's
+ * commit: the reporter counts those serving a deploy. None without a fleet.
+ */
+export function peerCommitUrls(settings: Settings, site: SiteSettings): { name: string; url: string }[] {
+    if (!settings.fleet) return [];
+    // Addresses are unique in a fleet (lib/config.ts refuses two servers at one address).
+    return settings.servers.filter((server) => server.host.address !== settings.host.address).map((server) => ({ name: server.name, url: commitUrlOn(server, site) }));
 }
 
 /**
@@ -163,8 +195,9 @@ export function nginxParameters(settings: Settings, listenPort: number, httpPort
         ...(settings.fleet
             ? {
                   serverHooks: {
-                      address: settings.host.address.includes(":") ? `[${settings.host.address}]` : settings.host.address,
+                      address: urlHost(settings.host.address),
                       hooks: settings.sites.map((site) => ({ path: serverHookPath(settings, site), id: hookId(site) })),
+                      commits: settings.sites.map((site) => ({ site: site.name, path: commitPath(site), file: `${site.layout.currentLink}/${releaseCommitFile}` })),
                   },
               }
             : {}),

@@ -20,8 +20,11 @@ export interface NginxParameters {
     receiverPort: number;
     /** Top-level sites; the first is the default server, answering requests for unknown names. */
     sites: NginxSite[];
-    /** A fleet server: GitHub delivers each site's pushes to it at its own address, on the plain port. */
-    serverHooks?: { address: string; hooks: NginxHook[] };
+    /**
+     * A fleet server: GitHub delivers each site's pushes to it at its own address, on the plain
+     * port, where it also tells which commit it serves for each site (the lead's reporter asks).
+     */
+    serverHooks?: { address: string; hooks: NginxHook[]; commits: NginxCommit[] };
 }
 
 export interface NginxSite {
@@ -52,6 +55,14 @@ export interface NginxProject {
 export interface NginxHook {
     path: string;
     id: string;
+}
+
+/** Where a fleet server answers the commit it serves for a site: `path` at its address, from `file`. */
+export interface NginxCommit {
+    site: string;
+    path: string;
+    /** The current release's commit file (its `.selfpages-commit`, through the `current` link). */
+    file: string;
 }
 
 /**

@@ -97,6 +97,27 @@ describe("a fleet under mocks", () => {
         const resources = await declareWith(validFleetConfig(fleetServers, { ...sitesValues(twoSites), githubDeploymentsToken: testDeploymentsToken }));
         const reporters = resources.filter((r) => r.type === "selfpages:deployments:Deployments").map((r) => r.name);
         expect(reporters).toEqual(["selfpages-deployments"]);
+        // The reporter's parameters, each site's, on the first server only: the others have no reporter to read them.
+        const configs = resources.filter((r) => r.name.endsWith("-site-reporter-config")).map((r) => r.name);
+        expect(configs.sort()).toEqual(["gala-site-reporter-config", "main-site-reporter-config"]);
+        // They list every other server's URL of the site's commit, at its address (nginx answers there).
+        for (const site of ["main", "gala"]) {
+            const config = String(byName(resources, `${site}-site-reporter-config`).inputs.stdin);
+            expect(config).toContain(`PEERS='web2=http://203.0.113.11/selfpages/${site}/commit web3=http://[2001:db8::3]/selfpages/${site}/commit'\n`);
+        }
+        // And every server answers there for each site, in the server block of its own address.
+        for (const [server, address] of [["selfpages", "203.0.113.10"], ["web2", "203.0.113.11"], ["web3", "[2001:db8::3]"]]) {
+            const nginx = String(byName(resources, `${server}-nginx-site-config`).inputs.stdin);
+            const block = nginx.slice(nginx.indexOf(`server_name ${address};`), nginx.indexOf("# ---- site "));
+            for (const site of ["main", "gala"]) expect(block, server).toContain(`location = /selfpages/${site}/commit {\n        alias /srv/selfpages/sites/${site}/current/.selfpages-commit;`);
+        }
+    });
+
+    it("one server: its reporter waits for no peer", async () => {
+        const resources = await registerUnderMocks(() => {
+            declareFleet(validConfig({ githubDeploymentsToken: testDeploymentsToken }));
+        });
+        expect(String(byName(resources, "selfpages-site-reporter-config").inputs.stdin)).toContain("PEERS=''\n");
     });
 
     it("a server that failed its preflight: its steps wait on a local step failing with the reason; the others do not", async () => {

@@ -1,13 +1,15 @@
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { deployReportConfigFile, deploymentsTokenHeader, deployReportFile, deployReportParameters, filesDir, gzipExtensions } from "../../lib/hostFiles";
 import { renderTemplate } from "../../lib/templates";
 import { startGitHubStandin, type ApiRequestRecord, type GitHubStandin } from "../../sandbox/github/server";
-import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
+import { assocSites, fleetServers, sitesValues, validConfig, validFleetConfig, validSitesConfig } from "../lib/fixtures";
 import { busyboxShell, dashShell, realGit, repository, type Shell, SyncHost, which } from "../templates/syncFixtures";
+import { freePort } from "../templates/support";
 
 // The deploy reporter (files/deploy-report.sh, as it ships, with its parameters rendered for a
 // temporary directory), run for real under dash and under busybox
@@ -81,7 +83,7 @@ class Reporter {
 
     constructor(
         readonly shell: Shell,
-        options: { maxTime?: number; startDelay?: number; token?: string; script?: string; syncConfig?: string } = {},
+        options: { maxTime?: number; startDelay?: number; token?: string; script?: string; syncConfig?: string; peers?: string; peerWait?: number } = {},
     ) {
         this.script = options.script ?? path.join(this.dir, "deploy-report");
         this.headerFile = path.join(this.dir, "github-deployments.header");
@@ -114,7 +116,19 @@ class Reporter {
         // Beside sync.conf, where the reporter reads it.
         fs.writeFileSync(
             path.join(path.dirname(this.syncConfig), "deploy-report.conf"),
-            renderTemplate("deploy-report.conf", { apiUrl: standin.apiUrl, environment: "selfpages", environmentUrl: siteUrl, tokenHeaderFile: this.headerFile, connectTimeout: 2, maxTime: options.maxTime ?? 5, startDelay: options.startDelay ?? 0 }),
+            renderTemplate("deploy-report.conf", {
+                apiUrl: standin.apiUrl,
+                environment: "selfpages",
+                environmentUrl: siteUrl,
+                tokenHeaderFile: this.headerFile,
+                connectTimeout: 2,
+                maxTime: options.maxTime ?? 5,
+                startDelay: options.startDelay ?? 0,
+                peers: options.peers ?? "",
+                peerTimeout: 1,
+                peerWait: options.peerWait ?? 10,
+                peerPoll: 0.5,
+            }),
         );
         // Run by the shell under test when executed directly (the sync script does that).
         const program = fs.readFileSync(path.join(filesDir, "deploy-report.sh"), "utf8");
@@ -164,6 +178,44 @@ class Reporter {
     }
 }
 
+/** A fleet server as the lead's reporter sees it: its commit URL answering a commit, 404, or nothing at all. */
+class StubPeer {
+    /** A commit, 404, no answer at all, or a file's first line (404 while it is missing), as nginx serves `.selfpages-commit`. */
+    answer: string | 404 | "silent" | { file: string } = 404;
+    /** When each request came (ms since the epoch). */
+    readonly asked: number[] = [];
+    private constructor(
+        private readonly server: http.Server,
+        readonly port: number,
+    ) {}
+
+    static async start(): Promise<StubPeer> {
+        const server = http.createServer();
+        const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+        const peer = new StubPeer(server, port);
+        server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+            peer.asked.push(Date.now());
+            if (peer.answer === "silent") return;
+            const commit = typeof peer.answer === "object" ? (fs.existsSync(peer.answer.file) ? fs.readFileSync(peer.answer.file, "utf8").trim() : 404) : peer.answer;
+            if (commit === 404 || req.url !== "/selfpages/main/commit") {
+                res.writeHead(404, { "content-type": "text/html" }).end("<html>404</html>\n");
+                return;
+            }
+            res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" }).end(`${commit}\n`);
+        });
+        return peer;
+    }
+
+    get url(): string {
+        return `http://127.0.0.1:${this.port}/selfpages/main/commit`;
+    }
+
+    close(): Promise<void> {
+        this.server.closeAllConnections();
+        return new Promise((resolve) => this.server.close(() => resolve()));
+    }
+}
+
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
     standin.setFault("none");
@@ -198,7 +250,17 @@ describe("deploy-report.sh program", () => {
         expect(file.content).not.toMatch(/^(REPOSITORY|BRANCH|STATE_DIR|LOG_FILE)=/m);
         expect(file.content).not.toContain("github_pat_renderOnly");
         expect(path.posix.dirname(file.path)).toBe(path.posix.dirname(site.layout.syncConfig));
-        expect(Object.keys(deployReportParameters(settings, site)).sort()).toEqual(["apiUrl", "connectTimeout", "environment", "environmentUrl", "maxTime", "startDelay", "tokenHeaderFile"]);
+        expect(Object.keys(deployReportParameters(settings, site)).sort()).toEqual(["apiUrl", "connectTimeout", "environment", "environmentUrl", "maxTime", "peerPoll", "peerTimeout", "peerWait", "peers", "startDelay", "tokenHeaderFile"]);
+        // One server: no peers to wait for.
+        expect(file.content).toContain("PEERS=''\n");
+    });
+
+    it("in a fleet, the first server's parameters list each other server's commit URL for the site, with the bounds of the wait", () => {
+        const fleet = validFleetConfig(fleetServers, { ...sitesValues(assocSites.slice(0, 2)), githubDeploymentsToken: "github_pat_renderOnly_0123456789abcdef" }).settings;
+        const [main, docs] = fleet.sites.map((site) => deployReportConfigFile(fleet, site).content);
+        expect(main).toContain("PEERS='web2=http://203.0.113.11/selfpages/main/commit web3=http://[2001:db8::3]/selfpages/main/commit'\n");
+        expect(docs).toContain("PEERS='web2=http://203.0.113.11/selfpages/docs/commit web3=http://[2001:db8::3]/selfpages/docs/commit'\n");
+        expect(main).toMatch(/^PEER_TIMEOUT='1'\nPEER_WAIT='10'\nPEER_POLL='0.5'$/m);
     });
 
     it("each site's parameters beside its own sync.conf, with its own URL as the environment's", () => {
@@ -363,6 +425,90 @@ describe.skipIf(!curl).each(shells)("deploy reporter under $name", (shell) => {
         for (const f of files) expect(fs.readFileSync(path.join(f.parentPath, f.name), "utf8")).not.toContain("notTheRightOne");
     });
 
+    describe("in a fleet (PEERS: the other servers' commit URLs)", () => {
+        const peers = async (n: number) => {
+            const started = await Promise.all(Array.from({ length: n }, () => StubPeer.start()));
+            for (const peer of started) cleanups.push(() => peer.close());
+            return started;
+        };
+        const successOf = (commit: string) => deploymentsFor(commit).flatMap((d) => d.statuses.filter((s) => s.state === "success"));
+        const postedAt = (before: number, state: string) => requestsSince(before).filter((q) => q.operationId === "repos/create-deployment-status").map((q) => Date.parse(q.at))[state === "success" ? 1 : 0];
+
+        it("one deployment for the commit; its success waits until every peer serves it and says so; the calls return at once", async () => {
+            const commit = sha(shell.name.startsWith("dash") ? "81" : "82");
+            const [web2, web3] = await peers(2);
+            web2.answer = commit;
+            const r = reporter({ peers: `web2=${web2.url} web3=${web3.url}` });
+            const before = standin.apiRequests().length;
+            expect((await r.run("start", commit)).ms).toBeLessThan(1000);
+            const success = await r.run("success", commit);
+            expect(success.ms).toBeLessThan(1000);
+            const succeeded = Date.now();
+            // web3 deploys a second later.
+            setTimeout(() => (web3.answer = commit), 1000);
+            await r.drained();
+            expect(deploymentsFor(commit)).toHaveLength(1);
+            expect(deploymentsFor(commit)[0].statuses.map((s) => [s.state, s.description, s.environment_url])).toEqual([
+                ["in_progress", `deploying ${short(commit)}`, ""],
+                ["success", `deployed ${short(commit)}: served by 3 of 3 servers`, siteUrl],
+            ]);
+            // Asked every half second until web3 served it, then no more.
+            expect(postedAt(before, "success") - succeeded).toBeGreaterThanOrEqual(900);
+            expect(postedAt(before, "success") - succeeded).toBeLessThan(3000);
+            expect(web3.asked.length).toBeGreaterThanOrEqual(2);
+            expect(web2.asked).toHaveLength(1);
+            expect(r.log()).toMatch(new RegExp(`deployments reported success for ${short(commit)} \\(deployment \\d+\\): served by 3 of 3 servers\\n$`));
+            expect(standin.validationErrors()).toEqual([]);
+        });
+
+        it("a peer answering another commit or 404, one answering nothing and one not listening count as not serving, within PEER_WAIT", async () => {
+            const commit = sha(shell.name.startsWith("dash") ? "83" : "84");
+            const [web2, web3, web4, web5] = await peers(4);
+            web2.answer = commit;
+            web3.answer = sha("99");
+            web4.answer = 404;
+            web5.answer = "silent";
+            const closed = await freePort();
+            const r = reporter({ peerWait: 2, peers: [web2, web3, web4, web5].map((p, i) => `web${i + 2}=${p.url}`).join(" ") + ` web6=http://127.0.0.1:${closed}/selfpages/main/commit` });
+            const before = standin.apiRequests().length;
+            await r.run("start", commit);
+            await r.run("success", commit);
+            const succeeded = Date.now();
+            await r.drained();
+            expect(successOf(commit).map((s) => s.description)).toEqual([`deployed ${short(commit)}: served by 2 of 6 servers (web3, web4, web5, web6 not yet)`]);
+            // PEER_WAIT (2 s, counted in whole seconds) and one last round bounded by PEER_TIMEOUT (1 s).
+            const waited = postedAt(before, "success") - succeeded;
+            expect(waited).toBeGreaterThanOrEqual(1000);
+            expect(waited).toBeLessThan(4500);
+            // The silent peer's requests ended (PEER_TIMEOUT): none is still open.
+            expect(web5.asked.length).toBeGreaterThanOrEqual(2);
+            expect(deploymentsFor(commit)).toHaveLength(1);
+        });
+
+        it("a report queued behind the success: the peers are asked once, without waiting", async () => {
+            const [first, next] = shell.name.startsWith("dash") ? [sha("85"), sha("86")] : [sha("87"), sha("88")];
+            const [web2] = await peers(1);
+            // The start's sender waits a second: all three are queued when it sends.
+            const r = reporter({ startDelay: 1, peers: `web2=${web2.url}` });
+            for (const args of [["start", first], ["success", first], ["start", next]]) await r.run(...args);
+            const started = Date.now();
+            await r.drained();
+            expect(Date.now() - started).toBeLessThan(4000);
+            expect(successOf(first).map((s) => s.description)).toEqual([`deployed ${short(first)}: served by 1 of 2 servers (web2 not yet)`]);
+            expect(web2.asked).toHaveLength(1);
+        });
+
+        it("too many names for GitHub's 140 characters: their number instead", async () => {
+            const commit = sha(shell.name.startsWith("dash") ? "89" : "8a");
+            const closed = await freePort();
+            const names = Array.from({ length: 6 }, (_, i) => `a-server-with-a-long-nam${i}`);
+            const r = reporter({ peerWait: 0, peers: names.map((n) => `${n}=http://127.0.0.1:${closed}/selfpages/main/commit`).join(" ") });
+            await r.run("success", commit);
+            await r.drained();
+            expect(successOf(commit).map((s) => s.description)).toEqual([`deployed ${short(commit)}: served by 1 of 7 servers (6 not yet)`]);
+        });
+    });
+
     it("reports queued while the sender is busy go out in their order", async () => {
         const r = reporter();
         const [g, h] = shell.name.startsWith("dash") ? [sha("71"), sha("72")] : [sha("73"), sha("74")];
@@ -436,6 +582,37 @@ describe.skipIf(!curl).each(shells)("the sync script reporting its deploys, unde
         expect(host.currentCommit()).toBe(v1);
         await r.drained();
         expect(statesOf(v1)).toEqual([["in_progress", "success"]]);
+    });
+
+    it("a fleet of two: the lead's sync ends as fast while its reporter waits for the other server, whose deploy its success then counts", async () => {
+        const lead = new SyncHost(shell);
+        cleanups.push(() => lead.cleanup());
+        // The other server deploys from the same origin; its commit URL answers its current release's.
+        const other = new SyncHost(shell, { cloneUrl: () => lead.origin.bare });
+        cleanups.push(() => other.cleanup());
+        const web2 = await StubPeer.start();
+        cleanups.push(() => web2.close());
+        web2.answer = { file: path.join(other.siteRoot, "current", ".selfpages-commit") };
+        const r = new Reporter(shell, { maxTime: 2, script: path.join(lead.root, "deploy-report"), syncConfig: lead.config, peers: `web2=${web2.url}` });
+        cleanups.push(() => r.cleanup());
+
+        const v1 = lead.origin.publish({ "index.html": `fleet ${shell.name}\n` });
+        const deployed = await lead.run("manual");
+        expect(deployed.code).toBe(0);
+        expect(deployed.ms).toBeLessThan(3000);
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        // web2 has not deployed: the success waits.
+        expect(statesOf(v1)).toEqual([["in_progress"]]);
+        expect(web2.asked.length).toBeGreaterThanOrEqual(2);
+        expect((await other.run("manual")).code).toBe(0);
+        expect(other.currentCommit()).toBe(v1);
+        await r.drained();
+        expect(deploymentsFor(v1).map((d) => d.statuses.map((s) => [s.state, s.description]))).toEqual([
+            [
+                ["in_progress", `deploying ${short(v1)}`],
+                ["success", `deployed ${short(v1)}: served by 2 of 2 servers`],
+            ],
+        ]);
     });
 
     it("GitHub not answering delays no deploy: the sync ends as fast, the lock is free, the next push deploys", async () => {

@@ -27,15 +27,19 @@ const docsJs = js("docs");
 
 /** Writes `files` as release r1 of a site under `dir` and points `current` at it; returns `current`. */
 function writeRelease(dir: string, files: Record<string, Buffer | string>): string {
-    const release = path.join(dir, "releases", "r1");
+    writeReleaseAs(dir, "r1", files);
+    fs.symlinkSync("releases/r1", path.join(dir, "current"));
+    return path.join(dir, "current");
+}
+
+function writeReleaseAs(dir: string, id: string, files: Record<string, Buffer | string>): void {
+    const release = path.join(dir, "releases", id);
     for (const [name, content] of Object.entries(files)) {
         const file = path.join(release, name);
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.writeFileSync(file, content);
         fs.utimesSync(file, mtime, mtime);
     }
-    fs.symlinkSync("releases/r1", path.join(dir, "current"));
-    return path.join(dir, "current");
 }
 
 function writeSites(dir: string): { main: string; docs: string; event: string } {
@@ -142,7 +146,12 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
                 await topLevel("main", main, roots.main, [{ name: "docs", path: "/docs/", root: roots.docs, hook: { path: "/docs/webhook", id: "docs" } }]),
                 await topLevel("event", event, roots.event, []),
             ],
-            serverHooks: { address: serverAddress, hooks: ["main", "docs", "event"].map((id) => ({ path: `/webhook/${id}`, id })) },
+            serverHooks: {
+                address: serverAddress,
+                hooks: ["main", "docs", "event"].map((id) => ({ path: `/webhook/${id}`, id })),
+                // event's release names no commit; fresh was never deployed (no `current` yet).
+                commits: ["main", "docs", "event", "fresh"].map((site) => ({ site, path: `/selfpages/${site}/commit`, file: path.join(dir, site, "current", ".selfpages-commit") })),
+            },
         };
         content = await nginx.configure(renderNginxConf(parameters));
         stub = await startStubReceiver(stubPort);
@@ -292,6 +301,36 @@ describe.each(["plain", "tls"] as const)("nginx with three sites on one server (
         const before = calls().length;
         for (const p of ["/", "/index.html", "/webhook", "/webhook/nope"]) expect((await request(httpPort, "POST", p, { headers: { host: serverAddress }, body: "{}" })).status, p).toBe(404);
         expect(calls().length).toBe(before);
+    });
+
+    it("a fleet server: tells at its own address which commit it serves for each site, read anew at each request, never cached; 404 before a first deploy", async () => {
+        const commitOf = (site: string) => request(httpPort, "GET", `/selfpages/${site}/commit`, { headers: { host: serverAddress } });
+        for (const [site, commit] of [["main", "a".repeat(40)], ["docs", "b".repeat(40)]]) {
+            const res = await commitOf(site);
+            expect([res.status, res.body.toString()], site).toEqual([200, `${commit}\n`]);
+            expect(res.headers["content-type"]).toBe("text/plain");
+            expect(res.headers["cache-control"]).toBe("no-store");
+        }
+        for (const site of ["event", "fresh", "nope"]) {
+            const res = await commitOf(site);
+            expect(res.status, site).toBe(404);
+            if (site !== "nope") expect(res.headers["cache-control"]).toBe("no-store");
+        }
+        // A deploy switches `current` with a rename: the next request answers the new commit.
+        const docs = path.join(dir, "docs");
+        writeReleaseAs(docs, "r2", { ".selfpages-commit": `${"c".repeat(40)}\n` });
+        fs.symlinkSync("releases/r2", path.join(docs, "current.new"));
+        fs.renameSync(path.join(docs, "current.new"), path.join(docs, "current"));
+        try {
+            expect((await commitOf("docs")).body.toString()).toBe(`${"c".repeat(40)}\n`);
+        } finally {
+            fs.symlinkSync("releases/r1", path.join(docs, "current.old"));
+            fs.renameSync(path.join(docs, "current.old"), path.join(docs, "current"));
+        }
+        expect((await commitOf("docs")).body.toString()).toBe(`${"b".repeat(40)}\n`);
+        // Not under the sites' names: there it is a path of the site like any other.
+        const bySite = await get(main.canonical, "/selfpages/main/commit");
+        expect([bySite.status, bySite.body.toString()]).toEqual([404, "main 404\n"]);
     });
 
     it("gives a request for a name no site has to the first site", async () => {
