@@ -220,9 +220,6 @@ export function certificatePeers(settings: Pick<Settings, "tls" | "fleet" | "ser
     return settings.tls && settings.fleet && !certificateLead(settings) ? settings.servers.slice(1) : [];
 }
 
-/** A server's address in a URL (an IPv6 one in brackets). */
-const urlHost = (address: string) => (address.includes(":") ? `[${address}]` : address);
-
 /**
  * On a peer, the CA may reach this server for a token only the lead holds: a challenge missing
  * here is asked of the lead, on its plain port, with the name the CA asked for.
