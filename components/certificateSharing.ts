@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 import type { ServerSettings, Settings, TlsSettings } from "../lib/config";
 import {
     certExportConfigFile,
@@ -64,7 +64,7 @@ export class CertificateExport extends pulumi.ComponentResource {
     private readonly opts?: pulumi.ComponentResourceOptions;
 
     constructor(name: string, args: CertificateExportArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:tls:CertificateExport", name, {}, opts);
+        super("selfpages:tls:CertificateExport", name, {}, componentOptions(opts));
         this.args = args;
         this.name = name;
         this.opts = opts;
@@ -111,7 +111,7 @@ export class CertificatePull extends pulumi.ComponentResource {
     private readonly opts?: pulumi.ComponentResourceOptions;
 
     constructor(name: string, args: CertificatePullArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:tls:CertificatePull", name, {}, opts);
+        super("selfpages:tls:CertificatePull", name, {}, componentOptions(opts));
         this.args = args;
         this.name = name;
         this.opts = opts;

@@ -1,3 +1,4 @@
+import { componentOptions } from "../lib/options";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
@@ -23,7 +24,7 @@ export class HostConnection extends pulumi.ComponentResource {
     public readonly ready: command.remote.Command;
 
     constructor(name: string, args: HostConnectionArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:connection:HostConnection", name, {}, opts);
+        super("selfpages:connection:HostConnection", name, {}, componentOptions(opts));
         const { settings } = args;
         this.connection = pulumi.secret(args.privateKey).apply((privateKey) => commandConnection(sshTarget(settings, privateKey)));
         // In a fleet, a server that failed its preflight is not connected to: this local step fails

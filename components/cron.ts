@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { crontabFile } from "../lib/hostFiles";
 import { enableAndStart } from "../lib/openrc";
@@ -19,7 +19,7 @@ export class FallbackCron extends pulumi.ComponentResource {
     public readonly crontab: command.remote.Command;
 
     constructor(name: string, args: FallbackCronArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:cron:FallbackCron", name, {}, opts);
+        super("selfpages:cron:FallbackCron", name, {}, componentOptions(opts));
         const user = args.settings.layout.serviceUser;
         const cronService = args.settings.platform.cronService;
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { deploymentsTokenFileSpec, deploymentsTokenHeader, deployReportFile } from "../lib/hostFiles";
 import { hostFile, type Connection } from "../lib/hostCommand";
@@ -28,7 +28,7 @@ export class Deployments extends pulumi.ComponentResource {
     public readonly token: command.remote.Command;
 
     constructor(name: string, args: DeploymentsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:deployments:Deployments", name, {}, opts);
+        super("selfpages:deployments:Deployments", name, {}, componentOptions(opts));
         const { settings } = args;
 
         const firstOfRepository = settings.sites.filter((site, i) => settings.sites.findIndex((other) => other.repository === site.repository) === i);

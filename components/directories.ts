@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
 import { createDirectoriesScript, hostDirectories, removeDirectoriesScript, serverDirectories } from "../lib/layout";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 
 export interface HostDirectoriesArgs {
     connection: pulumi.Input<Connection>;
@@ -20,7 +20,7 @@ export class HostDirectories extends pulumi.ComponentResource {
     public readonly created: command.remote.Command;
 
     constructor(name: string, args: HostDirectoriesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:directories:HostDirectories", name, {}, opts);
+        super("selfpages:directories:HostDirectories", name, {}, componentOptions(opts));
         const { layout } = args.settings;
         this.created = hostCommand(
             `${name}-install`,

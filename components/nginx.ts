@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
 import { enableAndStart, reload, reloadIfRunning } from "../lib/openrc";
@@ -28,7 +28,7 @@ export class Nginx extends pulumi.ComponentResource {
     public readonly reloaded: command.remote.Command;
 
     constructor(name: string, args: NginxArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:nginx:Nginx", name, {}, opts);
+        super("selfpages:nginx:Nginx", name, {}, componentOptions(opts));
         const defaultSite = shellQuote(args.settings.platform.nginxDefaultSitePath);
         const parked = shellQuote(parkedDefaultSite);
 

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 
 export interface PackagesArgs {
     connection: pulumi.Input<Connection>;
@@ -17,7 +17,7 @@ export class Packages extends pulumi.ComponentResource {
     public readonly installed: command.remote.Command;
 
     constructor(name: string, args: PackagesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:packages:Packages", name, {}, opts);
+        super("selfpages:packages:Packages", name, {}, componentOptions(opts));
         const { platform } = args.settings;
         this.installed = hostCommand(
             `${name}-install`,

@@ -3,7 +3,7 @@ import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
 import { hookId, hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile } from "../lib/hostFiles";
 import { enableAndStart, reload, stopAndDisable } from "../lib/openrc";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 import { shellQuote } from "../lib/templates";
 
 export interface ReceiverArgs {
@@ -48,7 +48,7 @@ export class Receiver extends pulumi.ComponentResource {
     private readonly finish: (after: pulumi.Resource[]) => pulumi.Resource;
 
     constructor(name: string, args: ReceiverArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:receiver:Receiver", name, {}, opts);
+        super("selfpages:receiver:Receiver", name, {}, componentOptions(opts));
         const { settings, connection } = args;
         const service = settings.layout.receiverService;
         const hooksSpec = hooksFileSpec(settings);

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 
 export interface ServiceAccountArgs {
     connection: pulumi.Input<Connection>;
@@ -14,7 +14,7 @@ export class ServiceAccount extends pulumi.ComponentResource {
     public readonly account: command.remote.Command;
 
     constructor(name: string, args: ServiceAccountArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:account:ServiceAccount", name, {}, opts);
+        super("selfpages:account:ServiceAccount", name, {}, componentOptions(opts));
         const { platform, layout } = args.settings;
         this.account = hostCommand(
             `${name}-user`,

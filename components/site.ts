@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 import type { Settings, SiteSettings } from "../lib/config";
 import { deployReportConfigFile, syncCommand, syncConfigFile } from "../lib/hostFiles";
 import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
@@ -28,7 +28,7 @@ export class Site extends pulumi.ComponentResource {
     public readonly deployed: command.remote.Command;
 
     constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:site:Site", name, {}, opts);
+        super("selfpages:site:Site", name, {}, componentOptions(opts));
         const { settings, site, connection } = args;
         const directories = siteDirectories(settings.layout, site.layout, site.certificateNames !== undefined);
 

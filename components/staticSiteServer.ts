@@ -1,3 +1,4 @@
+import { componentOptions } from "../lib/options";
 import * as pulumi from "@pulumi/pulumi";
 import { oneServerName, serverSettings, type ServerSettings, type Settings } from "../lib/config";
 import { HostConnection } from "./connection";
@@ -57,7 +58,7 @@ export class StaticSiteServer extends pulumi.ComponentResource {
     private readonly serving: pulumi.Resource[];
 
     constructor(name: string, args: StaticSiteServerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:index:StaticSiteServer", name, {}, opts);
+        super("selfpages:index:StaticSiteServer", name, {}, componentOptions(opts));
         const settings = serverSettings(args.settings, args.server);
         this.serverName = args.server.name;
         // Children named after a site: the one-server form's server keeps the names its stacks hold,

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { syncScriptFile } from "../lib/hostFiles";
 import { hostFile, type Connection } from "../lib/hostCommand";
@@ -18,7 +18,7 @@ export class SyncProgram extends pulumi.ComponentResource {
     public readonly content: string;
 
     constructor(name: string, args: SyncProgramArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:site:SyncProgram", name, {}, opts);
+        super("selfpages:site:SyncProgram", name, {}, componentOptions(opts));
         const file = syncScriptFile(args.settings);
         this.content = file.content;
         this.program = hostFile(`${name}-program`, { connection: args.connection, ...file }, { ...childOptions(this, opts), aliases: args.aliases });

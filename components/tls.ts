@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { childOptions } from "../lib/options";
+import { childOptions, componentOptions } from "../lib/options";
 import type { Settings, SiteSettings, TlsSettings } from "../lib/config";
 import { acmeCommand, acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, type HostFile } from "../lib/hostFiles";
 import { hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
@@ -41,7 +41,7 @@ export class AcmeClient extends pulumi.ComponentResource {
 
     constructor(name: string, args: AcmeClientArgs, opts?: pulumi.ComponentResourceOptions) {
         // The type every stack holds since the first release with TLS, when it had one certificate.
-        super("selfpages:tls:Certificate", name, {}, opts);
+        super("selfpages:tls:Certificate", name, {}, componentOptions(opts));
         const { settings, connection } = args;
         const { layout, tls } = settings;
         const q = shellQuote;
@@ -109,7 +109,7 @@ export class SiteCertificate extends pulumi.ComponentResource {
     private readonly opts?: pulumi.ComponentResourceOptions;
 
     constructor(name: string, args: SiteCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:tls:SiteCertificate", name, {}, opts);
+        super("selfpages:tls:SiteCertificate", name, {}, componentOptions(opts));
         this.args = args;
         this.name = name;
         this.opts = opts;

@@ -1,3 +1,4 @@
+import { componentOptions } from "../lib/options";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { hookUrlOn, oneServerName, type ServerSettings, type Settings } from "../lib/config";
@@ -34,7 +35,7 @@ export class SiteWebhooks extends pulumi.ComponentResource {
     private readonly args: SiteWebhooksArgs;
 
     constructor(name: string, args: SiteWebhooksArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:webhooks:SiteWebhooks", name, {}, opts);
+        super("selfpages:webhooks:SiteWebhooks", name, {}, componentOptions(opts));
         this.args = args;
         // Letters and digits only: the value goes into a JSON hooks file and GitHub's hook config.
         // RandomPassword marks its result secret; wrapping it says so here too.

@@ -9,3 +9,16 @@ export function childOptions(parent: pulumi.ComponentResource, opts: pulumi.Comp
     const inherited = opts?.dependsOn === undefined ? [] : Array.isArray(opts.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [opts.dependsOn as pulumi.Input<pulumi.Resource>];
     return { parent, dependsOn: [...inherited, ...extra] };
 }
+
+/**
+ * A component's own registration: its `dependsOn` left out (childOptions hands it to the children
+ * that must wait). The engine skips a resource whose dependency failed; under `up
+ * --continue-on-error` (a fleet with a server down), a component skipped that way fails its
+ * registerOutputs ("cannot complete a resource whose registration isn't pending") and with it the
+ * whole `up`. A component never registered with a dependency is never skipped; its children are.
+ */
+export function componentOptions(opts: pulumi.ComponentResourceOptions | undefined): pulumi.ComponentResourceOptions | undefined {
+    if (opts?.dependsOn === undefined) return opts;
+    const { dependsOn: _waitedForByTheChildren, ...own } = opts;
+    return own;
+}

@@ -196,7 +196,7 @@ describe.skipIf(!isRoot)("a fleet: three servers, two sites, HTTPS", () => {
                 (error: Error) => error.message,
             );
             expect(failed).toMatch(new RegExp(`server ${down.name} \\(${down.address.replace(/\./g, "\\.")}\\): preflight failed`));
-            for (const host of serving.slice(0, 2)) expect(await crontabOf(host), host.name).toMatch(/^\*\/2 \* \* \* \* /m);
+            for (const host of serving.slice(0, 2)) expect(await crontabOf(host), `${host.name}, after:\n${failed.slice(-4000)}`).toMatch(/^\*\/2 \* \* \* \* /m);
             expect(await crontabOf(down)).toMatch(/^\* \* \* \* \* /m);
         } finally {
             await startServer(down);
