@@ -54,8 +54,17 @@ async function renewal(env: SandboxEnvironment, acme: SandboxAcme, servers: Sand
     const issuedBefore = acme.issuedCertificates();
     const started = Date.now();
     hostExec(lead.name, "SELFPAGES_ACME_CONF=/etc/selfpages/sites/selfpages/acme.conf /usr/local/lib/selfpages/acme-renew force");
-    for (const peer of peers) hostExec(peer.name, "/usr/local/lib/selfpages/cert-pull up");
-    const serials = await Promise.all(servers.map(async (host) => (await getFrom(host, ca, "/")).serial));
+    // nginx's reload is graceful: its old workers may answer a moment longer with the old certificate.
+    const serialOf = async (host: SandboxHost) => (await getFrom(host, ca, "/").catch(() => ({ serial: "" }))).serial;
+    const until = async (host: SandboxHost, done: (serial: string) => boolean) => {
+        let serial = await serialOf(host);
+        for (const deadline = Date.now() + 15_000; !done(serial) && Date.now() < deadline; serial = await serialOf(host)) await sleep(100);
+        return serial;
+    };
+    const renewed = await until(lead, (serial) => serial !== "" && serial !== before);
+    // Each peer's job, as cron runs it.
+    for (const peer of peers) hostExec(peer.name, "/usr/local/lib/selfpages/cert-pull cron");
+    const serials = [renewed, ...(await Promise.all(peers.map((peer) => until(peer, (serial) => serial === renewed))))];
     const seconds = round1((Date.now() - started) / 1000);
     const orders = acme.issuedCertificates() - issuedBefore;
     if (serials.some((s) => s === before || s !== serials[0])) throw new Error(`after the renewal the servers serve ${JSON.stringify(serials)} (before: ${before})`);
