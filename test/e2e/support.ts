@@ -28,7 +28,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
  */
 export function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: Buffer }> {
     return new Promise((resolve, reject) => {
-        const request = http.get(url, { headers, timeout: 5000 }, (response) => {
+        // A new connection each time (agent: false): node's global agent keeps sockets alive, and
+        // one reused just as nginx's graceful reload closes its idle keep-alive connections fails
+        // with a reset that a browser would retry and the probes would count as a failure.
+        const request = http.get(url, { headers, timeout: 5000, agent: false }, (response) => {
             const chunks: Buffer[] = [];
             response.on("data", (c: Buffer) => chunks.push(c));
             response.on("end", () => {
