@@ -23,7 +23,7 @@ export = async () => {
     const preflightFailures: Record<string, string> = {};
     if (!pulumi.runtime.isDryRun()) {
         const { preflightServers } = await import("./lib/preflight");
-        const failures = await preflightServers(settings, secrets.serverPrivateKeys);
+        const failures = (await preflightServers(settings, secrets.serverPrivateKeys)).filter((checked) => checked.problems.length > 0);
         if (!settings.fleet && failures.length > 0) throw runError(`Preflight failed, nothing was changed:${failures[0].problems.length > 1 ? "\n  - " : " "}${failures[0].problems.join("\n  - ")}`);
         for (const { server, problems } of failures) {
             const reason = `server ${server.name} (${server.host.address}): preflight failed, its steps are skipped until it passes: ${problems.join("; ")}`;

@@ -565,7 +565,7 @@ function toSettings(c: ParsedConfig, checkedServers: CheckedServer[], checked: C
     for (const { site } of checked) {
         if (site.serverNames === undefined) continue;
         const firstName = site.serverNames.find((n) => n !== "_" && !n.startsWith("*.")) ?? first.host.address;
-        urls.set(site.name, `${scheme}://${firstName.includes(":") ? `[${firstName}]` : firstName}/`);
+        urls.set(site.name, `${scheme}://${urlHost(firstName)}/`);
     }
     const sites = checked.map(({ site }): SiteSettings => {
         const [owner, repo] = site.repository.split("/");
@@ -606,6 +606,9 @@ function toSettings(c: ParsedConfig, checkedServers: CheckedServer[], checked: C
     };
 }
 
+/** A host in a URL: an IPv6 address in brackets. */
+export const urlHost = (address: string) => (address.includes(":") ? `[${address}]` : address);
+
 /** The settings that provision one server: the stack's, with that server's address, OS and platform. */
 export function serverSettings(settings: Settings, server: ServerSettings): Settings {
     return { ...settings, host: server.host, os: server.os, platform: server.platform };
@@ -619,8 +622,7 @@ export function serverSettings(settings: Settings, server: ServerSettings): Sett
  */
 export function hookUrlOn(settings: Pick<Settings, "fleet" | "receiver">, site: SiteSettings, server: ServerSettings): string {
     if (!settings.fleet) return site.hookUrl;
-    const address = server.host.address.includes(":") ? `[${server.host.address}]` : server.host.address;
-    return `http://${address}${serverHookPath(settings, site)}`;
+    return `http://${urlHost(server.host.address)}${serverHookPath(settings, site)}`;
 }
 
 /** The path of a site's hook at a fleet server's address: the receiver's path, then the site's name. */

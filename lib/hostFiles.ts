@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { serverHookPath, topLevelSites, type ServerSettings, type Settings, type SiteSettings } from "./config";
+import { serverHookPath, topLevelSites, urlHost, type ServerSettings, type Settings, type SiteSettings } from "./config";
 import { reloadIfRunning } from "./openrc";
 import { acmeHook, webhookBinary } from "./platform";
 import { renderNginxConf, type NginxParameters, type NginxSite } from "./nginxParameters";
@@ -123,9 +123,6 @@ export function deployReportParameters(settings: Settings, site: SiteSettings) {
 
 /** The file of a release naming the commit it holds (files/sync.sh writes it). */
 export const releaseCommitFile = ".selfpages-commit";
-
-/** A host in a URL: an IPv6 address in brackets. */
-const urlHost = (address: string) => (address.includes(":") ? `[${address}]` : address);
 
 /** Where a fleet server tells which commit it serves for a site, at its own address (nginx). */
 export const commitPath = (site: Pick<SiteSettings, "name">) => `/selfpages/${site.name}/commit`;

@@ -46,23 +46,23 @@ export async function preflight(settings: Settings, privateKey: string, resolver
     }
 }
 
-/** A server that failed its preflight, and why (each problem a sentence). */
-export interface PreflightFailure {
+/** One server's preflight: its report, or why it could not be checked (each problem a sentence). */
+export interface ServerPreflight {
     server: ServerSettings;
+    report?: PreflightReport;
     problems: string[];
 }
 
-/** Every server's preflight at once; the servers that failed it, in config order. */
-export async function preflightServers(settings: Settings, privateKeys: Record<string, string>, resolver: NameResolver = nameResolver()): Promise<PreflightFailure[]> {
-    const results = await Promise.all(
-        settings.servers.map(async (server): Promise<PreflightFailure> => {
+/** Every server's preflight at once, in config order (`up` and `npm run preflight`). */
+export async function preflightServers(settings: Settings, privateKeys: Record<string, string>, resolver: NameResolver = nameResolver()): Promise<ServerPreflight[]> {
+    return Promise.all(
+        settings.servers.map(async (server): Promise<ServerPreflight> => {
             try {
                 const report = await preflight(serverSettings(settings, server), privateKeys[server.name], resolver);
-                return { server, problems: report.problems };
+                return { server, report, problems: report.problems };
             } catch (error) {
                 return { server, problems: [(error as Error).message] };
             }
         }),
     );
-    return results.filter((r) => r.problems.length > 0);
 }

@@ -7,9 +7,9 @@
  * or PULUMI_CONFIG_PASSPHRASE applies.
  */
 import { parseArgs } from "node:util";
-import { ConfigError, serverSettings } from "../lib/config";
+import { ConfigError } from "../lib/config";
 import { certificateNames } from "../lib/hostChecks";
-import { nameResolver, preflight } from "../lib/preflight";
+import { nameResolver, preflightServers } from "../lib/preflight";
 import { readStackConfig } from "../lib/stackConfig";
 import { repoRoot, toolchainEnv } from "../toolchain/env";
 
@@ -21,24 +21,18 @@ async function main(): Promise<void> {
     }
     const { settings, secrets } = readStackConfig(values.stack, repoRoot, { ...process.env, ...toolchainEnv() });
     let failed = false;
-    // Every server of the stack (one, or a fleet's), at once.
-    const reports = await Promise.all(
-        settings.servers.map(async (server) => {
-            const report = await preflight(serverSettings(settings, server), secrets.serverPrivateKeys[server.name]).catch((error: Error) => error);
-            return { server, report };
-        }),
-    );
-    for (const { server, report } of reports) {
+    // Every server of the stack (one, or a fleet's), at once, as `up` checks them.
+    for (const { server, report, problems } of await preflightServers(settings, secrets.serverPrivateKeys)) {
         const label = settings.fleet ? `server ${server.name} ` : "";
-        if (report instanceof Error) {
-            console.error(`${label}host ${server.host.address}:${server.host.port}: preflight failed: ${report.message}`);
+        if (!report) {
+            console.error(`${label}host ${server.host.address}:${server.host.port}: preflight failed: ${problems.join("; ")}`);
             failed = true;
             continue;
         }
         console.log(`${label}host ${server.host.address}:${server.host.port}: host key matches the pinned one`);
         console.log(`os: ${report.osId} ${report.osVersion}, OpenRC: ${report.openrc ? "yes" : "no (installed by up on Alpine)"}, free disk: ${report.freeDiskMiB} MiB`);
-        if (report.problems.length > 0) {
-            console.error(`${label}preflight failed:\n  - ${report.problems.join("\n  - ")}`);
+        if (problems.length > 0) {
+            console.error(`${label}preflight failed:\n  - ${problems.join("\n  - ")}`);
             failed = true;
         }
     }
