@@ -46,7 +46,7 @@ export interface StaticSiteServerArgs {
 export class StaticSiteServer extends pulumi.ComponentResource {
     /** The receiver: GitHub's hooks switch secrets once it accepts them; it retires the previous ones after. */
     public readonly receiver: Receiver;
-    /** What GitHub's hooks wait for on this server: the receiver accepting the secrets, nginx routing to it. */
+    /** What GitHub's hooks wait for on this server: the receiver accepting the secrets, nginx routing to it (and, one server with TLS, its certificate). */
     public readonly receiving: pulumi.Resource[];
     /** The server's name in `servers`. */
     public readonly serverName: string;
@@ -106,7 +106,9 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         if (tlsSettings && certificatePeers(settings).length > 0) this.certificateExport = new CertificateExport(`${name}-certificate-export`, { connection, settings: tlsSettings }, afterSites);
 
         this.receiver = new Receiver(`${name}-receiver`, { connection, settings, secrets: args.webhookSecrets }, afterSites);
-        this.receiving = [this.receiver.hooksApplied, nginx.reloaded, ...issued];
+        // A fleet's hooks deliver to http://<address>/webhook/<site>, which needs no certificate:
+        // they are created while the lead's are ordered. The one-server form's hook is the site's URL.
+        this.receiving = [this.receiver.hooksApplied, nginx.reloaded, ...(settings.fleet ? [] : issued)];
         new FallbackCron(`${name}-cron`, { connection, settings }, afterSites);
         this.registerOutputs({});
     }

@@ -70,6 +70,8 @@ describe("a fleet under mocks", () => {
         for (const hook of hooks) {
             const deps = names(byName(resources, hook).dependencies);
             for (const server of ["selfpages", "web2", "web3"]) expect(deps, hook).toContain(`${server}-receiver-reload`);
+            // Delivered over HTTP to the server's address: the lead's certificate orders run meanwhile.
+            expect(deps.filter((dep) => dep?.endsWith("certificate-issue")), hook).toEqual([]);
         }
         for (const server of ["selfpages", "web2", "web3"]) {
             const deps = names(byName(resources, `${server}-receiver-retire-previous-secret`).dependencies);
@@ -137,5 +139,7 @@ describe("a fleet under mocks", () => {
         });
         expect(resources.filter((r) => r.type === localCommandType)).toEqual([]);
         expect(resources.filter((r) => r.type === githubWebhookType).map((h) => [h.name, h.inputs.url])).toEqual([["selfpages-github-webhook", "https://do-it.example.org/webhook"]]);
+        // An https URL: GitHub's first delivery needs the certificate.
+        expect(names(byName(resources, "selfpages-github-webhook").dependencies)).toContain("selfpages-certificate-issue");
     });
 });
