@@ -20,7 +20,12 @@ export interface HostCommandArgs {
     secretStdout?: boolean;
 }
 
-/** One step on the host: a `command.remote.Command` whose stdin (and connection) stay secret. */
+/**
+ * One step on the host: a `command.remote.Command` whose connection stays secret. A secret stdin
+ * stays secret in its output too (the engine marks an output secret when the input of that name
+ * is); content that is not secret is not encrypted in the output either, as it is plain in the
+ * step's inputs anyway (and a fleet's whole state is written after each step).
+ */
 export function hostCommand(name: string, args: HostCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const { secretStdout, ...commandArgs } = args;
     return new command.remote.Command(
@@ -28,7 +33,7 @@ export function hostCommand(name: string, args: HostCommandArgs, opts: pulumi.Cu
         secretStdout ? { ...commandArgs, logging: "none" } : commandArgs,
         {
             ...opts,
-            additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "connection", "stdin", ...(secretStdout ? ["stdout"] : [])],
+            additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "connection", ...(secretStdout ? ["stdout"] : [])],
         },
     );
 }
