@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # busybox (Alpine's userland for the sync script), shellcheck, shfmt (test/alpine parses the shell
 # programs with it), and what the sandbox host needs; brotli and nginx's brotli_static module (the
 # sync's precompression, the rendered nginx config).
-debian_packages=(nginx webhook busybox shellcheck shfmt git util-linux debootstrap zstd iproute2 openssh-client curl ca-certificates wrk brotli libnginx-mod-http-brotli-static)
+debian_packages=(nginx webhook busybox shellcheck shfmt git socat util-linux debootstrap zstd iproute2 openssh-client curl ca-certificates wrk brotli libnginx-mod-http-brotli-static)
 # The real site the benchmark publishes: Python's HTML documentation (not needed by unit tests).
 if [[ ${1:-} != --unit ]]; then debian_packages+=(python3.11-doc); fi
 
