@@ -162,9 +162,10 @@ async function oneFleet(name: string, count: number, rounds: number, pollMs: num
 const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 
 /** Only `up` from bare, on a sandbox built for it: the extra samples of the comparison. */
-async function upFromBareOnly(name: string, count: number) {
+async function upFromBareOnly(name: string, count: number, cliEnv: Record<string, string> = {}) {
     const env = await buildSandbox({ name, hosts: count, fleet: count > 1, tls: true, config: { syncSchedule: "0 0 1 1 *" } });
     try {
+        Object.assign(env.stack.workspace.envVars, cliEnv);
         return await timedUpFromBare(env, name);
     } finally {
         await env.close();
@@ -187,10 +188,21 @@ export async function fleet(prefix: string, rounds: number, pollMs: number, upSa
     const upFromBare = (ups: typeof oneUps) => ({ medianSeconds: median(ups.map((u) => u.seconds)), runs: ups });
     const oneUp = upFromBare(oneUps);
     const fiveUp = upFromBare(fiveUps);
+    // Where the fleet's extra time goes: the file backend writes the whole state after every step
+    // (twice per resource), so its cost grows with resources × state size. Measured, not used:
+    // PULUMI_SKIP_CHECKPOINTS writes it only at the end, and an interrupted `up` then loses track
+    // of what it created.
+    const skip = { PULUMI_SKIP_CHECKPOINTS: "true" };
+    const withoutCheckpoints = { oneServer: await upFromBareOnly(`${prefix}-c1`, 1, skip), fiveServers: await upFromBareOnly(`${prefix}-c5`, 5, skip) };
     return {
         oneServer: one,
         fiveServers: five,
-        upFromBare: { samples: upSamples, oneServer: oneUp, fiveServers: fiveUp },
+        upFromBare: {
+            samples: upSamples,
+            oneServer: oneUp,
+            fiveServers: fiveUp,
+            diagnosticWithoutIntermediateCheckpoints: { ...withoutCheckpoints, fiveAgainstOne: ratio(withoutCheckpoints.fiveServers.seconds, withoutCheckpoints.oneServer.seconds) },
+        },
         fiveAgainstOne: {
             upFromBare: ratio(fiveUp.medianSeconds, oneUp.medianSeconds),
             upNoop: ratio(five.upNoopSeconds, one.upNoopSeconds),
