@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, filesDir } from "../../lib/hostFiles";
 import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
-import { createTempDir, tempDir } from "../templates/support";
+import { createTempDir, runLoggingCalls, tempDir } from "../templates/support";
 
 /**
  * The renew program as it ships (files/acme-renew.sh), with its parameters rendered for a temporary
@@ -51,14 +51,7 @@ exit "$status"
 
     const runScript = async (mode: string, statuses: number[]) => {
         fs.writeFileSync(path.join(dir, "statuses"), statuses.map((s) => `${s}\n`).join(""));
-        fs.writeFileSync(calls, "");
-        try {
-            const { stderr } = await run("sh", [script, mode], { env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, SELFPAGES_ACME_RETRY_DELAY: "0", SELFPAGES_ACME_CONF: config } });
-            return { status: 0, stderr, calls: fs.readFileSync(calls, "utf8") };
-        } catch (error) {
-            const e = error as { code: number; stderr: string };
-            return { status: e.code, stderr: e.stderr, calls: fs.readFileSync(calls, "utf8") };
-        }
+        return runLoggingCalls("sh", [script, mode], { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, SELFPAGES_ACME_RETRY_DELAY: "0", SELFPAGES_ACME_CONF: config }, calls);
     };
 
     beforeAll(() => {

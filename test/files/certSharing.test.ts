@@ -1,12 +1,11 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { serverSettings, type Settings } from "../../lib/config";
 import { certExportConfigFile, certExportScriptFile, certificateLead, certPullConfigFile, certPullJobFile, certPullScriptFile } from "../../lib/hostFiles";
 import { assocSites, fleetServers, sitesValues, validFleetConfig } from "../lib/fixtures";
-import { createTempDir, tempDir } from "../templates/support";
+import { createTempDir, runLoggingCalls, tempDir } from "../templates/support";
 import { which } from "../templates/syncFixtures";
 
 /**
@@ -17,7 +16,6 @@ import { which } from "../templates/syncFixtures";
  * with openssl, so the pull's own checks (key matches certificate, not expired) run for real.
  */
 
-const run = promisify(execFile);
 const sh = which("dash");
 const busybox = which("busybox");
 const openssl = which("openssl");
@@ -55,15 +53,8 @@ describe.skipIf(!openssl || shells.length === 0).each(shells)("certificate expor
     const servedSerial = (site: string) => BigInt(`0x${execFileSync("openssl", ["x509", "-noout", "-serial", "-in", served(site).cert], { encoding: "utf8" }).trim().replace(/^serial=/, "")}`);
 
     async function pull(mode = "cron") {
-        fs.writeFileSync(calls, "");
         const env = { PATH: shell.onlyBusybox ? `${bin}:${path.join(dir, "busybox-bin")}` : `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, SELFPAGES_CERT_PULL_CONF: pullConf };
-        try {
-            const { stderr } = await run(shell.command[0], [...shell.command.slice(1), pullScript, mode], { env });
-            return { status: 0, stderr, calls: fs.readFileSync(calls, "utf8") };
-        } catch (error) {
-            const e = error as { code: number; stderr: string };
-            return { status: e.code, stderr: e.stderr, calls: fs.readFileSync(calls, "utf8") };
-        }
+        return runLoggingCalls(shell.command[0], [...shell.command.slice(1), pullScript, mode], env, calls);
     }
 
     beforeAll(() => {

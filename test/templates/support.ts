@@ -80,6 +80,25 @@ export async function waitForPort(port: number, child: ChildProcess, log: () => 
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How a program of files/ ended, and what its stand-ins on PATH logged to `callsFile`. */
+export interface ProgramRun {
+    status: number;
+    stderr: string;
+    calls: string;
+}
+
+/** Runs a program with only `env`, after emptying `callsFile`, whatever its exit status. */
+export async function runLoggingCalls(command: string, args: string[], env: NodeJS.ProcessEnv, callsFile: string): Promise<ProgramRun> {
+    fs.writeFileSync(callsFile, "");
+    try {
+        const { stderr } = await execFileAsync(command, args, { env });
+        return { status: 0, stderr, calls: fs.readFileSync(callsFile, "utf8") };
+    } catch (error) {
+        const e = error as { code: number; stderr: string };
+        return { status: e.code, stderr: e.stderr, calls: fs.readFileSync(callsFile, "utf8") };
+    }
+}
+
 export function isAlive(pid: number): boolean {
     try {
         process.kill(pid, 0);
