@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
-import { hookId, hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile } from "../lib/hostFiles";
+import { hookId, hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile, receiverServiceIdentity } from "../lib/hostFiles";
 import { enableAndStart, reload, stopAndDisable } from "../lib/openrc";
 import { childOptions, componentOptions } from "../lib/options";
 import { shellQuote } from "../lib/templates";
@@ -89,7 +89,7 @@ export class Receiver extends pulumi.ComponentResource {
                 // created while the receiver runs. A new hooks file only needs a reload (below).
                 create: `set -eu\n${enableAndStart(service)}`,
                 delete: stopAndDisable(service),
-                triggers: [sha256(initScript.content)],
+                triggers: [sha256(receiverServiceIdentity(settings))],
             },
             { ...childOptions(this, opts, [confFile, initFile, hooks]), deleteBeforeReplace: true },
         );

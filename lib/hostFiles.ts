@@ -369,6 +369,17 @@ export function receiverServiceFile(settings: Settings): HostFile {
 }
 
 /**
+ * What the receiver service step's trigger hashes (a change replaces the step: the receiver
+ * restarts, and refuses deliveries for a moment): its init script, with the memory limit written
+ * as it was when the trigger was introduced (8MiB), so that a new limit alone is written to the
+ * host without a restart and applies at the receiver's next start, and stacks made before keep
+ * their trigger.
+ */
+export function receiverServiceIdentity(settings: Settings): string {
+    return receiverServiceFile(settings).content.replace(`GOMEMLIMIT=${receiverGoMemLimit}`, "GOMEMLIMIT=8MiB");
+}
+
+/**
  * The receiver service's conf.d file: its readiness wait (start_post), kept out of the service
  * definition so that changing it never restarts the receiver (components/receiver.ts).
  */

@@ -4,7 +4,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hookId, hooksFile, receiverConfDFile, receiverGoMemLimit, receiverServiceFile } from "../../lib/hostFiles";
+import { hookId, hooksFile, receiverConfDFile, receiverGoMemLimit, receiverServiceFile, receiverServiceIdentity } from "../../lib/hostFiles";
 import { webhookBinary } from "../../lib/platform";
 import { validConfig } from "../lib/fixtures";
 import { Daemon, freePort, isAlive, request, createTempDir, tempDir, waitForPort } from "./support";
@@ -125,6 +125,16 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
         // supervise-daemon keeps the process in the foreground itself: no pidfile/background needed.
         expect(vars.pidfile).toBe("UNSET");
         expect(vars.command_background).toBe("UNSET");
+    });
+
+    it("restarts for a new service definition, but not for a new memory limit alone (it applies at the next start)", () => {
+        const script = receiverServiceFile(settings).content;
+        const identity = receiverServiceIdentity(settings);
+        expect(script).toContain(`GOMEMLIMIT=${receiverGoMemLimit}`);
+        // What the service step's trigger hashed before the limit changed, so stacks keep their trigger.
+        expect(identity).toBe(script.replace(`GOMEMLIMIT=${receiverGoMemLimit}`, "GOMEMLIMIT=8MiB"));
+        expect(identity.split("\n").filter((line, i) => line !== script.split("\n")[i])).toEqual(['supervise_daemon_args="--env GOMEMLIMIT=8MiB"']);
+        expect(receiverServiceIdentity(validConfig({ receiverPort: "9124" }, osFamily).settings)).not.toBe(identity);
     });
 
     it("listens on loopback at the configured port, with no secret and no -verbose on the command line", async () => {
