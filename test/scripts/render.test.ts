@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { receiverGoMemLimit } from "../../lib/hostFiles";
 import { repoRoot } from "../lib/fixtures";
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-render-"));
@@ -34,11 +35,14 @@ describe("npm run render", () => {
         const hooks = fs.readFileSync(path.join(out, "etc/selfpages/hooks.json"), "utf8");
         for (const site of ["selfpages", "docs", "gala"]) expect(hooks).toContain(`<secret:webhook-${site}-v1>`);
         expect(fs.readFileSync(path.join(out, "etc/nginx/http.d/selfpages.conf"), "utf8")).toContain("server_name do-it.example.org;");
-        // The receiver's service step is triggered by this file's hash: the previous release (d1234f7)
-        // rendered exactly these bytes for this stack, and a different file would replace the step,
-        // restarting the receiver on every stack's next up (issue 17). Its readiness wait is in conf.d.
-        const definition = fs.readFileSync(path.join(out, "etc/init.d/selfpages-receiver"));
-        expect(crypto.createHash("sha256").update(definition).digest("hex")).toBe("6f7a3229598e615e177820de9379b9dd50c4267d026f15bbad65a2fa6ba3bdbf");
+        // The receiver's service step is triggered by this file's hash, its memory limit written as
+        // 8MiB (receiverServiceIdentity): the previous release (d1234f7) rendered exactly these bytes
+        // for this stack, and a different file would replace the step, restarting the receiver on
+        // every stack's next up (issue 17). Its readiness wait is in conf.d.
+        const definition = fs.readFileSync(path.join(out, "etc/init.d/selfpages-receiver"), "utf8");
+        expect(definition).toContain(`GOMEMLIMIT=${receiverGoMemLimit}`);
+        const identity = definition.replace(`GOMEMLIMIT=${receiverGoMemLimit}`, "GOMEMLIMIT=8MiB");
+        expect(crypto.createHash("sha256").update(identity).digest("hex")).toBe("6f7a3229598e615e177820de9379b9dd50c4267d026f15bbad65a2fa6ba3bdbf");
     });
 
     it("rejects a bad stack config naming the field, writing nothing", () => {
