@@ -14,7 +14,7 @@ import { buildSandbox, type Sandbox as SandboxEnvironment } from "../sandbox/bui
 import { hostExec } from "../sandbox/hostInstance";
 import { receiverGoMemLimit } from "../lib/hostFiles";
 import { repoRoot } from "../toolchain/env";
-import { descendants, listProcs, type Proc, rssPssKiB, sampled, statusKiB, type TreeFigures } from "./procTree";
+import { cpuSeconds, descendants, listProcs, type Proc, rssPssKiB, sampled, statusKiB, type TreeFigures } from "./procTree";
 import { percentile, served, sleep, syncLog, waitServed } from "./bench/common";
 import { manySites } from "./bench/manySites";
 import { fleet } from "./bench/fleet";
@@ -476,15 +476,6 @@ const receiverVariants: Array<[string, Record<string, string>]> = [
     [`GOGC=50 GOMEMLIMIT=${receiverGoMemLimit}`, { GOGC: "50", GOMEMLIMIT: receiverGoMemLimit }],
 ];
 
-const clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
-
-/** CPU time (user + system) a process has used, in milliseconds (utime and stime of /proc/PID/stat). */
-function cpuMs(pid: number): number {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond;
-}
-
 function receiverPid(env: SandboxEnvironment): number {
     const found = hostProcesses(env, listProcs(), (c) => c === "webhook");
     if (found.length !== 1) throw new Error(`expected one webhook process, found ${found.length}`);
@@ -520,7 +511,7 @@ async function receiverRuntimeLimits(env: SandboxEnvironment, rounds: number, bu
             for (const [name, vars] of receiverVariants) {
                 const pid = await restartReceiverWith(env, original, vars);
                 const idle = statusKiB(pid)!.VmRSS;
-                const startCpu = cpuMs(pid);
+                const startCpu = cpuSeconds(pid).own * 1000;
                 let answered = 0;
                 for (let b = 0; b < bursts; b++) {
                     const results = await Promise.all(Array.from({ length: deliveries }, () => env.standin.sendPush(env.repository, { ref: "refs/heads/gh-pages", after: sha })));
@@ -530,7 +521,7 @@ async function receiverRuntimeLimits(env: SandboxEnvironment, rounds: number, bu
                 await waitSyncsDone(env, 60_000);
                 await sleep(3000);
                 const status = statusKiB(pid)!;
-                const burstCpu = cpuMs(pid) - startCpu;
+                const burstCpu = cpuSeconds(pid).own * 1000 - startCpu;
                 if (receiverPid(env) !== pid) throw new Error(`${name}: the receiver restarted during the burst`);
                 const f = (figures[name] ??= { idleKiB: [], peakKiB: [], afterKiB: [], startCpuMs: [], burstCpuMs: [], answered: 0 });
                 f.startCpuMs.push(startCpu);

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -90,6 +91,26 @@ export function rssPssKiB(pid: number): { rss: number; pss: number } | undefined
     } catch {
         return undefined;
     }
+}
+
+let ticks: number | undefined;
+/** USER_HZ, the unit of /proc's CPU times: asked once, when first needed. */
+const clockTicksPerSecond = () => (ticks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" })));
+
+/**
+ * CPU seconds (user + system) of a process (a pid, or "self"), and of its children once they
+ * exited and were waited for (with theirs), from /proc/PID/stat.
+ */
+export function cpuSeconds(pid: number | "self"): { own: number; children: number } {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const [utime, stime, cutime, cstime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 15).map(Number);
+    return { own: (utime + stime) / clockTicksPerSecond(), children: (cutime + cstime) / clockTicksPerSecond() };
+}
+
+/** Busy CPU seconds of the whole machine since boot (every core: user, nice, system, irq, softirq), from /proc/stat. */
+export function machineBusySeconds(): number {
+    const [user, nice, system, , , irq, softirq] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + irq + softirq) / clockTicksPerSecond();
 }
 
 /**

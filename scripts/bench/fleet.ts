@@ -6,31 +6,16 @@
  * the fleet (forced on the first server, then the peers' periodic pull run as their job runs it).
  * The 1-server sandbox, measured the same way in the same run, is the baseline.
  */
-import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
 import * as https from "node:https";
 import { buildSandbox, tlsServerNames, type Sandbox as SandboxEnvironment } from "../../sandbox/build";
 import type { SandboxHost } from "../../sandbox/hostInstance";
 import { hostExec } from "../../sandbox/hostInstance";
 import type { SandboxAcme } from "../../sandbox/acme/pebble";
+import { cpuSeconds, machineBusySeconds } from "../procTree";
 import { percentile, round1, sleep } from "./common";
 
 const siteName = tlsServerNames[0];
-const clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
-
-/** Busy CPU of the whole machine (every core: user, nice, system, irq, softirq), in seconds. */
-function machineBusySeconds(): number {
-    const [user, nice, system, , , irq, softirq] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    return (user + nice + system + irq + softirq) / clockTicksPerSecond;
-}
-
-/** CPU of this process, and of its children once they exited (the CLI and every process under it). */
-function ownCpuSeconds(): { self: number; children: number } {
-    const stat = fs.readFileSync("/proc/self/stat", "utf8");
-    const [utime, stime, cutime, cstime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 15).map(Number);
-    return { self: (utime + stime) / clockTicksPerSecond, children: (cutime + cstime) / clockTicksPerSecond };
-}
 
 /**
  * `up` of a bare sandbox, and where the machine's CPU went meanwhile: the controller (the CLI with
@@ -41,15 +26,15 @@ function ownCpuSeconds(): { self: number; children: number } {
  */
 async function timedUpFromBare(env: SandboxEnvironment, label: string) {
     const busy0 = machineBusySeconds();
-    const own0 = ownCpuSeconds();
+    const own0 = cpuSeconds("self");
     const started = Date.now();
     const result = await env.stack.up();
     const seconds = round1((Date.now() - started) / 1000);
     if (result.summary.result !== "succeeded") throw new Error(`${label}: up from bare ${result.summary.result}`);
-    const own1 = ownCpuSeconds();
+    const own1 = cpuSeconds("self");
     const busy = machineBusySeconds() - busy0;
     const controller = own1.children - own0.children;
-    const benchProcess = own1.self - own0.self;
+    const benchProcess = own1.own - own0.own;
     return {
         seconds,
         cpuSeconds: { machine: round1(busy), controller: round1(controller), benchProcess: round1(benchProcess), hostsAndRest: round1(busy - controller - benchProcess) },
@@ -172,8 +157,6 @@ async function upFromBareOnly(name: string, count: number, cliEnv: Record<string
     }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 export async function fleet(prefix: string, rounds: number, pollMs: number, upSamples = 3) {
     const one = await oneFleet(`${prefix}-f1`, 1, rounds, pollMs);
     const five = await oneFleet(`${prefix}-f5`, 5, rounds, pollMs);
@@ -185,7 +168,7 @@ export async function fleet(prefix: string, rounds: number, pollMs: number, upSa
         oneUps.push(await upFromBareOnly(`${prefix}-u1`, 1));
         fiveUps.push(await upFromBareOnly(`${prefix}-u5`, 5));
     }
-    const upFromBare = (ups: typeof oneUps) => ({ medianSeconds: median(ups.map((u) => u.seconds)), runs: ups });
+    const upFromBare = (ups: typeof oneUps) => ({ medianSeconds: percentile(ups.map((u) => u.seconds), 50), runs: ups });
     const oneUp = upFromBare(oneUps);
     const fiveUp = upFromBare(fiveUps);
     // Where the fleet's extra time goes: the file backend writes the whole state after every step

@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { descendants, listProcs, sampled, TreeSampler } from "../../scripts/procTree";
+import { cpuSeconds, descendants, listProcs, machineBusySeconds, sampled, TreeSampler } from "../../scripts/procTree";
 
 // The bench's memory figures come from this sampler: it must see a real tree, name its processes,
 // and refuse to report when it saw nothing.
@@ -24,6 +24,17 @@ describe("process tree sampler", () => {
         const sampler = new TreeSampler(() => [], 10).start();
         await new Promise((resolve) => setTimeout(resolve, 50));
         expect(() => sampler.stop("nothing")).toThrow(/no sample/);
+    });
+
+    it("counts a child's CPU once it exited, apart from this process's own, and the machine's busy time", () => {
+        const before = cpuSeconds("self");
+        const busyBefore = machineBusySeconds();
+        // A grandchild under sh that spins for 300 ms of CPU: waited for, so counted with the child.
+        execFileSync("sh", ["-c", `'${process.execPath}' -e 'const end = process.cpuUsage().user + 300e3; while (process.cpuUsage().user < end);'`]);
+        const after = cpuSeconds("self");
+        expect(after.children - before.children).toBeGreaterThanOrEqual(0.25);
+        expect(after.own - before.own).toBeLessThan(0.25);
+        expect(machineBusySeconds() - busyBefore).toBeGreaterThanOrEqual(0.25);
     });
 
     it("finds descendants through their parents", () => {
