@@ -89,7 +89,7 @@ export class Receiver extends pulumi.ComponentResource {
                 // created while the receiver runs. A new hooks file only needs a reload (below).
                 create: `set -eu\n${enableAndStart(service)}`,
                 delete: stopAndDisable(service),
-                triggers: [sha256(receiverServiceIdentity(settings))],
+                triggers: [sha256(receiverServiceIdentity(initScript.content))],
             },
             { ...childOptions(this, opts, [confFile, initFile, hooks]), deleteBeforeReplace: true },
         );

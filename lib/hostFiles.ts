@@ -370,13 +370,13 @@ export function receiverServiceFile(settings: Settings): HostFile {
 
 /**
  * What the receiver service step's trigger hashes (a change replaces the step: the receiver
- * restarts, and refuses deliveries for a moment): its init script, with the memory limit written
+ * restarts, and refuses deliveries for a moment): its init script (receiverServiceFile), with the memory limit written
  * as it was when the trigger was introduced (8MiB), so that a new limit alone is written to the
  * host without a restart and applies at the receiver's next start, and stacks made before keep
  * their trigger.
  */
-export function receiverServiceIdentity(settings: Settings): string {
-    return receiverServiceFile(settings).content.replace(`GOMEMLIMIT=${receiverGoMemLimit}`, "GOMEMLIMIT=8MiB");
+export function receiverServiceIdentity(initScript: string): string {
+    return initScript.replace(`GOMEMLIMIT=${receiverGoMemLimit}`, "GOMEMLIMIT=8MiB");
 }
 
 /**

@@ -129,12 +129,12 @@ describe.each(["alpine", "debian"] as const)("receiver OpenRC service (%s)", (os
 
     it("restarts for a new service definition, but not for a new memory limit alone (it applies at the next start)", () => {
         const script = receiverServiceFile(settings).content;
-        const identity = receiverServiceIdentity(settings);
+        const identity = receiverServiceIdentity(script);
         expect(script).toContain(`GOMEMLIMIT=${receiverGoMemLimit}`);
         // What the service step's trigger hashed before the limit changed, so stacks keep their trigger.
         expect(identity).toBe(script.replace(`GOMEMLIMIT=${receiverGoMemLimit}`, "GOMEMLIMIT=8MiB"));
         expect(identity.split("\n").filter((line, i) => line !== script.split("\n")[i])).toEqual(['supervise_daemon_args="--env GOMEMLIMIT=8MiB"']);
-        expect(receiverServiceIdentity(validConfig({ receiverPort: "9124" }, osFamily).settings)).not.toBe(identity);
+        expect(receiverServiceIdentity(receiverServiceFile(validConfig({ receiverPort: "9124" }, osFamily).settings).content)).not.toBe(identity);
     });
 
     it("listens on loopback at the configured port, with no secret and no -verbose on the command line", async () => {
