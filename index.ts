@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { declareFleet } from "./components";
 import { ConfigError } from "./lib/config";
+import { startDynamicProvider } from "./lib/providers/dynamicResource";
 import { runError } from "./lib/runError";
 import { loadStackConfig } from "./lib/stackConfig";
 
@@ -14,16 +14,21 @@ export = async () => {
         throw error instanceof ConfigError ? runError(error.message) : error;
     }
     const { settings, secrets } = config;
+    // The engine starts the dynamic provider's plugin now, while this process checks the hosts and
+    // loads its components, rather than when the hooks register, last (see startDynamicProvider).
+    startDynamicProvider();
 
     // Before `up` changes anything: each host answers with the pinned key, runs the configured OS,
     // and has room for the sites. The one host check of an `up` (the first command on a host only
-    // waits for it), all servers at once. A preview only reads state, so it needs no connection,
-    // nor ssh2 loaded. One server: an unfit host stops the `up` here. A fleet: an unfit server
-    // fails its own steps (with the reason, naming it) and the others converge.
+    // waits for it), all servers at once, started before the components load so that the hosts
+    // work while this process does. A preview only reads state, so it needs no connection, nor
+    // ssh2 loaded. One server: an unfit host stops the `up` here. A fleet: an unfit server fails
+    // its own steps (with the reason, naming it) and the others converge.
+    const checking = pulumi.runtime.isDryRun() ? undefined : import("./lib/preflight").then(({ preflightServers }) => preflightServers(settings, secrets.serverPrivateKeys));
+    const { declareFleet } = await import("./components");
     const preflightFailures: Record<string, string> = {};
-    if (!pulumi.runtime.isDryRun()) {
-        const { preflightServers } = await import("./lib/preflight");
-        const failures = (await preflightServers(settings, secrets.serverPrivateKeys)).filter((checked) => checked.problems.length > 0);
+    if (checking) {
+        const failures = (await checking).filter((checked) => checked.problems.length > 0);
         if (!settings.fleet && failures.length > 0) throw runError(`Preflight failed, nothing was changed:${failures[0].problems.length > 1 ? "\n  - " : " "}${failures[0].problems.join("\n  - ")}`);
         for (const { server, problems } of failures) {
             const reason = `server ${server.name} (${server.host.address}): preflight failed, its steps are skipped until it passes: ${problems.join("; ")}`;

@@ -78,12 +78,13 @@ if (require.main === module) {
         process.exit(1);
     }
 } else {
-    require("./lib/deferImports.js");
-    // The SDK's runner maps every stack trace through source maps (source-map-support), and every
-    // resource takes one (Resource.callsites, all frames): reading and parsing the SDK's own maps
+    // Pulumi.yaml's nodeargs preload it (`-r`), before the SDK's runner; this is for a node started
+    // otherwise, where the runner has already installed source-map-support: every resource takes
+    // a stack trace (Resource.callsites, all frames), and mapping them through the SDK's own maps
     // cost about a tenth of a second per program run, for frames that are the SDK's alone (the
-    // program's compiled files have no maps, so the positions of its frames are the same).
-    // V8's own formatting instead: the SDK's frames name its .js files.
+    // program's compiled files have no maps). V8's own formatting instead: the SDK's frames name
+    // its .js files.
+    require("./lib/deferImports.js");
     /** @type {{ prepareStackTrace?: unknown }} */ (/** @type {unknown} */ (Error)).prepareStackTrace = undefined;
     try {
         ensureBuilt();

@@ -18,6 +18,22 @@ describe("lib/deferImports.js", () => {
         expect(result).toEqual({ typescript: false, arborist: false });
     });
 
+    it("keeps the Automation API, normalize-package-data, OpenTelemetry's SDK and source-map-support out of the language host's run script and the SDK", () => {
+        const result = withDeferral(
+            `require("source-map-support/register"); require("@pulumi/pulumi/cmd/run/tracing"); const pulumi = require("@pulumi/pulumi"); console.log(JSON.stringify({ automation: Object.keys(require.cache).some((f) => f.includes("/@pulumi/pulumi/automation/")), normalize: ${loaded("normalize-package-data")}, otelSdk: ${loaded("@opentelemetry/sdk-trace-base")}, otelResources: ${loaded("@opentelemetry/resources")}, sourceMaps: ${loaded("source-map-support")}, namespace: typeof pulumi.automation.LocalWorkspace }))`,
+        );
+        // The namespace still works: its first use loads it.
+        expect(result).toEqual({ automation: false, normalize: false, otelSdk: false, otelResources: false, sourceMaps: false, namespace: "function" });
+    });
+
+    it("gives a default import the module a CommonJS module is, and an ES module's default export", () => {
+        const result = withDeferral(
+            // __importDefault as tsc emits it (the SDK's codePaths.js has this one).
+            `const __importDefault = (m) => (m && m.__esModule ? m : { default: m }); const npd = __importDefault(require("normalize-package-data")).default; const data = { name: "x", version: "1.0.0" }; npd(data); console.log(JSON.stringify({ kind: typeof npd, normalized: data._id }))`,
+        );
+        expect(result).toEqual({ kind: "function", normalized: "x@1.0.0" });
+    });
+
     it("loads the real module on first use: serializing a closure still works", () => {
         const result = withDeferral(
             `const pulumi = require("@pulumi/pulumi"); const x = 41; pulumi.runtime.serializeFunction(() => x + 1).then((f) => console.log(JSON.stringify({ text: f.text, typescript: ${loaded("typescript")} })))`,
