@@ -63,7 +63,12 @@ export class SshSession {
                         mismatch = new HostKeyMismatchError(target, `a key with blob ${presented.slice(0, 24)}...`);
                         return false;
                     },
-                });
+                })
+                // Each authentication message is small and waits for the previous one's answer:
+                // with Nagle's algorithm, every one of them also waited for the server's delayed
+                // ACK (40 ms each on Linux): 0.26 s to connect and run `true` on a sandbox host,
+                // 0.06 s without (2026-12-05). @pulumi/command's Go client sets it too.
+                .setNoDelay(true);
         });
     }
 
