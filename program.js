@@ -13,7 +13,9 @@ const root = __dirname;
 const dist = path.join(root, "dist");
 /** Written after a build that succeeded, with the mtime of the build's start. */
 const stamp = path.join(dist, ".built");
-const sourceDirs = ["components", "lib"];
+/** Directories of the program's sources: TypeScript, and the templates the build precompiles. */
+const sourceDirs = ["components", "lib", "templates"];
+const sourceExtensions = [".ts", ".hbs"];
 const sourceFiles = ["index.ts", "tsconfig.json", "tsconfig.build.json", "package-lock.json"];
 
 /** Newest mtime (ms) over the program's sources: a few dozen stat calls, well under a millisecond each. */
@@ -23,10 +25,10 @@ function newestSource() {
         for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
             const file = path.join(dir, entry.name);
             if (entry.isDirectory()) visit(file);
-            else if (entry.name.endsWith(".ts")) newest = Math.max(newest, fs.statSync(file).mtimeMs);
+            else if (sourceExtensions.some((extension) => entry.name.endsWith(extension))) newest = Math.max(newest, fs.statSync(file).mtimeMs);
         }
     };
-    for (const dir of sourceDirs) visit(path.join(root, dir));
+    for (const dir of sourceDirs) if (fs.existsSync(path.join(root, dir))) visit(path.join(root, dir));
     for (const file of sourceFiles) newest = Math.max(newest, fs.statSync(path.join(root, file)).mtimeMs);
     return newest;
 }
@@ -51,9 +53,15 @@ function build() {
     // stdout too goes to stderr: the language host would show the program's stdout as its output.
     const result = spawnSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.build.json")], { cwd: root, stdio: ["ignore", 2, 2] });
     if (result.status !== 0) throw new Error(`selfpages: the build failed (tsc -p tsconfig.build.json exited ${result.status ?? result.signal}); fix the errors above, nothing was run`);
-    // The dynamic providers' closures, serialized once here rather than in every run.
-    const serialize = spawnSync(process.execPath, [path.join(dist, "lib", "providers", "serializeProviders.js")], { cwd: root, stdio: ["ignore", 2, 2] });
-    if (serialize.status !== 0) throw new Error(`selfpages: the build failed (serializing the dynamic providers exited ${serialize.status ?? serialize.signal}), nothing was run`);
+    // Done once here rather than in every run: the dynamic providers' closures serialized, and the
+    // templates precompiled.
+    for (const [step, what] of [
+        ["lib/providers/serializeProviders.js", "serializing the dynamic providers"],
+        ["lib/precompileTemplates.js", "precompiling the templates"],
+    ]) {
+        const result = spawnSync(process.execPath, [path.join(dist, step)], { cwd: root, stdio: ["ignore", 2, 2] });
+        if (result.status !== 0) throw new Error(`selfpages: the build failed (${what} exited ${result.status ?? result.signal}), nothing was run`);
+    }
     fs.writeFileSync(stamp, "");
     // A source saved while tsc ran is newer than this and triggers the next build.
     fs.utimesSync(stamp, started, started);

@@ -34,6 +34,7 @@ describe("program.js", () => {
         write("components/index.ts", "export {};\n", past);
         // The build's second step: here it leaves a mark of each run.
         write("lib/providers/serializeProviders.ts", 'import * as fs from "node:fs";\nfs.appendFileSync(`${__dirname}/serialized.log`, "serialized\\n");\n', past);
+        write("lib/precompileTemplates.ts", 'import * as fs from "node:fs";\nfs.appendFileSync(`${__dirname}/precompiled.log`, "precompiled\\n");\n', past);
     });
     afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
 
@@ -42,6 +43,7 @@ describe("program.js", () => {
         expect(first.stdout).toBe("result=v1");
         expect(first.stderr).toContain("sources are newer than dist/: building");
         expect(fs.readFileSync(path.join(project, "dist", "lib", "providers", "serialized.log"), "utf8")).toBe("serialized\n");
+        expect(fs.readFileSync(path.join(project, "dist", "lib", "precompiled.log"), "utf8")).toBe("precompiled\n");
         const again = load();
         expect(again).toEqual({ stdout: "result=v1", stderr: "" });
     });
@@ -51,6 +53,14 @@ describe("program.js", () => {
         const result = load();
         expect(result.stderr).toContain("building");
         expect(result.stdout).toBe("result=v2");
+    });
+
+    it("rebuilds when a template is newer than the build: the build precompiles them", () => {
+        write("templates/motd.hbs", "hello {{name}}\n");
+        const result = load();
+        expect(result.stderr).toContain("building");
+        expect(fs.readFileSync(path.join(project, "dist", "lib", "precompiled.log"), "utf8")).toBe("precompiled\nprecompiled\nprecompiled\n");
+        expect(load()).toEqual({ stdout: "result=v2", stderr: "" });
     });
 
     it("refuses to run a source that does not compile, with a message and no stack trace", () => {
