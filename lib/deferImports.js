@@ -32,16 +32,22 @@ const deferred = new Set([
     "@opentelemetry/sdk-trace-node",
     "source-map-support/register",
 ]);
-/** Relative requests, deferred only from the SDK's own index (its `automation` namespace). */
-const deferredFromSdkIndex = new Set(["./automation"]);
-const sdkIndex = /[\\/]node_modules[\\/]@pulumi[\\/]pulumi[\\/]index\.js$/;
+/**
+ * Relative requests, deferred only from the module that names them: the SDK's `automation`
+ * namespace, and zod's `locales` namespace of error messages in some forty languages (27 ms per
+ * process; zod loads the English messages it uses by their own path).
+ */
+const deferredFrom = [
+    { request: "./automation", parent: /[\\/]node_modules[\\/]@pulumi[\\/]pulumi[\\/]index\.js$/ },
+    { request: "../locales/index.cjs", parent: /[\\/]node_modules[\\/]zod[\\/]v4[\\/](core[\\/]index|classic[\\/]external)\.cjs$/ },
+];
 
 /** @type {{ _load(request: string, parent: { filename?: string } | undefined, isMain: boolean): unknown }} */
 // @ts-ignore: Module._load is internal to Node, and the one hook that sees every require.
 const Module = require("node:module");
 const load = Module._load;
 Module._load = function (request, parent, isMain) {
-    const defer = deferred.has(request) || (deferredFromSdkIndex.has(request) && sdkIndex.test(parent?.filename ?? ""));
+    const defer = deferred.has(request) || deferredFrom.some((d) => d.request === request && d.parent.test(parent?.filename ?? ""));
     if (!defer) return load.call(this, request, parent, isMain);
     /** @type {Record<string | symbol, unknown> | undefined} */
     let real;

@@ -26,6 +26,13 @@ describe("lib/deferImports.js", () => {
         expect(result).toEqual({ automation: false, normalize: false, otelSdk: false, otelResources: false, sourceMaps: false, namespace: "function" });
     });
 
+    it("keeps zod's forty locales out, with its English messages and the locales namespace still there", () => {
+        const result = withDeferral(
+            `const { z } = require("zod"); let message = ""; try { z.object({ a: z.string() }).parse({ a: 1 }); } catch (e) { message = e.issues[0].message; } console.log(JSON.stringify({ locales: Object.keys(require.cache).filter((f) => f.includes("/zod/v4/locales/")).map((f) => f.split("/").pop()), message, fr: typeof z.locales.fr }))`,
+        );
+        expect(result).toEqual({ locales: ["en.cjs"], message: "Invalid input: expected string, received number", fr: "function" });
+    });
+
     it("gives a default import the module a CommonJS module is, and an ES module's default export", () => {
         const result = withDeferral(
             // __importDefault as tsc emits it (the SDK's codePaths.js has this one).
