@@ -2,9 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./lib/config";
 import { startDynamicProvider } from "./lib/providers/dynamicResource";
 import { runError } from "./lib/runError";
+import { recordSourcePositionsOnly } from "./lib/sourcePositions";
 import { loadStackConfig } from "./lib/stackConfig";
 
 export = async () => {
+    recordSourcePositionsOnly();
     let config;
     try {
         // Validated before any resource is declared: bad config fails here, having touched nothing.

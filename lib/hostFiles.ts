@@ -19,6 +19,8 @@ export interface HostFileSpec {
 
 export interface HostFile extends HostFileSpec {
     content: string;
+    /** Travels to the host gzip-compressed (see HostFileArgs). */
+    compressed?: boolean;
 }
 
 /** A site's hook id in the receiver's hooks file, and so the last segment of its loopback URL. */
@@ -71,9 +73,12 @@ export function syncParameters(settings: Settings, site: SiteSettings) {
     };
 }
 
-/** Programs shipped as they are, root's, run by whoever calls them. */
+/**
+ * Programs shipped as they are, root's, run by whoever calls them; compressed on the way, as they
+ * change only with selfpages itself (their diff in a preview is a selfpages upgrade, not the user's).
+ */
 function programFile(source: string, hostPath: string): HostFile {
-    return { source, path: hostPath, mode: "0755", owner: "root", group: "root", content: fs.readFileSync(path.join(filesDir, source), "utf8") };
+    return { source, path: hostPath, mode: "0755", owner: "root", group: "root", content: fs.readFileSync(path.join(filesDir, source), "utf8"), compressed: true };
 }
 
 /** The reporter of deploys to GitHub (deployments and their statuses), called by the sync script. */
