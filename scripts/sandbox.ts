@@ -58,7 +58,7 @@ sandbox is up (${result.summary.result}).
   }
 ${publishHints(host.originPath, standin.apiUrl, siteUrl, repository, curl)}
 Run pulumi on the sandbox stack yourself:
-${pulumiHints()}
+${pulumiHints(sandbox.stack.workspace.envVars.SELFPAGES_DNS_SERVER)}
 
 Remove everything: npm run sandbox -- --down`);
 }
@@ -81,9 +81,10 @@ Publish a change, as GitHub Pages would receive it:
 }
 
 /** The project's own Pulumi (npm run pulumi), pointed at the sandbox stack's backend and passphrase. */
-function pulumiHints(): string {
+function pulumiHints(dnsServer: string | undefined): string {
+    // With TLS, the host check resolves the site's names through pebble's DNS, as the sandbox's own `up` does.
     return `  cd ${repoRoot}
-  export PULUMI_BACKEND_URL=file://${path.join(stateDir, "backend")} PULUMI_CONFIG_PASSPHRASE_FILE=${path.join(stateDir, "passphrase")}
+  export PULUMI_BACKEND_URL=file://${path.join(stateDir, "backend")} PULUMI_CONFIG_PASSPHRASE_FILE=${path.join(stateDir, "passphrase")}${dnsServer ? ` SELFPAGES_DNS_SERVER=${dnsServer}` : ""}
   npm run -s pulumi -- preview --stack ${name}`;
 }
 
