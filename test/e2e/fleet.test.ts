@@ -20,7 +20,7 @@ import { answerNamesWith } from "../../sandbox/acme/pebble";
 import { buildSandbox, tlsServerNames, type Sandbox } from "../../sandbox/build";
 import type { SandboxHost } from "../../sandbox/hostInstance";
 import { repoRoot } from "../../toolchain/env";
-import { exportStack, hostRun, httpsGet, recordFigure, waitFor } from "./support";
+import { exportStack, hostRun, httpsGet, probeUntilStopped, recordFigure, waitFor } from "./support";
 
 const isRoot = process.getuid?.() === 0;
 const stackName = "fleet";
@@ -73,28 +73,7 @@ describe.skipIf(!isRoot)("a fleet: three servers, two sites, HTTPS", () => {
     const startServer = (host: SandboxHost) => hostRun(host.name, "rc-service ssh start >/dev/null 2>&1; rc-service nginx start >/dev/null 2>&1");
 
     /** Requests both sites from every probed server until stopped; returns the count and what failed. */
-    const probe = () => {
-        let running = true;
-        const failures: string[] = [];
-        let count = 0;
-        const loop = (async () => {
-            while (running) {
-                for (const host of probed) {
-                    for (const site of siteNames) {
-                        const res = await fetchFrom(host, site).catch((error: Error) => ({ status: 0, body: error.message }));
-                        count++;
-                        if (res.status !== 200) failures.push(`${host.name} ${site}: ${res.status}`);
-                    }
-                }
-                await new Promise((resolve) => setTimeout(resolve, 20));
-            }
-        })();
-        return async () => {
-            running = false;
-            await loop;
-            return { count, failures };
-        };
-    };
+    const probe = () => probeUntilStopped(() => probed.flatMap((host) => siteNames.map((site) => ({ label: `${host.name} ${site}`, request: () => fetchFrom(host, site) }))));
 
     beforeAll(async () => {
         env = await buildSandbox({

@@ -13,7 +13,7 @@ import { platforms } from "../../lib/platform";
 import { buildSandbox, type Sandbox } from "../../sandbox/build";
 import type { GitHubStandin } from "../../sandbox/github/server";
 import type { SandboxHost } from "../../sandbox/hostInstance";
-import { get, hostRun, waitFor } from "./support";
+import { get, hostRun, probeUntilStopped, waitFor } from "./support";
 
 const isRoot = process.getuid?.() === 0;
 const stackName = "sites";
@@ -51,26 +51,7 @@ describe.skipIf(!isRoot)("many sites on one host", () => {
     const syncLog = (site: SiteName) => fs.readFileSync(path.join(host.rootfs, `var/log/selfpages/sites/${site}/sync.log`), "utf8");
 
     /** Requests every `site` in turn until stopped; returns how many were made and what failed. */
-    const probe = (sites: SiteName[]) => {
-        let running = true;
-        const failures: string[] = [];
-        let count = 0;
-        const loop = (async () => {
-            while (running) {
-                for (const site of sites) {
-                    const res = await fetchSite(site, "").catch((error: Error) => ({ status: 0, error }));
-                    count++;
-                    if (res.status !== 200) failures.push(`${site}: ${res.status}`);
-                }
-                await new Promise((resolve) => setTimeout(resolve, 20));
-            }
-        })();
-        return async () => {
-            running = false;
-            await loop;
-            return { count, failures };
-        };
-    };
+    const probe = (sites: SiteName[]) => probeUntilStopped(() => sites.map((site) => ({ label: site, request: () => fetchSite(site, "") })));
 
     beforeAll(async () => {
         env = await buildSandbox({
