@@ -1,5 +1,7 @@
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as path from "node:path";
+import { gzipBase64, installFileScript } from "../../lib/hostCommand";
 import { hostCheckScript, parseHostFacts } from "../../lib/hostChecks";
 import { crontabFile } from "../../lib/hostFiles";
 import { enableCommunityRepository, platforms } from "../../lib/platform";
@@ -132,6 +134,17 @@ describe.skipIf(unavailable !== undefined)("Alpine's userland runs what the prog
         it("leaves a file alone that enables community already (the minirootfs's own)", () => {
             expect(stock).toMatch(/^https:\/\/dl-cdn\.alpinelinux\.org\/alpine\/v3\.20\/community$/m);
             expect(edit(stock)).toBe(stock);
+        });
+    });
+
+    describe("a program shipped compressed (files/, gzip and base64 on stdin)", () => {
+        it("is installed byte for byte by busybox's base64 and gzip, with its mode", () => {
+            const program = fs.readFileSync(path.join(__dirname, "..", "..", "files", "sync.sh"), "utf8");
+            const r = root.run(installFileScript({ path: "/usr/local/lib/selfpages/sync", mode: "0755", owner: "root", group: "root", compressed: true }), gzipBase64(program));
+            expect(r.stderr).toBe("");
+            expect(r.status).toBe(0);
+            expect(fs.readFileSync(root.path("/usr/local/lib/selfpages/sync"), "utf8")).toBe(program);
+            expect((fs.statSync(root.path("/usr/local/lib/selfpages/sync")).mode & 0o777).toString(8)).toBe("755");
         });
     });
 });
