@@ -52,40 +52,41 @@ const templateNames = () =>
         .map((file) => file.slice(0, -".hbs".length))
         .sort();
 
-/** Compiles each template on first use, from templates/. */
-export function compilingRenderer(): Renderer {
-    const handlebars = environment("handlebars");
-    const compiled = new Map<string, HandlebarsTemplateDelegate>();
-    return (name, context) => {
-        let template = compiled.get(name);
-        if (!template) {
-            template = handlebars.compile(fs.readFileSync(path.join(templatesDir, `${name}.hbs`), "utf8"), compileOptions);
-            compiled.set(name, template);
-        }
-        return template(context);
-    };
-}
+const templateSource = (name: string) => fs.readFileSync(path.join(templatesDir, `${name}.hbs`), "utf8");
 
-/** Renders from precompiled specifications (precompileTemplates' module), with the runtime alone. */
-export function precompiledRenderer(specs: Record<string, TemplateSpecification>): Renderer {
-    const handlebars = environment("handlebars/runtime");
+/** A renderer that makes each template once, on its first use, with `make`. */
+function rendererOf(make: (name: string) => HandlebarsTemplateDelegate): Renderer {
     const templates = new Map<string, HandlebarsTemplateDelegate>();
     return (name, context) => {
         let template = templates.get(name);
         if (!template) {
-            const spec = specs[name];
-            if (!spec) throw new Error(`template ${name} is not in ${precompiledTemplatesFile}: rebuild (node program.js --build)`);
-            template = handlebars.template(spec);
+            template = make(name);
             templates.set(name, template);
         }
         return template(context);
     };
 }
 
+/** Compiles each template on first use, from templates/. */
+export function compilingRenderer(): Renderer {
+    const handlebars = environment("handlebars");
+    return rendererOf((name) => handlebars.compile(templateSource(name), compileOptions));
+}
+
+/** Renders from precompiled specifications (precompileTemplates' module), with the runtime alone. */
+export function precompiledRenderer(specs: Record<string, TemplateSpecification>): Renderer {
+    const handlebars = environment("handlebars/runtime");
+    return rendererOf((name) => {
+        const spec = specs[name];
+        if (!spec) throw new Error(`template ${name} is not in ${precompiledTemplatesFile}: rebuild (node program.js --build)`);
+        return handlebars.template(spec);
+    });
+}
+
 /** The module the build writes to precompiledTemplatesFile: every template, precompiled. */
 export function precompiledTemplatesModule(): string {
     const handlebars = require("handlebars") as Handlebars;
-    const entries = templateNames().map((name) => `${JSON.stringify(name)}: ${handlebars.precompile(fs.readFileSync(path.join(templatesDir, `${name}.hbs`), "utf8"), compileOptions)}`);
+    const entries = templateNames().map((name) => `${JSON.stringify(name)}: ${handlebars.precompile(templateSource(name), compileOptions)}`);
     return `// Written by the build (lib/precompileTemplates): templates/*.hbs precompiled by Handlebars.\nmodule.exports = {\n${entries.join(",\n")}\n};\n`;
 }
 

@@ -47,7 +47,7 @@ export function startDynamicProvider(): pulumi.ProviderResource {
  * A dynamic resource as pulumi.dynamic.Resource declares it (the same type token, and the same
  * `__provider` input: the provider's closure serialized by the SDK), with that serialization done
  * once by the build instead of in every run. Serializing parses the closure with the TypeScript
- * compiler, which the compiled program then never loads (program.js defers it): 37 MiB of RSS and
+ * compiler, which the compiled program then never loads (lib/deferImports.js defers it): 37 MiB of RSS and
  * a quarter of a second per run. Run from source (tests, tsx), it serializes as dynamic.Resource does.
  * Its provider is startDynamicProvider's.
  */
