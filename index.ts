@@ -18,7 +18,10 @@ export = async () => {
     const { settings, secrets } = config;
     // The engine starts the dynamic provider's plugin now, while this process checks the hosts and
     // loads its components, rather than when the hooks register, last (see startDynamicProvider).
+    // The SDK sends the registration a few I/O turns later (~5 ms); loading the components would
+    // hold it back ~50 ms (synchronous requires), so this process lets it go out first.
     startDynamicProvider();
+    await new Promise((resolve) => setTimeout(resolve, 10));
 
     // Before `up` changes anything: each host answers with the pinned key, runs the configured OS,
     // and has room for the sites. The one host check of an `up` (the first command on a host only
