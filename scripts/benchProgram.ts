@@ -8,7 +8,8 @@
  * Timed: `up --yes` (its preview included), `up --yes --skip-preview`, `preview` of an unchanged
  * stack (no-ops, each checked to change nothing), and `up` from a bare host; memory: the program's
  * node process's peak RSS (VmHWM sampled from /proc, scripts/procTree.ts), and when each process
- * of the CLI's tree ran (where the time goes).
+ * of the CLI's tree ran (where the time goes), from separate sampled runs: the timed runs (pulumi's
+ * and the play's alike) are not sampled, as sampling costs CPU on a machine of 2 cores.
  */
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -89,7 +90,7 @@ interface ProcessSpan {
  * seen (ms from the start) and its peak RSS. A synchronous /proc read per sample, on a timer: the
  * command itself runs in other processes.
  */
-async function traced(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ seconds: number; stdout: string; spans: ProcessSpan[] }> {
+async function traced(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }, sampling = true): Promise<{ seconds: number; stdout: string; spans: ProcessSpan[] }> {
     const started = performance.now();
     const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -114,7 +115,7 @@ async function traced(command: string, args: string[], options: { cwd: string; e
             } else spans.set(pid, { name: nameOf(pid, procs.get(pid)?.comm ?? "?"), startMs: now, endMs: now, peakRssMiB: peak });
         }
     };
-    const timer = setInterval(sample, 20);
+    const timer = sampling ? setInterval(sample, 20) : undefined;
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     clearInterval(timer);
     const seconds = (performance.now() - started) / 1000;
@@ -149,11 +150,16 @@ function projectCopy(stackName: string, variant: "tsNode" | "defaultNode"): stri
     return dir;
 }
 
-/** One `pulumi` command of a stack in a project directory; checks that a no-op changed nothing. */
-async function pulumiRun(cwd: string, stack: string, env: NodeJS.ProcessEnv, args: string[], noOp: boolean) {
-    const run = await traced("pulumi", [...args, "--stack", stack, "--non-interactive", "--color", "never"], { cwd, env });
+/**
+ * One `pulumi` command of a stack in a project directory; checks that a no-op changed nothing.
+ * Sampled (`sampling`), it also gives the processes' timeline and peaks; timed runs are not sampled:
+ * reading /proc every 20 ms takes ~1.5 ms of CPU a time, on a machine of 2 cores.
+ */
+async function pulumiRun(cwd: string, stack: string, env: NodeJS.ProcessEnv, args: string[], noOp: boolean, sampling = true) {
+    const run = await traced("pulumi", [...args, "--stack", stack, "--non-interactive", "--color", "never"], { cwd, env }, sampling);
     if (noOp && !/\b\d+ unchanged\b/.test(run.stdout)) throw new Error(`pulumi ${args.join(" ")}: no summary of unchanged resources:\n${run.stdout}`);
     if (noOp && /\b\d+ to (create|update|delete|replace)\b|\b\d+ (created|updated|deleted|replaced)\b/.test(run.stdout)) throw new Error(`pulumi ${args.join(" ")} was not a no-op:\n${run.stdout}`);
+    if (!sampling) return { seconds: run.seconds, programRuns: 0, programPeakRssMiB: 0, spans: [] };
     const programs = programSpans(run.spans);
     if (programs.length === 0) throw new Error(`pulumi ${args.join(" ")}: the program's node process was never sampled`);
     return { seconds: run.seconds, programRuns: programs.length, programPeakRssMiB: Math.max(...programs.map((p) => p.peakRssMiB)), spans: run.spans };
@@ -167,30 +173,45 @@ const commands = {
 type Measure = keyof typeof commands;
 type Run = Awaited<ReturnType<typeof pulumiRun>>;
 
-/** Each no-op `runs` times, the variants interleaved so that the machine's load falls on both alike. */
+/** Timed runs of one measure (unsampled) and the sampled ones that give its memory and timeline. */
+interface Runs {
+    timed: Run[];
+    sampled: Run[];
+}
+
+/** How many sampled runs per variant and measure, after the timed ones. */
+const sampledRuns = 2;
+
+/**
+ * Each no-op `runs` times, timed, the variants interleaved so that the machine's load falls on all
+ * alike; then `sampledRuns` more of each, sampled, for the program's peak RSS and where the time goes.
+ */
 async function noOps(variants: Record<string, string>, stack: string, env: NodeJS.ProcessEnv) {
-    const results: Record<string, Record<Measure, Run[]>> = {};
+    const results: Record<string, Record<Measure, Runs>> = {};
+    const of = (variant: string, measure: Measure) => ((results[variant] ??= { upYes: { timed: [], sampled: [] }, upSkipPreview: { timed: [], sampled: [] }, preview: { timed: [], sampled: [] } })[measure]);
     for (const measure of Object.keys(commands) as Measure[]) {
         const args = commands[measure];
-        for (let i = 0; i < runs; i++) {
+        for (let i = 0; i < runs + sampledRuns; i++) {
+            const sampling = i >= runs;
             for (const [variant, dir] of Object.entries(variants)) {
-                const run = await pulumiRun(dir, stack, env, args, true);
-                (results[variant] ??= { upYes: [], upSkipPreview: [], preview: [] })[measure].push(run);
-                console.error(`bench: ${variant} ${args.join(" ")}: ${run.seconds.toFixed(2)} s, program ${run.programPeakRssMiB} MiB`);
+                const run = await pulumiRun(dir, stack, env, args, true, sampling);
+                of(variant, measure)[sampling ? "sampled" : "timed"].push(run);
+                console.error(`bench: ${variant} ${args.join(" ")}: ${run.seconds.toFixed(2)} s${sampling ? `, sampled: program ${run.programPeakRssMiB} MiB` : ""}`);
             }
         }
     }
     return results;
 }
 
-function summary(list: Run[]) {
+function summary({ timed, sampled }: Runs) {
     return {
-        medianSeconds: round(median(list.map((r) => r.seconds))),
-        seconds: list.map((r) => round(r.seconds)),
-        programRuns: list[0].programRuns,
-        programPeakRssMiB: Math.max(...list.map((r) => r.programPeakRssMiB)),
-        // The median run's processes: when each ran (ms from the CLI's start) and its peak.
-        processesOfMedianRun: [...list].sort((a, b) => a.seconds - b.seconds)[Math.floor((list.length - 1) / 2)].spans,
+        medianSeconds: round(median(timed.map((r) => r.seconds))),
+        seconds: timed.map((r) => round(r.seconds)),
+        programRuns: sampled[0].programRuns,
+        programPeakRssMiB: Math.max(...sampled.map((r) => r.programPeakRssMiB)),
+        // The processes of the sampled run closest to the timed median: when each ran (ms from the CLI's start) and its peak.
+        sampledSeconds: sampled.map((r) => round(r.seconds)),
+        processesOfSampledRun: [...sampled].sort((a, b) => Math.abs(a.seconds - median(timed.map((r) => r.seconds))) - Math.abs(b.seconds - median(timed.map((r) => r.seconds))))[0].spans,
     };
 }
 
@@ -246,7 +267,7 @@ async function ansibleNoOps(env: SandboxEnvironment, stackFile: string) {
             const run = await traced("ansible-playbook", ["-i", path.join(work, "inventory.ini"), "-e", `@${path.join(work, "vars.json")}`, play], {
                 cwd: work,
                 env: { ...process.env, ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir, ANSIBLE_PIPELINING: "True", ANSIBLE_NOCOLOR: "1", ANSIBLE_RETRY_FILES_ENABLED: "False" },
-            });
+            }, false);
             const recap = /server\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(run.stdout);
             if (!recap) throw new Error(`ansible-playbook: no recap:\n${run.stdout}`);
             if (recap[4] !== "0" || (i > 0 && recap[2] !== "0")) throw new Error(`the play was not a no-op (changed=${recap[2]}, failed=${recap[4]}):\n${run.stdout}`);
