@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { childOptions, componentOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
-import { enableAndStart, reload, reloadIfRunning } from "../lib/openrc";
+import { enableAndStart, reloadNginx, reloadNginxIfRunning } from "../lib/openrc";
 import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
 import { shellQuote } from "../lib/templates";
 
@@ -37,7 +37,7 @@ export class Nginx extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 create: `if [ -e ${defaultSite} ] || [ -L ${defaultSite} ]; then mv -f ${defaultSite} ${parked}; fi`,
-                delete: `if { [ -e ${parked} ] || [ -L ${parked} ]; } && [ ! -e ${defaultSite} ]; then mv -f ${parked} ${defaultSite}; fi\n${reloadIfRunning("nginx", nginxCheck)}`,
+                delete: `if { [ -e ${parked} ] || [ -L ${parked} ]; } && [ ! -e ${defaultSite} ]; then mv -f ${parked} ${defaultSite}; fi\n${reloadNginxIfRunning(nginxCheck)}`,
                 triggers: [defaultSite],
             },
             { ...childOptions(this, opts), deleteBeforeReplace: true },
@@ -63,7 +63,7 @@ export class Nginx extends pulumi.ComponentResource {
             `${name}-reload`,
             {
                 connection: args.connection,
-                create: `set -eu\n${reload("nginx", nginxCheck)}`,
+                create: `set -eu\n${reloadNginx(nginxCheck)}`,
                 triggers: [sha256(file.content)],
             },
             childOptions(this, opts, [service]),

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { serverHookPath, topLevelSites, urlHost, type ServerSettings, type Settings, type SiteSettings } from "./config";
-import { reloadIfRunning } from "./openrc";
+import { reloadNginxIfRunning } from "./openrc";
 import { acmeHook, webhookBinary } from "./platform";
 import { renderNginxConf, type NginxParameters, type NginxSite } from "./nginxParameters";
 import { renderTemplate } from "./templates";
@@ -275,7 +275,7 @@ export function certPullConfigFile(settings: Settings, lead: ServerSettings): Ho
             tlsDir: layout.tlsDir,
             sites: topLevelSites(settings).filter((site) => site.certificateNames).map((site) => site.name),
             logFile: layout.certPullLog,
-            reloadNginx: reloadIfRunning("nginx"),
+            reloadNginx: reloadNginxIfRunning(),
         }),
     };
 }
@@ -441,7 +441,7 @@ export function acmeConfigFile(settings: Settings, site: SiteSettings): HostFile
             key: site.layout.tlsKey,
             logFile: layout.acmeLog,
             challengeDir: layout.acmeChallengeDir,
-            reloadNginx: reloadIfRunning("nginx"),
+            reloadNginx: reloadNginxIfRunning(),
         }),
     };
 }

@@ -4,6 +4,8 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, filesDir } from "../../lib/hostFiles";
+import { reloadNginxIfRunning } from "../../lib/openrc";
+import { shellQuote } from "../../lib/templates";
 import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
 import { createTempDir, runLoggingCalls, tempDir } from "../templates/support";
 
@@ -86,7 +88,9 @@ exit "$status"
         expect(content).toContain("CONTACT='web@example.org'");
         expect(content).toContain("CERTIFICATE='/etc/selfpages/tls/selfpages/fullchain.pem'");
         expect(content).toContain("KEY='/etc/selfpages/tls/selfpages/privkey.pem'");
-        expect(content).toContain("RELOAD_NGINX='if rc-service nginx status >/dev/null 2>&1; then rc-service nginx reload; fi'");
+        // lib/openrc.ts's reload of nginx, word for word: a reload if it runs, then the wait for its new workers.
+        expect(content).toContain(`RELOAD_NGINX=${shellQuote(reloadNginxIfRunning())}\n`);
+        expect(reloadNginxIfRunning()).toMatch(/^if rc-service nginx status >\/dev\/null 2>&1; then\n[\s\S]*\nrc-service nginx reload\n[\s\S]*shutting down[\s\S]*\nfi$/);
         const off = validConfig({ tls: "off" }).settings;
         expect(acmeConfigFile(off, off.sites[0])).toBeUndefined();
     });
