@@ -21,13 +21,13 @@ export const reload = (service: string, check?: string): string => `${check ? `$
  * still is (an old worker that finishes its requests is titled "worker process is shutting down"
  * and no longer accepts). Busybox and procps alike: /proc and tr only.
  */
-const nginxWorkersAccepting = `for f in /proc/[0-9]*/cmdline; do c=$(tr '\\0' ' ' < "$f" 2>/dev/null) || continue; case "$c" in *"shutting down"*) ;; "nginx: worker process"*) p=\${f#/proc/}; echo "\${p%/cmdline}";; esac; done`;
+const nginxWorkersAccepting = `for f in /proc/[0-9]*/cmdline; do c=$(tr '\\0' ' ' 2>/dev/null < "$f") || continue; case "$c" in *"shutting down"*) ;; "nginx: worker process"*) p=\${f#/proc/}; echo "\${p%/cmdline}";; esac; done`;
 
 const reloadedNginx = (reloadCommand: string): string =>
     [
         `old=$(${nginxWorkersAccepting})`,
         reloadCommand,
-        'n=0; while [ -n "$old" ] && [ $n -lt 50 ]; do still=; for p in $old; do case "$(tr \'\\0\' \' \' < /proc/$p/cmdline 2>/dev/null)" in ""|*"shutting down"*) ;; *) still=$p;; esac; done; [ -z "$still" ] && break; n=$((n + 1)); sleep 0.1; done',
+        'n=0; while [ -n "$old" ] && [ $n -lt 50 ]; do still=; for p in $old; do case "$(tr \'\\0\' \' \' 2>/dev/null < /proc/$p/cmdline)" in ""|*"shutting down"*) ;; *) still=$p;; esac; done; [ -z "$still" ] && break; n=$((n + 1)); sleep 0.1; done',
     ].join("\n");
 
 /** nginx's reload (reload, `check` first), returning once the new configuration serves. */

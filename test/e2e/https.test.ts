@@ -167,7 +167,41 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         expect(daily.output.trim()).toBe("status=0");
     });
 
-    it("6. the ACME server down during a renewal: the old certificate stays served, the CA's reason is logged; the next renewal succeeds", async () => {
+    it("6. a certificate switched by the stack's reload is served to the very next connection (the first up's switch from the placeholder, before GitHub's ping)", async () => {
+        await oldWorkersGone();
+        // The served pair replaced as acme-renew replaces it, by a self-signed one and back, each
+        // applied with the reload acme.conf gives; one HTTPS connection right after each switch back.
+        const tls = "/etc/selfpages/tls/selfpages";
+        const switchTo = (pair: "selfsigned" | "issued") =>
+            hostRun(
+                host.name,
+                [
+                    "set -eu",
+                    `d=${tls}; w=/root/switch-test; mkdir -p "$w"`,
+                    '[ -f "$w/issued.pem" ] || { cp "$d/fullchain.pem" "$w/issued.pem"; cp "$d/privkey.pem" "$w/issued.key"; }',
+                    `[ -f "$w/selfsigned.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=${names[0]} -addext subjectAltName=DNS:${names[0]} -keyout "$w/selfsigned.key" -out "$w/selfsigned.pem" 2>/dev/null`,
+                    `cp "$w/${pair}.key" "$d/privkey.pem.new" && mv -f "$d/privkey.pem.new" "$d/privkey.pem"`,
+                    `cp "$w/${pair}.pem" "$d/fullchain.pem.new" && mv -f "$d/fullchain.pem.new" "$d/fullchain.pem"`,
+                    ". /etc/selfpages/sites/selfpages/acme.conf",
+                    'nginx -t -q && eval "$RELOAD_NGINX"',
+                ].join("\n"),
+            );
+        const issuer = await serial();
+        const served: string[] = [];
+        for (let round = 0; round < 8; round++) {
+            expect((await switchTo("selfsigned")).code).toBe(0);
+            expect((await switchTo("issued")).code).toBe(0);
+            try {
+                served.push((await httpsGet(host.address, root, names[0])).certificate.serialNumber === issuer ? "issued" : "another");
+            } catch (error) {
+                served.push((error as Error).message);
+            }
+        }
+        await hostRun(host.name, "rm -rf /root/switch-test");
+        expect(served).toEqual(Array(8).fill("issued"));
+    });
+
+    it("7. the ACME server down during a renewal: the old certificate stays served, the CA's reason is logged; the next renewal succeeds", async () => {
         await oldWorkersGone();
         const before = await serial();
         await acme.stopPebble();
@@ -193,7 +227,7 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         await oldWorkersGone();
     });
 
-    it("7. a server name that does not resolve to the host is refused by the preflight, changing nothing", async () => {
+    it("8. a server name that does not resolve to the host is refused by the preflight, changing nothing", async () => {
         const before = await serial();
         // challtestsrv answers this one name with another address.
         await fetch(`http://${host.gatewayAddress}:8055/add-a`, { method: "POST", body: JSON.stringify({ host: "elsewhere.selfpages.test.", addresses: ["192.0.2.7"] }) });
@@ -208,7 +242,7 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
         expect(Object.entries(up.changeSummary).filter(([op]) => op !== "same")).toEqual([]);
     });
 
-    it("8. destroy removes the served certificate and says it leaves the ACME account key and certificates", async () => {
+    it("9. destroy removes the served certificate and says it leaves the ACME account key and certificates", async () => {
         const output: string[] = [];
         const result = await stack.destroy({ onOutput: (l) => output.push(l) });
         expect(result.summary.result).toBe("succeeded");
