@@ -1,4 +1,5 @@
 import type { Sandbox as SandboxEnvironment } from "../../sandbox/build";
+import { probeUntilStopped } from "../../sandbox/probe";
 import { countBy, sleep } from "./common";
 
 export interface SiteProbeReport {
@@ -10,25 +11,16 @@ export interface SiteProbeReport {
 
 /** GETs the site's home page every `intervalMs` until stop(); 0 stands for no answer. */
 export function probeSite(env: SandboxEnvironment, intervalMs = 100): { stop(): Promise<SiteProbeReport> } {
-    const statuses: number[] = [];
-    let running = true;
-    const loop = (async () => {
-        while (running) {
-            const status = await fetch(`${env.siteUrl}/`, { signal: AbortSignal.timeout(5000) })
-                .then(async (r) => {
-                    await r.arrayBuffer();
-                    return r.status;
-                })
-                .catch(() => 0);
-            statuses.push(status);
-            await sleep(intervalMs);
-        }
-    })();
+    const home = async () => {
+        const response = await fetch(`${env.siteUrl}/`, { signal: AbortSignal.timeout(5000) });
+        await response.arrayBuffer();
+        return { status: response.status };
+    };
+    const stop = probeUntilStopped(() => [{ label: "home", request: home }], intervalMs);
     return {
         async stop() {
-            running = false;
-            await loop;
-            return { probes: statuses.length, statuses: countBy(statuses), failures: statuses.filter((s) => s !== 200).length };
+            const { count, statuses, failures } = await stop();
+            return { probes: count, statuses, failures: failures.length };
         },
     };
 }

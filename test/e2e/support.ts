@@ -22,37 +22,8 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
 }
 
-/** One request a probe makes each round, named in its failures. */
-export interface ProbeTarget {
-    label: string;
-    request: () => Promise<{ status: number }>;
-}
-
-/**
- * Requests every target in turn, round after round (20 ms apart), until the returned function is
- * called; it resolves to how many requests were made and which did not answer 200. The targets are
- * asked anew each round: a test changes them while the probe runs (a server added, one removed).
- */
-export function probeUntilStopped(targets: () => ProbeTarget[], pauseMs = 20): () => Promise<{ count: number; failures: string[] }> {
-    let running = true;
-    const failures: string[] = [];
-    let count = 0;
-    const loop = (async () => {
-        while (running) {
-            for (const { label, request } of targets()) {
-                const res = await request().catch(() => ({ status: 0 }));
-                count++;
-                if (res.status !== 200) failures.push(`${label}: ${res.status}`);
-            }
-            await new Promise((resolve) => setTimeout(resolve, pauseMs));
-        }
-    })();
-    return async () => {
-        running = false;
-        await loop;
-        return { count, failures };
-    };
-}
+// The probe loop is the drills' too (scripts/reliability): it lives with the sandbox.
+export { probeUntilStopped, type ProbeTarget } from "../../sandbox/probe";
 
 /**
  * A plain HTTP GET that sends only the given headers and decodes nothing (fetch adds
