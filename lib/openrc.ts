@@ -12,7 +12,6 @@ export const stopAndDisable = (service: string): string => `rc-service ${service
 /** Re-reads the service's configuration without dropping connections; `check` (`nginx -t -q`) must pass first. */
 export const reload = (service: string, check?: string): string => `${check ? `${check} && ` : ""}rc-service ${service} reload`;
 
-
 /**
  * nginx's reload returns once the master has the signal, before it has read the new configuration
  * and replaced its workers: a request right after (GitHub's ping to a hook created once the

@@ -204,14 +204,15 @@ async function noOps(variants: Record<string, string>, stack: string, env: NodeJ
 }
 
 function summary({ timed, sampled }: Runs) {
+    const medianSeconds = median(timed.map((r) => r.seconds));
     return {
-        medianSeconds: round(median(timed.map((r) => r.seconds))),
+        medianSeconds: round(medianSeconds),
         seconds: timed.map((r) => round(r.seconds)),
         programRuns: sampled[0].programRuns,
         programPeakRssMiB: Math.max(...sampled.map((r) => r.programPeakRssMiB)),
         // The processes of the sampled run closest to the timed median: when each ran (ms from the CLI's start) and its peak.
         sampledSeconds: sampled.map((r) => round(r.seconds)),
-        processesOfSampledRun: [...sampled].sort((a, b) => Math.abs(a.seconds - median(timed.map((r) => r.seconds))) - Math.abs(b.seconds - median(timed.map((r) => r.seconds))))[0].spans,
+        processesOfSampledRun: [...sampled].sort((a, b) => Math.abs(a.seconds - medianSeconds) - Math.abs(b.seconds - medianSeconds))[0].spans,
     };
 }
 

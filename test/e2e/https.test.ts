@@ -24,8 +24,9 @@ const repository = "selfpages/site";
 const stackName = "https";
 const names = tlsServerNames;
 const figuresFile = path.join(repoRoot, "bench", "e2e-figures.json");
-// The renew program, told the one site's certificate parameters (as the daily job tells it each site's).
-const renewScript = "SELFPAGES_ACME_CONF=/etc/selfpages/sites/selfpages/acme.conf /usr/local/lib/selfpages/acme-renew";
+// The one site's certificate parameters (acme.conf), and the renew program told them (as the daily job tells it each site's).
+const acmeConf = "/etc/selfpages/sites/selfpages/acme.conf";
+const renewScript = `SELFPAGES_ACME_CONF=${acmeConf} /usr/local/lib/selfpages/acme-renew`;
 
 function httpGet(address: string, host: string, urlPath: string): Promise<{ status: number; location?: string }> {
     return new Promise((resolve, reject) => {
@@ -182,7 +183,7 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
                     `[ -f "$w/selfsigned.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=${names[0]} -addext subjectAltName=DNS:${names[0]} -keyout "$w/selfsigned.key" -out "$w/selfsigned.pem" 2>/dev/null`,
                     `cp "$w/${pair}.key" "$d/privkey.pem.new" && mv -f "$d/privkey.pem.new" "$d/privkey.pem"`,
                     `cp "$w/${pair}.pem" "$d/fullchain.pem.new" && mv -f "$d/fullchain.pem.new" "$d/fullchain.pem"`,
-                    ". /etc/selfpages/sites/selfpages/acme.conf",
+                    `. ${acmeConf}`,
                     'nginx -t -q && eval "$RELOAD_NGINX"',
                 ].join("\n"),
             );
