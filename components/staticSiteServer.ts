@@ -93,13 +93,14 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         const certificates = tlsSettings
             ? settings.sites.flatMap((site) => {
                   const names = site.certificateNames;
-                  return names ? [new SiteCertificate(named(`${site.name}-certificate`), { connection, settings: tlsSettings, site: { ...site, certificateNames: names }, orders }, { parent: this, dependsOn: [...sites, ...(acme?.ready ?? [])] })] : [];
+                  return names ? [new SiteCertificate(named(`${site.name}-certificate`), { connection, settings: tlsSettings, site: { ...site, certificateNames: names }, orders }, { parent: this, dependsOn: [...sites, ...(acme ? [acme.directories] : [])] })] : [];
               })
             : [];
         const nginx = new Nginx(`${name}-nginx`, { connection, settings }, { parent: this, dependsOn: [...sites, ...certificates.flatMap((c) => c.prepared)] });
         // One after the other: they share uacme's account and reload the same nginx.
         const issued: pulumi.CustomResource[] = [];
-        if (orders) for (const certificate of certificates) issued.push(certificate.issue([nginx.reloaded, ...issued.slice(-1)]));
+        // The ACME client (its program, the CA bundle to trust) is installed meanwhile: only the issue waits for it.
+        if (orders) for (const certificate of certificates) issued.push(certificate.issue([nginx.reloaded, ...(acme?.ready ?? []), ...issued.slice(-1)]));
         this.issued = issued;
         this.serving = [nginx.reloaded];
         if (tlsSettings && lead) this.certificatePull = new CertificatePull(`${name}-certificate-pull`, { connection, settings: tlsSettings, lead }, afterSites);

@@ -38,6 +38,8 @@ const required = (file: HostFile | undefined): HostFile => {
 export class AcmeClient extends pulumi.ComponentResource {
     /** What a site's certificate needs in place before it is issued. */
     public readonly ready: pulumi.Resource[];
+    /** The step whose delete removes the certificates' directories: what serves from them goes first on destroy. */
+    public readonly directories: pulumi.Resource;
 
     constructor(name: string, args: AcmeClientArgs, opts?: pulumi.ComponentResourceOptions) {
         // The type every stack holds since the first release with TLS, when it had one certificate.
@@ -58,6 +60,7 @@ export class AcmeClient extends pulumi.ComponentResource {
             },
             { ...childOptions(this, opts), deleteBeforeReplace: true, aliases: [{ name: `${name}-directories` }] },
         );
+        this.directories = cleanup;
         this.ready = [cleanup];
         if (!args.orders) {
             this.registerOutputs({});

@@ -18,15 +18,23 @@ export const reload = (service: string, check?: string): string => `${check ? `$
  * reload step is done) could still reach a worker with the old configuration or certificate. This
  * waits, 5 s at most, until none of the workers that were accepting connections before the reload
  * still is (an old worker that finishes its requests is titled "worker process is shutting down"
- * and no longer accepts). Busybox and procps alike: /proc and tr only.
+ * and no longer accepts).
+ *
+ * Workers are found with two greps over /proc/<pid>/cmdline (busybox and GNU alike), not a
+ * process per pid. Globbing is switched back on inside: acme-renew and cert-pull run this with
+ * `set -f`, under which /proc/[0-9]* would not expand and nothing would be waited for. grep's
+ * status is not used: a process that ends while it reads makes it 2 although others matched.
  */
-const nginxWorkersAccepting = `for f in /proc/[0-9]*/cmdline; do c=$(tr '\\0' ' ' 2>/dev/null < "$f") || continue; case "$c" in *"shutting down"*) ;; "nginx: worker process"*) p=\${f#/proc/}; echo "\${p%/cmdline}";; esac; done`;
+const nginxWorkersAccepting = (files: string): string =>
+    `$(set +f; w=$(grep -l '^nginx: worker process' ${files} 2>/dev/null || :); [ -z "$w" ] || grep -L 'shutting down' $w 2>/dev/null || :)`;
 
 const reloadedNginx = (reloadCommand: string): string =>
     [
-        `old=$(${nginxWorkersAccepting})`,
-        reloadCommand,
-        'n=0; while [ -n "$old" ] && [ $n -lt 50 ]; do still=; for p in $old; do case "$(tr \'\\0\' \' \' 2>/dev/null < /proc/$p/cmdline)" in ""|*"shutting down"*) ;; *) still=$p;; esac; done; [ -z "$still" ] && break; n=$((n + 1)); sleep 0.1; done',
+        `old=${nginxWorkersAccepting("/proc/[0-9]*/cmdline")}`,
+        // A failed reload (its check refused the configuration) fails at once: nothing to wait for.
+        `if ${reloadCommand}; then`,
+        `n=0; while [ -n "$old" ] && [ $n -lt 50 ]; do old=${nginxWorkersAccepting("$old")}; [ -z "$old" ] && break; n=$((n + 1)); sleep 0.1; done`,
+        "else false; fi",
     ].join("\n");
 
 /** nginx's reload (reload, `check` first), returning once the new configuration serves. */

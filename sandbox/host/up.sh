@@ -34,6 +34,7 @@ HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 UseDNS no
+UsePAM no
 CONF
 echo "sandbox-$instance_name" >"$root/etc/hostname"
 printf '127.0.0.1 localhost\n%s sandbox-%s\n' "$address" "$instance_name" >"$root/etc/hosts"

@@ -171,7 +171,8 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
     it("6. a certificate switched by the stack's reload is served to the very next connection (the first up's switch from the placeholder, before GitHub's ping)", async () => {
         await oldWorkersGone();
         // The served pair replaced as acme-renew replaces it, by a self-signed one and back, each
-        // applied with the reload acme.conf gives; one HTTPS connection right after each switch back.
+        // applied with the reload acme.conf gives, run as acme-renew runs it; one HTTPS connection
+        // right after each switch back.
         const tls = "/etc/selfpages/tls/selfpages";
         const switchTo = (pair: "selfsigned" | "issued") =>
             hostRun(
@@ -184,6 +185,8 @@ describe.skipIf(!isRoot)("HTTPS with an ACME certificate (pebble)", () => {
                     `cp "$w/${pair}.key" "$d/privkey.pem.new" && mv -f "$d/privkey.pem.new" "$d/privkey.pem"`,
                     `cp "$w/${pair}.pem" "$d/fullchain.pem.new" && mv -f "$d/fullchain.pem.new" "$d/fullchain.pem"`,
                     `. ${acmeConf}`,
+                    // Globbing off, as acme-renew and cert-pull run the reload.
+                    "set -f",
                     'nginx -t -q && eval "$RELOAD_NGINX"',
                 ].join("\n"),
             );

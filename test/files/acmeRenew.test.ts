@@ -90,7 +90,7 @@ exit "$status"
         expect(content).toContain("KEY='/etc/selfpages/tls/selfpages/privkey.pem'");
         // lib/openrc.ts's reload of nginx, word for word: a reload if it runs, then the wait for its new workers.
         expect(content).toContain(`RELOAD_NGINX=${shellQuote(reloadNginxIfRunning())}\n`);
-        expect(reloadNginxIfRunning()).toMatch(/^if rc-service nginx status >\/dev\/null 2>&1; then\n[\s\S]*\nrc-service nginx reload\n[\s\S]*shutting down[\s\S]*\nfi$/);
+        expect(reloadNginxIfRunning()).toMatch(/^if rc-service nginx status >\/dev\/null 2>&1; then\n[\s\S]*\nif rc-service nginx reload; then\n[\s\S]*shutting down[\s\S]*\nfi$/);
         const off = validConfig({ tls: "off" }).settings;
         expect(acmeConfigFile(off, off.sites[0])).toBeUndefined();
     });
