@@ -34,14 +34,33 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 1' HUP INT TERM
 mkdir "$work/in"
 
+# Every peer pulls at the same minute, and the lead's sshd drops logins past its MaxStartups (by
+# default 10 unauthenticated at once: 6 of 20 simultaneous logins to a sandbox host were closed).
+# From cron a peer first waits a random part of a minute; a connection the lead closed, reset or
+# refused is tried again, 4 attempts in all, 1-3 s apart (the tests set both to 0).
+random_below() { echo $(($(od -An -N2 -tu2 /dev/urandom) % $1)); }
+splay=${SELFPAGES_CERT_PULL_SPLAY:-60}
+retry_delay=${SELFPAGES_CERT_PULL_RETRY_DELAY:-3}
+if [ "$mode" = cron ] && [ "$splay" -gt 0 ]; then sleep "$(random_below "$splay")"; fi
+
 # No user or system ssh config, no agent, no other key, no prompt: only the lead's pinned key.
-if ! ssh -F /dev/null -i "$IDENTITY" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
-    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
-    -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3 \
-    -p "$LEAD_PORT" -l "$LEAD_USER" "$LEAD_HOST" cert-export >"$work/certs.tar" 2>"$work/ssh.err"; then
-    say "fetching from $LEAD_HOST:$LEAD_PORT failed: $(tail -n 3 "$work/ssh.err" | tr '\n' ' ')"
-    exit 1
-fi
+attempt=1
+while :; do
+    ssh -F /dev/null -i "$IDENTITY" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+        -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
+        -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3 \
+        -p "$LEAD_PORT" -l "$LEAD_USER" "$LEAD_HOST" cert-export >"$work/certs.tar" 2>"$work/ssh.err" && break
+    ssh_status=$?
+    reason=$(tail -n 3 "$work/ssh.err" | tr '\n' ' ')
+    # 255 is ssh's own failure; a refused key, another host key or a timeout will not pass on a retry.
+    if [ "$ssh_status" -ne 255 ] || [ "$attempt" -ge 4 ] || grep -q -e 'Host key verification failed' -e 'Permission denied' -e 'timed out' "$work/ssh.err"; then
+        say "fetching from $LEAD_HOST:$LEAD_PORT failed (attempt $attempt): $reason"
+        exit 1
+    fi
+    say "fetching from $LEAD_HOST:$LEAD_PORT: attempt $attempt failed, trying again: $reason"
+    attempt=$((attempt + 1))
+    if [ "$retry_delay" -gt 0 ]; then sleep "$((1 + $(random_below "$retry_delay")))"; fi
+done
 if ! tar -xf "$work/certs.tar" -C "$work/in" 2>"$work/tar.err"; then
     say "the lead's answer is not a certificate stream: $(tail -n 3 "$work/tar.err" | tr '\n' ' ')"
     exit 1

@@ -53,7 +53,8 @@ describe.skipIf(!openssl || shells.length === 0).each(shells)("certificate expor
     const servedSerial = (site: string) => BigInt(`0x${execFileSync("openssl", ["x509", "-noout", "-serial", "-in", served(site).cert], { encoding: "utf8" }).trim().replace(/^serial=/, "")}`);
 
     async function pull(mode = "cron") {
-        const env = { PATH: shell.onlyBusybox ? `${bin}:${path.join(dir, "busybox-bin")}` : `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, SELFPAGES_CERT_PULL_CONF: pullConf };
+        // No random wait before a cron pull, none between attempts (the shipped values are checked below).
+        const env = { PATH: shell.onlyBusybox ? `${bin}:${path.join(dir, "busybox-bin")}` : `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, SELFPAGES_CERT_PULL_CONF: pullConf, SELFPAGES_CERT_PULL_SPLAY: "0", SELFPAGES_CERT_PULL_RETRY_DELAY: "0" };
         return runLoggingCalls(shell.command[0], [...shell.command.slice(1), pullScript, mode], env, calls);
     }
 
@@ -68,10 +69,23 @@ describe.skipIf(!openssl || shells.length === 0).each(shells)("certificate expor
             fs.symlinkSync(openssl, path.join(bin, "openssl"));
         }
         // ssh as the pull calls it: its options logged, the lead's forced command run in its place
-        // (whatever the peer asks), unless $dir/ssh-fails says the lead is unreachable.
+        // (whatever the peer asks), unless $dir/ssh-fails says the lead is unreachable (its text is
+        // ssh's error; $dir/ssh-fails-left, when present, counts the failures left).
         fs.writeFileSync(
             path.join(bin, "ssh"),
-            `#!/bin/sh\necho "ssh $*" >> ${calls}\nif [ -e ${dir}/ssh-fails ]; then echo "ssh: connect to host lead port 22: Connection refused" >&2; exit 255; fi\nSELFPAGES_CERT_EXPORT_CONF=${exportConf} exec ${shell.command.join(" ")} ${exportScript}\n`,
+            `#!/bin/sh
+echo "ssh $*" >> ${calls}
+if [ -e ${dir}/ssh-fails ]; then
+    left=$(cat ${dir}/ssh-fails-left 2>/dev/null || echo always)
+    if [ "$left" != 0 ]; then
+        [ "$left" = always ] || echo $((left - 1)) > ${dir}/ssh-fails-left
+        message=$(cat ${dir}/ssh-fails)
+        echo "\${message:-ssh: connect to host lead port 22: Connection refused}" >&2
+        exit 255
+    fi
+fi
+SELFPAGES_CERT_EXPORT_CONF=${exportConf} exec ${shell.command.join(" ")} ${exportScript}
+`,
             { mode: 0o755 },
         );
         fs.writeFileSync(path.join(bin, "nginx"), `#!/bin/sh\necho "nginx $*" >> ${calls}\n[ ! -e ${dir}/nginx-refuses ]\n`, { mode: 0o755 });
@@ -85,7 +99,7 @@ describe.skipIf(!openssl || shells.length === 0).each(shells)("certificate expor
     });
     beforeEach(() => {
         for (const d of [acmeDir, tlsDir]) fs.rmSync(d, { recursive: true, force: true });
-        for (const f of ["ssh-fails", "nginx-refuses"]) fs.rmSync(path.join(dir, f), { force: true });
+        for (const f of ["ssh-fails", "ssh-fails-left", "nginx-refuses"]) fs.rmSync(path.join(dir, f), { force: true });
         fs.rmSync(logFile, { force: true });
         // uacme's account key, which must never leave the lead.
         fs.mkdirSync(path.join(acmeDir, "private"), { recursive: true });
@@ -176,11 +190,44 @@ describe.skipIf(!openssl || shells.length === 0).each(shells)("certificate expor
         fs.writeFileSync(path.join(dir, "ssh-fails"), "");
         const up = await pull("up");
         expect(up.status).toBe(1);
-        expect(up.stderr).toMatch(/fetching from 203\.0\.113\.10:22 failed: ssh: connect to host lead port 22: Connection refused/);
+        expect(up.stderr).toMatch(/fetching from 203\.0\.113\.10:22 failed \(attempt 4\): ssh: connect to host lead port 22: Connection refused/);
+        expect(up.calls.split("\n").filter((l) => l.startsWith("ssh "))).toHaveLength(4);
         const cron = await pull("cron");
         expect(cron.status).toBe(1);
         expect(cron.stderr).toBe("");
+        expect(fs.readFileSync(logFile, "utf8")).toMatch(/cert-pull: fetching from 203\.0\.113\.10:22 failed \(attempt 4\)/);
         expect(fs.readFileSync(served("main").cert, "utf8")).toBe("placeholder cert\n");
+    });
+
+    it("tries again when the lead closes the connection (its sshd's MaxStartups), and installs on the attempt that passes", async () => {
+        const serial = issueOnLead(certified.main);
+        fs.writeFileSync(path.join(dir, "ssh-fails"), "kex_exchange_identification: Connection closed by remote host\nConnection closed by 203.0.113.10 port 22");
+        fs.writeFileSync(path.join(dir, "ssh-fails-left"), "2");
+        const up = await pull("up");
+        expect(up.status).toBe(0);
+        expect(up.calls.split("\n").filter((l) => l.startsWith("ssh "))).toHaveLength(3);
+        expect(up.stderr).toMatch(/attempt 1 failed, trying again: kex_exchange_identification: Connection closed by remote host/);
+        expect(servedSerial("main")).toBe(BigInt(serial));
+    });
+
+    it.each([
+        ["another host key", "Host key verification failed."],
+        ["a refused key", "root@203.0.113.10: Permission denied (publickey)."],
+        ["a timeout", "ssh: connect to host 203.0.113.10 port 22: Connection timed out"],
+    ])("does not try again after %s: it would not pass", async (_, message) => {
+        issueOnLead(certified.main);
+        fs.writeFileSync(path.join(dir, "ssh-fails"), message);
+        const up = await pull("up");
+        expect(up.status).toBe(1);
+        expect(up.calls.split("\n").filter((l) => l.startsWith("ssh "))).toHaveLength(1);
+        expect(up.stderr).toContain(`failed (attempt 1): ${message}`);
+    });
+
+    it("ships with a random wait before a cron pull (up to a minute) and 1-3 s between attempts; `up` does not wait first", () => {
+        const script = fs.readFileSync(pullScript, "utf8");
+        expect(script).toContain("splay=${SELFPAGES_CERT_PULL_SPLAY:-60}");
+        expect(script).toContain("retry_delay=${SELFPAGES_CERT_PULL_RETRY_DELAY:-3}");
+        expect(script).toMatch(/if \[ "\$mode" = cron \] && \[ "\$splay" -gt 0 \]; then sleep/);
     });
 
     it("puts the previous certificates back when nginx -t refuses the new ones", async () => {
