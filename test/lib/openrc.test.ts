@@ -55,8 +55,8 @@ const scenario = (shell: Shell, options: { mode: string; snippet: string }): str
     ].join("\n");
 };
 
-const cases = (shell: () => Shell) => {
-    const run = (mode: string, snippet: string, env: Record<string, string> = {}) => shell().run(scenario(shell(), { mode, snippet }), env);
+const cases = (shell: Shell) => {
+    const run = (mode: string, snippet: string, env: Record<string, string> = {}) => shell.run(scenario(shell, { mode, snippet }), env);
 
     // acme-renew and cert-pull run the reload with globbing off; the steps run it under `set -eu`.
     it.each([":", "set -f", "set -eu", "set -euf"])("reloadNginx returns once every worker that accepted before has gone (%s)", (mode) => {
@@ -97,7 +97,7 @@ describe("nginx's reload on Debian's shell (dash)", () => {
         for (const [name, content] of Object.entries(stubs(dir))) fs.writeFileSync(path.join(dir, "bin", name), content, { mode: 0o755 });
     });
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-    cases(() => shell);
+    cases(shell);
 });
 
 const alpineUnavailable = alpineAvailable ? chrootUnavailable() : "../shared/third_party/alpine is missing";
@@ -118,5 +118,5 @@ describe.skipIf(alpineUnavailable !== undefined)("nginx's reload on Alpine's she
         for (const [name, content] of Object.entries(stubs(dir))) fs.writeFileSync(root.path(`${dir}/bin/${name}`), content, { mode: 0o755 });
     });
     afterAll(() => root?.remove());
-    cases(() => shell);
+    cases(shell);
 });
