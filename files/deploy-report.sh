@@ -202,15 +202,23 @@ ask_peers() {
 	waiting=${still# }
 }
 
+# Hundredths of a second since boot, from /proc/uptime (two decimals; busybox and GNU alike): the
+# whole seconds of `date +%s` made PEER_WAIT anything from PEER_WAIT - 1 to PEER_WAIT seconds, and
+# with a 2 s wait sometimes too short for a second round. "1" before the decimals: not octal.
+centiseconds() {
+	read -r up _ </proc/uptime
+	echo $((${up%.*} * 100 + 1${up#*.} - 100))
+}
+
 # Sets served to "served by N of M servers[ (names not yet)]": this server and the peers whose
 # commit URL answers SHA, asked until all do or PEER_WAIT seconds have passed (see the header).
 count_served() {
 	waiting=$PEERS
-	since=$(date +%s)
+	since=$(centiseconds)
 	while :; do
 		ask_peers "$1"
 		[ -n "$waiting" ] || break
-		[ $(($(date +%s) - since)) -lt "$PEER_WAIT" ] || break
+		[ $(($(centiseconds) - since)) -lt $((PEER_WAIT * 100)) ] || break
 		! queued || break
 		# A fraction of a second where sleep takes one (coreutils, busybox with float sleep).
 		sleep "$PEER_POLL" 2>/dev/null || sleep 1

@@ -476,7 +476,7 @@ describe.skipIf(!curl).each(shells)("deploy reporter under $name", (shell) => {
             const succeeded = Date.now();
             await r.drained();
             expect(successOf(commit).map((s) => s.description)).toEqual([`deployed ${short(commit)}: served by 2 of 6 servers (web3, web4, web5, web6 not yet)`]);
-            // PEER_WAIT (2 s, counted in whole seconds) and one last round bounded by PEER_TIMEOUT (1 s).
+            // PEER_WAIT (2 s, to the hundredth) and one last round bounded by PEER_TIMEOUT (1 s).
             const waited = postedAt(before, "success") - succeeded;
             expect(waited).toBeGreaterThanOrEqual(1000);
             expect(waited).toBeLessThan(4500);
