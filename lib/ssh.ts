@@ -1,5 +1,5 @@
 import type * as command from "@pulumi/command";
-import { Client } from "ssh2";
+import { Client, utils } from "ssh2";
 import type { Settings } from "./config";
 
 /**
@@ -20,11 +20,25 @@ export function sshTarget(settings: Settings, privateKey: string): SshTarget {
 }
 
 /**
+ * The key in the shortest PEM form its type has, the same key: PKCS#8 for Ed25519 (119 bytes
+ * against the OpenSSH format's 399), PKCS#1 or SEC1 for RSA and ECDSA. @pulumi/command keeps the
+ * whole connection, key included, encrypted in the inputs and outputs of every step, and the file
+ * backend rewrites the whole state after each step: the key was a sixth of a five-server state.
+ * A key ssh2 cannot read without a passphrase is kept as given.
+ */
+export function compactPrivateKey(privateKey: string): string {
+    const parsed = utils.parseKey(privateKey);
+    if (parsed instanceof Error) return privateKey;
+    const pem = parsed.getPrivatePEM();
+    return pem.length < privateKey.trim().length ? pem : privateKey;
+}
+
+/**
  * The target as @pulumi/command's connection. Its provider checks the pinned key (hostKey) as
  * SshSession does, before authentication; a freshly booted VM may take a while to accept SSH.
  */
 export function commandConnection(target: SshTarget): command.types.input.remote.ConnectionArgs {
-    return { ...target, dialErrorLimit: 30, perDialTimeout: 10 };
+    return { ...target, privateKey: compactPrivateKey(target.privateKey), dialErrorLimit: 30, perDialTimeout: 10 };
 }
 
 export class HostKeyMismatchError extends Error {

@@ -7,6 +7,8 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { buildSandbox, removeSandbox, type SandboxSite } from "../sandbox/build";
+import { fileBackendUrl } from "../sandbox/stack";
+import { shellQuote } from "../lib/templates";
 import { cacheDir, repoRoot } from "../toolchain/env";
 
 // Another name (and SELFPAGES_SANDBOX_STATE) runs a second sandbox beside the usual one: the tests do.
@@ -84,7 +86,7 @@ Publish a change, as GitHub Pages would receive it:
 function pulumiHints(dnsServer: string | undefined): string {
     // With TLS, the host check resolves the site's names through pebble's DNS, as the sandbox's own `up` does.
     return `  cd ${repoRoot}
-  export PULUMI_BACKEND_URL=file://${path.join(stateDir, "backend")} PULUMI_CONFIG_PASSPHRASE_FILE=${path.join(stateDir, "passphrase")}${dnsServer ? ` SELFPAGES_DNS_SERVER=${dnsServer}` : ""}
+  export PULUMI_BACKEND_URL=${shellQuote(fileBackendUrl(path.join(stateDir, "backend")))} PULUMI_CONFIG_PASSPHRASE_FILE=${path.join(stateDir, "passphrase")}${dnsServer ? ` SELFPAGES_DNS_SERVER=${dnsServer}` : ""}
   npm run -s pulumi -- preview --stack ${name}`;
 }
 
