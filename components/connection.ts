@@ -1,8 +1,8 @@
-import { componentOptions } from "../lib/options";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
+import { formerlyUnder } from "../lib/options";
 import { commandConnection, sshTarget } from "../lib/ssh";
 
 export interface HostConnectionArgs {
@@ -12,43 +12,48 @@ export interface HostConnectionArgs {
     preflightFailure?: string;
 }
 
-/**
- * The SSH connection every other command uses, and a first command that waits for the host and
- * refuses a host whose key differs from the pinned one (connection.hostKey). The host checks
- * (lib/hostChecks.ts) are not run again here: the preflight of the same `up` (index.ts) ran them
- * before any resource was declared, so one SSH check per `up`.
- */
-export class HostConnection extends pulumi.ComponentResource {
-    public readonly connection: pulumi.Output<Connection>;
+export interface HostConnection {
+    /** The SSH connection every other step uses (a secret: it holds the key). */
+    connection: pulumi.Output<Connection>;
     /** Everything that touches the host depends on this. */
-    public readonly ready: command.remote.Command;
-
-    constructor(name: string, args: HostConnectionArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:connection:HostConnection", name, {}, componentOptions(opts));
-        const { settings } = args;
-        this.connection = pulumi.secret(args.privateKey).apply((privateKey) => commandConnection(sshTarget(settings, privateKey)));
-        // In a fleet, a server that failed its preflight is not connected to: this local step fails
-        // with the reason (naming the server), so its steps are not attempted and the others converge.
-        // Its trigger changes while the server is unfit, so the step runs (and fails) on every `up`
-        // until the server is fixed; then it runs once more, and succeeds.
-        const gate = args.preflightFailure === undefined
-            ? []
-            : [
-                  new command.local.Command(
-                      `${name}-preflight`,
-                      { create: `printf '%s\\n' "$REASON" >&2; exit 1`, environment: { REASON: args.preflightFailure }, triggers: [args.preflightFailure, String(Date.now())] },
-                      { parent: this },
-                  ),
-              ];
-        this.ready = hostCommand(
-            `${name}-ready`,
-            {
-                connection: this.connection,
-                create: "true",
-                triggers: [settings.host.address, settings.host.port, settings.host.hostKey, settings.os],
-            },
-            { parent: this, deleteBeforeReplace: true, dependsOn: gate },
-        );
-        this.registerOutputs({ connection: this.connection, ready: this.ready });
-    }
+    ready: command.remote.Command;
 }
+
+/**
+ * The SSH connection every other step of the server uses, and a first step that waits for the
+ * host and refuses a host whose key differs from the pinned one (connection.hostKey). The host
+ * checks (lib/hostChecks.ts) are not run again here: the preflight of the same `up` (index.ts) ran
+ * them before any resource was declared, so one SSH check per `up`.
+ */
+export function connectToHost(name: string, args: HostConnectionArgs, opts: pulumi.CustomResourceOptions): HostConnection {
+    const { settings } = args;
+    const connection = pulumi.secret(args.privateKey).apply((privateKey) => commandConnection(sshTarget(settings, privateKey)));
+    // Releases before kept these steps in a component of their own.
+    const aliases = [formerlyUnder(name, "selfpages:connection:HostConnection", opts)];
+    // In a fleet, a server that failed its preflight is not connected to: this local step fails
+    // with the reason (naming the server), so its steps are not attempted and the others converge.
+    // Its trigger changes while the server is unfit, so the step runs (and fails) on every `up`
+    // until the server is fixed; then it runs once more, and succeeds.
+    const gate = args.preflightFailure === undefined
+        ? []
+        : [
+              new command.local.Command(
+                  `${name}-preflight`,
+                  { create: `printf '%s\\n' "$REASON" >&2; exit 1`, environment: { REASON: args.preflightFailure }, triggers: [args.preflightFailure, String(Date.now())] },
+                  { ...opts, aliases },
+              ),
+          ];
+    const ready = hostCommand(
+        `${name}-ready`,
+        {
+            connection,
+            create: "true",
+            triggers: [settings.host.address, settings.host.port, settings.host.hostKey, settings.os],
+        },
+        { ...opts, deleteBeforeReplace: true, dependsOn: [...dependencies(opts), ...gate], aliases },
+    );
+    return { connection, ready };
+}
+
+const dependencies = (opts: pulumi.CustomResourceOptions): pulumi.Input<pulumi.Resource>[] =>
+    opts.dependsOn === undefined ? [] : Array.isArray(opts.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [opts.dependsOn as pulumi.Input<pulumi.Resource>];

@@ -1,8 +1,8 @@
-import * as command from "@pulumi/command";
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
-import { childOptions, componentOptions } from "../lib/options";
+import { formerlyUnder } from "../lib/options";
 
 export interface PackagesArgs {
     connection: pulumi.Input<Connection>;
@@ -10,24 +10,19 @@ export interface PackagesArgs {
 }
 
 /**
- * The distro packages (nginx, git, webhook, cron, OpenRC). The package manager runs only when one
- * is missing, so a re-run is cheap and works without a mirror. `pulumi destroy` leaves them.
+ * The distro packages (nginx, git, webhook, cron, OpenRC), one step of the server's. The package
+ * manager runs only when one is missing, so a re-run is cheap and works without a mirror.
+ * `pulumi destroy` leaves them.
  */
-export class Packages extends pulumi.ComponentResource {
-    public readonly installed: command.remote.Command;
-
-    constructor(name: string, args: PackagesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:packages:Packages", name, {}, componentOptions(opts));
-        const { platform } = args.settings;
-        this.installed = hostCommand(
-            `${name}-install`,
-            {
-                connection: args.connection,
-                create: `set -eu\nif ! { ${platform.packagesPresentCommand}; }; then\n${platform.packagesInstallCommand}\nfi\n${platform.packagesPresentCommand}`,
-                triggers: [platform.family, ...platform.packages],
-            },
-            childOptions(this, opts),
-        );
-        this.registerOutputs({ installed: this.installed });
-    }
+export function installPackages(name: string, args: PackagesArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    const { platform } = args.settings;
+    return hostCommand(
+        `${name}-install`,
+        {
+            connection: args.connection,
+            create: `set -eu\nif ! { ${platform.packagesPresentCommand}; }; then\n${platform.packagesInstallCommand}\nfi\n${platform.packagesPresentCommand}`,
+            triggers: [platform.family, ...platform.packages],
+        },
+        { ...opts, aliases: [formerlyUnder(name, "selfpages:packages:Packages", opts)] },
+    );
 }

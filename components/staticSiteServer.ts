@@ -1,19 +1,19 @@
 import { componentOptions } from "../lib/options";
 import * as pulumi from "@pulumi/pulumi";
 import { oneServerName, serverSettings, type ServerSettings, type Settings } from "../lib/config";
-import { HostConnection } from "./connection";
+import { connectToHost } from "./connection";
 import { FallbackCron } from "./cron";
 import { Nginx } from "./nginx";
-import { Packages } from "./packages";
+import { installPackages } from "./packages";
 import { Receiver } from "./receiver";
-import { ServiceAccount } from "./serviceAccount";
+import { createServiceAccount } from "./serviceAccount";
 import { Site } from "./site";
 import { AcmeClient, SiteCertificate } from "./tls";
 import { CertificateExport, CertificatePull } from "./certificateSharing";
 import { certificateLead, certificatePeers } from "../lib/hostFiles";
-import { SyncProgram } from "./syncProgram";
+import { installSyncProgram } from "./syncProgram";
 import { Deployments } from "./deployments";
-import { HostDirectories } from "./directories";
+import { createHostDirectories } from "./directories";
 
 const required = <T>(value: T | undefined, name: string): T => {
     if (value === undefined) throw new Error(`StaticSiteServer: settings.deployments.enabled needs ${name}`);
@@ -65,18 +65,19 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         // another server's are prefixed with its name (a dot: no site or server name has one).
         const named = (child: string) => (args.server.name === oneServerName ? child : `${args.server.name}.${child}`);
 
-        const host = new HostConnection(`${name}-host`, { settings, privateKey: args.hostPrivateKey, preflightFailure: args.preflightFailure }, { parent: this });
+        // Concerns of a single step are steps of the server; the others are components of their own.
+        const host = connectToHost(`${name}-host`, { settings, privateKey: args.hostPrivateKey, preflightFailure: args.preflightFailure }, { parent: this });
         const { connection } = host;
-        const packages = new Packages(`${name}-packages`, { connection, settings }, { parent: this, dependsOn: [host.ready] });
-        const account = new ServiceAccount(`${name}-account`, { connection, settings }, { parent: this, dependsOn: [packages] });
+        const packages = installPackages(`${name}-packages`, { connection, settings }, { parent: this, dependsOn: [host.ready] });
+        const account = createServiceAccount(`${name}-account`, { connection, settings }, { parent: this, dependsOn: [packages] });
         // Stacks made by earlier releases hold some steps under other components: aliases carry them over.
         const formerly = (component: string, type: string, step: string): pulumi.Alias => ({ name: `${name}-${step}`, parent: pulumi.createUrn(`${name}-${component}`, type, this) });
-        const directories = new HostDirectories(`${name}-directories`, { connection, settings, aliases: [formerly("site", "selfpages:site:Site", "site-directories")] }, { parent: this, dependsOn: [account] });
+        const directories = createHostDirectories(`${name}-directories`, { connection, settings, aliases: [formerly("site", "selfpages:site:Site", "site-directories")] }, { parent: this, dependsOn: [account] });
         // The deploy reporter is in place before the sites' first deploys, which it reports.
         const deployments = settings.deployments.enabled && args.reportsDeployments
             ? [new Deployments(`${name}-deployments`, { connection, settings, deploymentsToken: required(args.githubDeploymentsToken, "githubDeploymentsToken"), githubToken: args.githubToken }, { parent: this, dependsOn: [directories] })]
             : [];
-        const sync = new SyncProgram(`${name}-sync`, { connection, settings, aliases: [formerly("site", "selfpages:site:Site", "site-sync-script")] }, { parent: this, dependsOn: [directories] });
+        const sync = installSyncProgram(`${name}-sync`, { connection, settings, aliases: [formerly("site", "selfpages:site:Site", "site-sync-script")] }, { parent: this, dependsOn: [directories] });
         const sites = settings.sites.map(
             (site) => new Site(named(`${site.name}-site`), { connection, settings, site, syncProgram: { step: sync.program, content: sync.content }, reportsDeployments: deployments.length > 0 }, { parent: this, dependsOn: [directories, ...deployments] }),
         );

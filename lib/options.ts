@@ -22,3 +22,13 @@ export function componentOptions(opts: pulumi.ComponentResourceOptions | undefin
     const { dependsOn: _waitedForByTheChildren, ...own } = opts;
     return own;
 }
+
+/**
+ * Where a step of the server's was kept by releases that gave each single-step concern its own
+ * component (`type`, named `name`, under the same parent): the alias that carries the step over
+ * to its place directly under the server, so that the upgrade neither creates nor deletes it.
+ */
+export function formerlyUnder(name: string, type: string, opts: pulumi.CustomResourceOptions): pulumi.Alias {
+    if (!(opts.parent instanceof pulumi.Resource)) throw new Error(`${name}: a server step needs its server as parent`);
+    return { parent: pulumi.createUrn(name, type, opts.parent) };
+}

@@ -12,6 +12,8 @@ export interface Registered {
     name: string;
     parent: string;
     dependencies: string[];
+    /** The parent URN of each of its aliases that names one: where earlier releases kept it. */
+    aliasParents: string[];
     /** Inputs with secrets unwrapped. */
     inputs: Record<string, unknown>;
     /** Inputs as sent to the engine: secrets still wrapped in their marker. */
@@ -52,6 +54,8 @@ export async function registerUnderMocks(declare: () => void, commandStdout: Rec
             name: req.getName(),
             parent: req.getParent(),
             dependencies: req.getDependenciesList(),
+            // Alias protobuf messages (the mocks take alias specs): only a spec's parent is read here.
+            aliasParents: req.getAliasesList().map((alias: any) => alias.getSpec()?.getParenturn() ?? "").filter(Boolean),
             inputs: unwrap(wire) as Record<string, unknown>,
             wire,
         });

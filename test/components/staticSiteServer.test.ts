@@ -43,18 +43,13 @@ function dependsOnTransitively(resources: Registered[], name: string): Set<strin
 const commands = (resources: Registered[]) => resources.filter((r) => r.type === remoteCommandType);
 
 describe("StaticSiteServer under mocks", () => {
-    it("declares one component per server concern and the resources inside them", async () => {
+    it("declares one component per server concern of several steps, and the resources inside them", async () => {
         const resources = await declare();
         const components = resources.filter((r) => r.type.startsWith("selfpages:")).map((r) => `${r.type} ${r.name}`);
         expect(components.sort()).toEqual([
             "selfpages:index:StaticSiteServer selfpages",
             // The webhook secrets and GitHub hooks: the stack's, shared by every server.
             "selfpages:webhooks:SiteWebhooks selfpages-webhooks",
-            "selfpages:connection:HostConnection selfpages-host",
-            "selfpages:packages:Packages selfpages-packages",
-            "selfpages:account:ServiceAccount selfpages-account",
-            "selfpages:directories:HostDirectories selfpages-directories",
-            "selfpages:site:SyncProgram selfpages-sync",
             "selfpages:site:Site selfpages-site",
             "selfpages:receiver:Receiver selfpages-receiver",
             "selfpages:nginx:Nginx selfpages-nginx",
@@ -96,6 +91,25 @@ describe("StaticSiteServer under mocks", () => {
         );
         expect(resources.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["selfpages-receiver-secret-v1"]);
         expect(resources.filter((r) => r.type === githubWebhookType).map((r) => r.name)).toEqual(["selfpages-github-webhook"]);
+    });
+
+    it("keeps the single steps of a concern under the server, where releases before kept them in a component of their own (aliases)", async () => {
+        const resources = await declare();
+        const server = "urn:pulumi:unit::selfpages::selfpages:index:StaticSiteServer::selfpages";
+        const former = (type: string, name: string) => `urn:pulumi:unit::selfpages::selfpages:index:StaticSiteServer$${type}::${name}`;
+        for (const [step, type, component] of [
+            ["selfpages-host-ready", "selfpages:connection:HostConnection", "selfpages-host"],
+            ["selfpages-packages-install", "selfpages:packages:Packages", "selfpages-packages"],
+            ["selfpages-account-user", "selfpages:account:ServiceAccount", "selfpages-account"],
+            ["selfpages-directories-install", "selfpages:directories:HostDirectories", "selfpages-directories"],
+            ["selfpages-sync-program", "selfpages:site:SyncProgram", "selfpages-sync"],
+        ]) {
+            const registered = byName(resources, step);
+            expect(registered.parent, step).toBe(server);
+            expect(registered.aliasParents, step).toContain(former(type, component));
+        }
+        // And the two that the first releases kept under the site.
+        for (const step of ["selfpages-directories-install", "selfpages-sync-program"]) expect(byName(resources, step).aliasParents).toContain(former("selfpages:site:Site", "selfpages-site"));
     });
 
     it("registers each name once, and nothing but components, host steps, the secret and the GitHub hook", async () => {
