@@ -28,7 +28,10 @@ export interface HostCommandArgs {
  * step's inputs anyway (and a fleet's whole state is written after each step).
  */
 export function hostCommand(name: string, args: HostCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-    const { secretStdout, ...commandArgs } = args;
+    const { secretStdout, update, ...rest } = args;
+    // An update that is the create script is left out: the provider runs create on an update
+    // without one, and every script is kept twice per step in the state (inputs and outputs).
+    const commandArgs = update === undefined || update === args.create ? rest : { ...rest, update };
     return new command.remote.Command(
         name,
         secretStdout ? { ...commandArgs, logging: "none" } : commandArgs,

@@ -78,7 +78,53 @@ export function syncParameters(settings: Settings, site: SiteSettings) {
  * change only with selfpages itself (their diff in a preview is a selfpages upgrade, not the user's).
  */
 function programFile(source: string, hostPath: string): HostFile {
-    return { source, path: hostPath, mode: "0755", owner: "root", group: "root", content: fs.readFileSync(path.join(filesDir, source), "utf8"), compressed: true };
+    return { source, path: hostPath, mode: "0755", owner: "root", group: "root", content: shippedProgram(fs.readFileSync(path.join(filesDir, source), "utf8")), compressed: true };
+}
+
+/**
+ * A program of files/ as the host gets it: its header (the comment block at the top: what it is,
+ * how it is called) and its code, without the comments inside. Each step keeps its content twice
+ * in the stack's state, once per server, and the engine writes the whole state after every step:
+ * the sync program's comments were a twelfth of a five-server state. The commented source is the
+ * repository's; a test checks with bash's own parser that both are the same program.
+ */
+export function shippedProgram(source: string): string {
+    const lines = source.split("\n");
+    const header = lines.findIndex((line, i) => i > 0 && !line.startsWith("#"));
+    const kept = lines.slice(0, header);
+    // What the previous lines leave open: a quoted string (an awk program has its own comments,
+    // which stay) or a here-document (text, kept as it is).
+    let quote: "'" | '"' | undefined;
+    let hereDocumentEnd: string | undefined;
+    for (const line of lines.slice(header)) {
+        if (hereDocumentEnd !== undefined) {
+            kept.push(line);
+            if (line.replace(/^\t+/, "") === hereDocumentEnd) hereDocumentEnd = undefined;
+            continue;
+        }
+        if (quote === undefined && /^\s*#/.test(line)) continue;
+        kept.push(line);
+        quote = quoteOpenAfter(line, quote);
+        if (quote === undefined) hereDocumentEnd = /<<-?\s*['"]?([A-Za-z_][A-Za-z0-9_]*)['"]?/.exec(line)?.[1];
+    }
+    return kept.join("\n");
+}
+
+/** The quote a line of sh leaves open, given the one open before it (a comment ends the line). */
+function quoteOpenAfter(line: string, open: "'" | '"' | undefined): "'" | '"' | undefined {
+    let quote = open;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote === "'") {
+            if (c === "'") quote = undefined;
+        } else if (quote === '"') {
+            if (c === "\\") i++;
+            else if (c === '"') quote = undefined;
+        } else if (c === "\\") i++;
+        else if (c === "'" || c === '"') quote = c;
+        else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]))) break;
+    }
+    return quote;
 }
 
 /** The reporter of deploys to GitHub (deployments and their statuses), called by the sync script. */
