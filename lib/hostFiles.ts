@@ -83,7 +83,7 @@ function programFile(source: string, hostPath: string): HostFile {
 
 /**
  * A program of files/ as the host gets it: its header (the comment block at the top: what it is,
- * how it is called) and its code, without the comments inside. Each step keeps its content twice
+ * how it is called) and its code, without the comments inside but shellcheck's directives. Each step keeps its content twice
  * in the stack's state, once per server, and the engine writes the whole state after every step:
  * the sync program's comments were a twelfth of a five-server state. The commented source is the
  * repository's; a test checks with bash's own parser that both are the same program.
@@ -102,7 +102,8 @@ export function shippedProgram(source: string): string {
             if (line.replace(/^\t+/, "") === hereDocumentEnd) hereDocumentEnd = undefined;
             continue;
         }
-        if (quote === undefined && /^\s*#/.test(line)) continue;
+        // shellcheck's directives stay: the shipped program is linted as the source is.
+        if (quote === undefined && /^\s*#/.test(line) && !/^\s*# shellcheck /.test(line)) continue;
         kept.push(line);
         quote = quoteOpenAfter(line, quote);
         if (quote === undefined) hereDocumentEnd = /<<-?\s*['"]?([A-Za-z_][A-Za-z0-9_]*)['"]?/.exec(line)?.[1];

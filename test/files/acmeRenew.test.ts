@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, filesDir } from "../../lib/hostFiles";
+import { acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, filesDir, shippedProgram } from "../../lib/hostFiles";
 import { reloadNginxIfRunning } from "../../lib/openrc";
 import { shellQuote } from "../../lib/templates";
 import { assocSites, validConfig, validSitesConfig } from "../lib/fixtures";
@@ -80,8 +80,8 @@ exit "$status"
         await run("shellcheck", ["-s", "sh", script]);
     });
 
-    it("ships as it is; its parameters are single-quoted in acme.conf, the reload is the stack's one", () => {
-        expect(file?.content).toBe(fs.readFileSync(path.join(filesDir, "acme-renew.sh"), "utf8"));
+    it("ships as it is (without its inner comments); its parameters are single-quoted in acme.conf, the reload is the stack's one", () => {
+        expect(file?.content).toBe(shippedProgram(fs.readFileSync(path.join(filesDir, "acme-renew.sh"), "utf8")));
         expect(acmeConfigFile(settings, site)).toMatchObject({ path: "/etc/selfpages/sites/selfpages/acme.conf", mode: "0644", owner: "root", group: "root" });
         const content = acmeConfigFile(settings, site)?.content ?? "";
         expect(content).toContain("NAMES='site.example.org www.site.example.org'");

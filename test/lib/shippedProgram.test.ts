@@ -17,8 +17,9 @@ describe("shippedProgram", () => {
         const source = fs.readFileSync(path.join(filesDir, name), "utf8");
         const shipped = shippedProgram(source);
         expect(parsed(shipped)).toBe(parsed(source));
-        // Each run of sh reads it the same way too.
+        // Each run of sh reads it the same way too, and shellcheck finds in it what it finds in the source (nothing).
         execFileSync("sh", ["-n"], { input: shipped });
+        execFileSync("shellcheck", ["-s", "sh", "-"], { input: shipped });
     });
 
     it.each(programs)("%s: keeps the header (what it is, how it is called) and drops the comments inside", (name) => {
@@ -30,9 +31,9 @@ describe("shippedProgram", () => {
         expect(shipped.length).toBeLessThan(source.length);
     });
 
-    it("keeps what only looks like a comment: lines of a quoted awk program, a here-document's text", () => {
-        const source = ["#!/bin/sh", "# header", "x=1", "# dropped", "awk '", "  # an awk comment", "  { print }", "'", "cat <<EOF", "# text", "EOF", "  # dropped too", "echo done # trailing, kept with its line"].join("\n");
-        expect(shippedProgram(source).split("\n")).toEqual(["#!/bin/sh", "# header", "x=1", "awk '", "  # an awk comment", "  { print }", "'", "cat <<EOF", "# text", "EOF", "echo done # trailing, kept with its line"]);
+    it("keeps what only looks like a comment (lines of a quoted awk program, a here-document's text) and shellcheck's directives", () => {
+        const source = ["#!/bin/sh", "# header", "x=1", "# dropped", "# shellcheck disable=SC2034", "awk '", "  # an awk comment", "  { print }", "'", "cat <<EOF", "# text", "EOF", "  # dropped too", "echo done # trailing, kept with its line"].join("\n");
+        expect(shippedProgram(source).split("\n")).toEqual(["#!/bin/sh", "# header", "x=1", "# shellcheck disable=SC2034", "awk '", "  # an awk comment", "  { print }", "'", "cat <<EOF", "# text", "EOF", "echo done # trailing, kept with its line"]);
     });
 
     it("makes the sync program's compressed copy, kept twice per server in the state, a third smaller at least", () => {
