@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { hostCommand, type Connection } from "../lib/hostCommand";
-import { formerlyUnder } from "../lib/options";
+import { dependsOnList, formerlyUnder } from "../lib/options";
 import { commandConnection, sshTarget } from "../lib/ssh";
 
 export interface HostConnectionArgs {
@@ -50,10 +50,7 @@ export function connectToHost(name: string, args: HostConnectionArgs, opts: pulu
             create: "true",
             triggers: [settings.host.address, settings.host.port, settings.host.hostKey, settings.os],
         },
-        { ...opts, deleteBeforeReplace: true, dependsOn: [...dependencies(opts), ...gate], aliases },
+        { ...opts, deleteBeforeReplace: true, dependsOn: [...dependsOnList(opts), ...gate], aliases },
     );
     return { connection, ready };
 }
-
-const dependencies = (opts: pulumi.CustomResourceOptions): pulumi.Input<pulumi.Resource>[] =>
-    opts.dependsOn === undefined ? [] : Array.isArray(opts.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [opts.dependsOn as pulumi.Input<pulumi.Resource>];

@@ -83,10 +83,11 @@ function programFile(source: string, hostPath: string): HostFile {
 
 /**
  * A program of files/ as the host gets it: its header (the comment block at the top: what it is,
- * how it is called) and its code, without the comments inside but shellcheck's directives. Each step keeps its content twice
- * in the stack's state, once per server, and the engine writes the whole state after every step:
- * the sync program's comments were a twelfth of a five-server state. The commented source is the
- * repository's; a test checks with bash's own parser that both are the same program.
+ * how it is called) and its code, without the comments inside but shellcheck's directives. Each
+ * step keeps its content twice in the stack's state, once per server, and the engine writes the
+ * whole state after every step: the sync program's comments were a twelfth of a five-server
+ * state. The commented source is the repository's; a test checks with bash's own parser that both
+ * are the same program.
  */
 export function shippedProgram(source: string): string {
     const lines = source.split("\n");

@@ -6,8 +6,13 @@ import * as pulumi from "@pulumi/pulumi";
  * (Our components are given plain resources or arrays of them, never an Output of a list.)
  */
 export function childOptions(parent: pulumi.ComponentResource, opts: pulumi.ComponentResourceOptions | undefined, extra: pulumi.Input<pulumi.Resource>[] = []): pulumi.CustomResourceOptions {
-    const inherited = opts?.dependsOn === undefined ? [] : Array.isArray(opts.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [opts.dependsOn as pulumi.Input<pulumi.Resource>];
-    return { parent, dependsOn: [...inherited, ...extra] };
+    return { parent, dependsOn: [...dependsOnList(opts), ...extra] };
+}
+
+/** Options' `dependsOn` as a list (our components and steps are given plain resources or arrays of them). */
+export function dependsOnList(opts: pulumi.ResourceOptions | undefined): pulumi.Input<pulumi.Resource>[] {
+    if (opts?.dependsOn === undefined) return [];
+    return Array.isArray(opts.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [opts.dependsOn as pulumi.Input<pulumi.Resource>];
 }
 
 /**

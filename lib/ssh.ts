@@ -20,7 +20,7 @@ export function sshTarget(settings: Settings, privateKey: string): SshTarget {
 }
 
 /**
- * The key in the shortest PEM form its type has, the same key: PKCS#8 for Ed25519 (119 bytes
+ * The key in the shortest PEM form its type has, the same key: PKCS#8 for Ed25519 (118 bytes
  * against the OpenSSH format's 399), PKCS#1 or SEC1 for RSA and ECDSA. @pulumi/command keeps the
  * whole connection, key included, encrypted in the inputs and outputs of every step, and the file
  * backend rewrites the whole state after each step: the key was a sixth of a five-server state.

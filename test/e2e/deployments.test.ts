@@ -12,8 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSandbox, type Sandbox } from "../../sandbox/build";
 import type { StoredDeployment } from "../../sandbox/github/server";
 import { hostExec, privateKeyOf } from "../../sandbox/hostInstance";
-import { compactPrivateKey } from "../../lib/ssh";
-import { exportStack, filesHolding, get, runCommand, waitFor, worldReadableFiles } from "./support";
+import { exportStack, filesHolding, get, privateKeyLines, runCommand, waitFor, worldReadableFiles } from "./support";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -163,7 +162,7 @@ describe.skipIf(!isRoot)("deployments in GitHub, reported by the host", () => {
     it("7. the tokens appear nowhere in plain text: state, engine output, ps, logs, files other than the token's own", async () => {
         await reporterIdle();
         const deploymentsToken = env.deploymentsToken as string;
-        const secrets = [deploymentsToken, env.githubToken, privateKeyOf(env.host).split("\n")[1], compactPrivateKey(privateKeyOf(env.host)).split("\n")[1]];
+        const secrets = [deploymentsToken, env.githubToken, ...privateKeyLines(privateKeyOf(env.host))];
         const state = await exportStack(env);
         expect(state).toContain("secrets_providers");
         commandLineSamples.push(hostCommandLines(name));

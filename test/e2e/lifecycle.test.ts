@@ -12,10 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSandbox, type Sandbox } from "../../sandbox/build";
 import type { GitHubStandin } from "../../sandbox/github/server";
 import { hostExec, privateKeyOf, type SandboxHost } from "../../sandbox/hostInstance";
-import { compactPrivateKey } from "../../lib/ssh";
 import type { SitePublisher } from "../../sandbox/origin";
 import { repoRoot } from "../../toolchain/env";
-import { exportStack, get, recordFigure, waitFor, worldReadableFiles } from "./support";
+import { exportStack, get, privateKeyLines, recordFigure, waitFor, worldReadableFiles } from "./support";
 
 const isRoot = process.getuid?.() === 0;
 const repository = "selfpages/site";
@@ -254,7 +253,7 @@ describe.skipIf(!isRoot)("pulumi up against a real SSH host", () => {
     });
 
     it("12. no secret appears in plain text: state, engine output, ps, logs, world-readable files", async () => {
-        const secrets = [...secretsSeen, env.githubToken, privateKeyOf(host).split("\n")[1], compactPrivateKey(privateKeyOf(host)).split("\n")[1]];
+        const secrets = [...secretsSeen, env.githubToken, ...privateKeyLines(privateKeyOf(host))];
         expect(secrets.length).toBeGreaterThanOrEqual(4);
         const state = await exportStack(env);
         expect(state).toContain("secrets_providers");

@@ -4,6 +4,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import type * as tls from "node:tls";
 import * as path from "node:path";
+import { compactPrivateKey } from "../../lib/ssh";
 import { sandboxEnv } from "../../sandbox/stack";
 import { repoRoot } from "../../toolchain/env";
 
@@ -150,3 +151,9 @@ export function httpsGet(address: string, ca: string, servername: string, urlPat
         req.end();
     });
 }
+
+/**
+ * A line of an SSH private key in each form the stack holds it (as configured, and the shortest
+ * PEM form every step's connection carries): neither may appear in plain text anywhere.
+ */
+export const privateKeyLines = (privateKey: string): string[] => [privateKey.split("\n")[1], compactPrivateKey(privateKey).split("\n")[1]];

@@ -11,10 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSandbox, type Sandbox } from "../../sandbox/build";
 import type { GitHubStandin } from "../../sandbox/github/server";
 import { privateKeyOf, type SandboxHost } from "../../sandbox/hostInstance";
-import { compactPrivateKey } from "../../lib/ssh";
 import type { SitePublisher } from "../../sandbox/origin";
 import { cacheDir, repoRoot } from "../../toolchain/env";
-import { get, runCommand, waitFor } from "./support";
+import { get, privateKeyLines, runCommand, waitFor } from "./support";
 
 /** The fenced block between the README's user-path markers. */
 function readmeUserPath(): string {
@@ -132,7 +131,7 @@ describe("the README's user path, as printed", () => {
 
         // The state on disk holds no secret in the clear.
         const state = execFileSync("sh", ["-c", `cat ${path.join(home, ".selfpages", "state")}/.pulumi/stacks/*/*.json`], { encoding: "utf8" });
-        for (const secret of [token, privateKeyOf(host).split("\n")[1], compactPrivateKey(privateKeyOf(host)).split("\n")[1]]) expect(state).not.toContain(secret);
+        for (const secret of [token, ...privateKeyLines(privateKeyOf(host))]) expect(state).not.toContain(secret);
     });
 });
 
