@@ -119,18 +119,17 @@ export class CertificatePull extends pulumi.ComponentResource {
         const { layout, platform } = settings;
         const q = shellQuote;
 
-        const client = hostCommand(
-            `${name}-ssh-client`,
-            { connection, create: `set -eu\nif ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then\n${platform.sshClientInstallCommand}\nfi`, triggers: [platform.family] },
-            childOptions(this, opts),
-        );
-        // Generated once, as root, in a directory only root enters; a re-run prints the same key.
+        // Generated once, as root, in a directory only root enters; a re-run prints the same key. The
+        // ssh client is installed first when missing (releases before did it in a step of its own,
+        // which had nothing to undo: dropping it changes nothing on the host).
         const key = hostCommand(
             `${name}-key`,
             {
                 connection,
                 create: [
                     "set -eu",
+                    // Its output goes to stderr: this step's stdout is the public key.
+                    `if ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then\n{\n${platform.sshClientInstallCommand}\n} >&2\nfi`,
                     `install -d -o root -g root -m 0700 ${q(layout.certPullDir)}`,
                     `if [ ! -s ${q(layout.certPullKey)} ]; then (umask 077; ssh-keygen -q -t ed25519 -N '' -C ${q(`${certPullKeyMarker}@${settings.host.address}`)} -f ${q(layout.certPullKey)}); fi`,
                     `chmod 0600 ${q(layout.certPullKey)}`,
@@ -139,7 +138,7 @@ export class CertificatePull extends pulumi.ComponentResource {
                 delete: `rm -rf ${q(layout.certPullDir)}`,
                 triggers: [layout.certPullKey],
             },
-            { ...childOptions(this, opts, [client]), deleteBeforeReplace: true },
+            { ...childOptions(this, opts), deleteBeforeReplace: true },
         );
         this.publicKey = key.stdout.apply((out) => out.trim());
         const knownHosts = hostFile(`${name}-known-hosts`, { connection, ...certPullKnownHostsFile(settings, lead) }, childOptions(this, opts, [key]));

@@ -1,10 +1,10 @@
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
-import { childOptions, componentOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { crontabFile } from "../lib/hostFiles";
 import { enableAndStart } from "../lib/openrc";
 import { hostCommand, type Connection } from "../lib/hostCommand";
+import { formerlyUnder } from "../lib/options";
 
 export interface FallbackCronArgs {
     connection: pulumi.Input<Connection>;
@@ -12,39 +12,24 @@ export interface FallbackCronArgs {
 }
 
 /**
- * The fallback sync: the service account's whole crontab is replaced with `crontab -u USER -`, so
- * re-running `up` can never add a second line (seed 000 appended one per run).
+ * The fallback sync, one step of the server's: the cron daemon enabled and running, and the
+ * service account's whole crontab replaced with `crontab -u USER -`, so re-running `up` can never
+ * add a second line (seed 000 appended one per run). Releases before kept it in a component of its
+ * own with the daemon as a second step (which had nothing to undo: dropping it changes nothing on
+ * the host).
  */
-export class FallbackCron extends pulumi.ComponentResource {
-    public readonly crontab: command.remote.Command;
-
-    constructor(name: string, args: FallbackCronArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("selfpages:cron:FallbackCron", name, {}, componentOptions(opts));
-        const user = args.settings.layout.serviceUser;
-        const cronService = args.settings.platform.cronService;
-
-        const daemon = hostCommand(
-            `${name}-daemon`,
-            {
-                connection: args.connection,
-                create: `set -eu\n${enableAndStart(cronService)}`,
-                triggers: [cronService],
-            },
-            childOptions(this, opts),
-        );
-
-        const install = `crontab -u ${user} -`;
-        this.crontab = hostCommand(
-            `${name}-crontab`,
-            {
-                connection: args.connection,
-                create: install,
-                update: install,
-                delete: `crontab -u ${user} -r 2>/dev/null || true`,
-                stdin: crontabFile(args.settings).content,
-            },
-            childOptions(this, opts, [daemon]),
-        );
-        this.registerOutputs({ crontab: this.crontab });
-    }
+export function installFallbackCron(name: string, args: FallbackCronArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    const user = args.settings.layout.serviceUser;
+    // The daemon's commands must not read the crontab, which comes on stdin.
+    const install = `set -eu\n{\n${enableAndStart(args.settings.platform.cronService)}\n} </dev/null\ncrontab -u ${user} -`;
+    return hostCommand(
+        `${name}-crontab`,
+        {
+            connection: args.connection,
+            create: install,
+            delete: `crontab -u ${user} -r 2>/dev/null || true`,
+            stdin: crontabFile(args.settings).content,
+        },
+        { ...opts, aliases: [formerlyUnder(name, "selfpages:cron:FallbackCron", opts)] },
+    );
 }

@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { childOptions, componentOptions } from "../lib/options";
 import type { Settings } from "../lib/config";
 import { nginxSiteFile } from "../lib/hostFiles";
-import { enableAndStart, reloadNginx, reloadNginxIfRunning } from "../lib/openrc";
+import { enableAndReloadOrStart, reloadNginx, reloadNginxIfRunning } from "../lib/openrc";
 import { hostCommand, hostFile, sha256, type Connection } from "../lib/hostCommand";
 import { shellQuote } from "../lib/templates";
 
@@ -50,23 +50,17 @@ export class Nginx extends pulumi.ComponentResource {
             childOptions(this, opts, [defaultSiteParked]),
         );
 
-        const service = hostCommand(
+        // Serving the current configuration: enabled at boot, and reloaded when it runs (an earlier
+        // `up`, or the distro's own start at install) or else started. A new configuration replaces
+        // this step, which has nothing to undo, so its create runs again: the reload.
+        this.reloaded = hostCommand(
             `${name}-service`,
             {
                 connection: args.connection,
-                create: `set -eu\n${enableAndStart("nginx")}`,
-            },
-            childOptions(this, opts, [this.siteConfig]),
-        );
-
-        this.reloaded = hostCommand(
-            `${name}-reload`,
-            {
-                connection: args.connection,
-                create: `set -eu\n${reloadNginx(nginxCheck)}`,
+                create: `set -eu\n${enableAndReloadOrStart("nginx", reloadNginx(nginxCheck))}`,
                 triggers: [sha256(file.content)],
             },
-            childOptions(this, opts, [service]),
+            childOptions(this, opts, [this.siteConfig]),
         );
         this.registerOutputs({ siteConfig: this.siteConfig, reloaded: this.reloaded });
     }

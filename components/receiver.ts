@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
 import { hookId, hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile, receiverServiceIdentity } from "../lib/hostFiles";
-import { enableAndStart, reload, stopAndDisable } from "../lib/openrc";
+import { enableAndReloadOrStart, enableAndStart, reload, stopAndDisable } from "../lib/openrc";
 import { childOptions, componentOptions } from "../lib/options";
 import { shellQuote } from "../lib/templates";
 
@@ -79,24 +79,22 @@ export class Receiver extends pulumi.ComponentResource {
         const confFile = hostFile(`${name}-openrc-conf`, { connection, ...receiverConfDFile(settings) }, childOptions(this, opts));
         const initScript = receiverServiceFile(settings);
         const initFile = hostFile(`${name}-openrc-service`, { connection, ...initScript }, childOptions(this, opts));
-        const running = hostCommand(
+        // A new service definition replaces this step: delete stops the receiver, create starts it.
+        // Otherwise a receiver that runs is left alone by create (on the first `up` of this release
+        // over a host set up by selfpages 0.1, this step is created while the receiver runs), and a
+        // new hooks file is an update of this step (its hash is in the update script): a reload, the
+        // port never closes. Releases before reloaded in a step of its own, with nothing to undo.
+        const reloadScript = `${reload(service)}\nsleep 1\nrc-service ${service} status >/dev/null`;
+        this.hooksApplied = hostCommand(
             `${name}-service`,
             {
                 connection,
-                // A new service definition replaces this step: delete stops the receiver, create
-                // starts it. Otherwise a receiver that runs is left alone, by create as by update: on
-                // the first `up` of this release over a host set up by selfpages 0.1, this step is
-                // created while the receiver runs. A new hooks file only needs a reload (below).
                 create: `set -eu\n${enableAndStart(service)}`,
+                update: pulumi.interpolate`set -eu\n# the hooks file: sha256 ${contentHash(transitionalHooks)}\n${enableAndReloadOrStart(service, reloadScript)}`,
                 delete: stopAndDisable(service),
                 triggers: [sha256(receiverServiceIdentity(initScript.content))],
             },
             { ...childOptions(this, opts, [confFile, initFile, hooks]), deleteBeforeReplace: true },
-        );
-        this.hooksApplied = hostCommand(
-            `${name}-reload`,
-            { connection, create: `set -eu\n${reload(service)}\nsleep 1\nrc-service ${service} status >/dev/null`, triggers: [contentHash(transitionalHooks)] },
-            childOptions(this, opts, [running]),
         );
 
         // The receiver drops the other secrets only after GitHub switched.

@@ -2,7 +2,7 @@ import { componentOptions } from "../lib/options";
 import * as pulumi from "@pulumi/pulumi";
 import { oneServerName, serverSettings, type ServerSettings, type Settings } from "../lib/config";
 import { connectToHost } from "./connection";
-import { FallbackCron } from "./cron";
+import { installFallbackCron } from "./cron";
 import { Nginx } from "./nginx";
 import { installPackages } from "./packages";
 import { Receiver } from "./receiver";
@@ -111,7 +111,7 @@ export class StaticSiteServer extends pulumi.ComponentResource {
         // A fleet's hooks deliver to http://<address>/webhook/<site>, which needs no certificate:
         // they are created while the lead's are ordered. The one-server form's hook is the site's URL.
         this.receiving = [this.receiver.hooksApplied, nginx.reloaded, ...(settings.fleet ? [] : issued)];
-        new FallbackCron(`${name}-cron`, { connection, settings }, afterSites);
+        installFallbackCron(`${name}-cron`, { connection, settings }, afterSites);
         this.registerOutputs({});
     }
 

@@ -6,6 +6,13 @@
 /** Enabled at boot, and started unless it runs already: safe to repeat, never interrupts it. */
 export const enableAndStart = (service: string): string => `rc-update add ${service} default >/dev/null\nrc-service ${service} status >/dev/null 2>&1 || rc-service ${service} start`;
 
+/**
+ * Enabled at boot, and made to read its configuration again: reloaded (`reloadCommand`) when it
+ * runs, started when it does not. Never interrupts a running service.
+ */
+export const enableAndReloadOrStart = (service: string, reloadCommand: string): string =>
+    `rc-update add ${service} default >/dev/null\nif rc-service ${service} status >/dev/null 2>&1; then\n${reloadCommand}\nelse\nrc-service ${service} start\nfi`;
+
 /** Stopped and removed from boot; already gone is fine, so destroy converges. */
 export const stopAndDisable = (service: string): string => `rc-service ${service} stop || true\nrc-update del ${service} default >/dev/null 2>&1 || true`;
 

@@ -69,7 +69,7 @@ describe("a fleet under mocks", () => {
         const hooks = resources.filter((r) => r.type === githubWebhookType).map((r) => r.name);
         for (const hook of hooks) {
             const deps = names(byName(resources, hook).dependencies);
-            for (const server of ["selfpages", "web2", "web3"]) expect(deps, hook).toContain(`${server}-receiver-reload`);
+            for (const server of ["selfpages", "web2", "web3"]) expect(deps, hook).toContain(`${server}-receiver-service`);
             // Delivered over HTTP to the server's address: the lead's certificate orders run meanwhile.
             expect(deps.filter((dep) => dep?.endsWith("certificate-issue")), hook).toEqual([]);
         }

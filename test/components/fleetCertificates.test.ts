@@ -65,7 +65,7 @@ describe("a fleet's certificates under mocks", () => {
             expect(mine.filter((n) => ordering.test(n)), peer).toEqual([]);
             expect(mine.filter((n) => n.includes("certificate-export")), peer).toEqual([]);
             expect(mine.filter((n) => n.startsWith(`${peer}-certificate-pull-`)).sort(), peer).toEqual(
-                ["ssh-client", "key", "known-hosts", "program", "config", "job", "pull"].map((s) => `${peer}-certificate-pull-${s}`).sort(),
+                ["key", "known-hosts", "program", "config", "job", "pull"].map((s) => `${peer}-certificate-pull-${s}`).sort(),
             );
             // The placeholder until the first pull, and the cleanup of the certificates' directories.
             expect(mine, peer).toEqual(expect.arrayContaining([`${peer}.selfpages-certificate-placeholder`, `${peer}-tls-cleanup`]));
@@ -85,7 +85,7 @@ describe("a fleet's certificates under mocks", () => {
                     `selfpages-certificate-export-peer-${peer}`,
                     "selfpages-certificate-export-program",
                     "selfpages-certificate-export-config",
-                    `${peer}-nginx-reload`,
+                    `${peer}-nginx-service`,
                     `${peer}-certificate-pull-key`,
                     `${peer}-certificate-pull-known-hosts`,
                     `${peer}-certificate-pull-config`,
@@ -93,7 +93,7 @@ describe("a fleet's certificates under mocks", () => {
                 ]),
             );
             // Provisioned in parallel otherwise: the peer's nginx does not wait for the lead.
-            expect(dependsOnTransitively(resources, `${peer}-nginx-reload`), peer).not.toContain("selfpages-certificate-issue");
+            expect(dependsOnTransitively(resources, `${peer}-nginx-service`), peer).not.toContain("selfpages-certificate-issue");
             const pull = byName(resources, `${peer}-certificate-pull-pull`).inputs;
             expect(pull.create).toBe("/usr/local/lib/selfpages/cert-pull up");
             // Run again when the lead's issue steps are replaced (their ids).

@@ -53,7 +53,6 @@ describe("StaticSiteServer under mocks", () => {
             "selfpages:site:Site selfpages-site",
             "selfpages:receiver:Receiver selfpages-receiver",
             "selfpages:nginx:Nginx selfpages-nginx",
-            "selfpages:cron:FallbackCron selfpages-cron",
             // The host's ACME client keeps the type of the one certificate of earlier releases.
             "selfpages:tls:Certificate selfpages-tls",
             "selfpages:tls:SiteCertificate selfpages-certificate",
@@ -73,13 +72,10 @@ describe("StaticSiteServer under mocks", () => {
                 "selfpages-receiver-openrc-conf",
                 "selfpages-receiver-openrc-service",
                 "selfpages-receiver-service",
-                "selfpages-receiver-reload",
                 "selfpages-receiver-retire-previous-secret",
                 "selfpages-nginx-park-default-site",
                 "selfpages-nginx-site-config",
                 "selfpages-nginx-service",
-                "selfpages-nginx-reload",
-                "selfpages-cron-daemon",
                 "selfpages-cron-crontab",
                 "selfpages-tls-cleanup",
                 "selfpages-tls-renew-script",
@@ -103,6 +99,7 @@ describe("StaticSiteServer under mocks", () => {
             ["selfpages-account-user", "selfpages:account:ServiceAccount", "selfpages-account"],
             ["selfpages-directories-install", "selfpages:directories:HostDirectories", "selfpages-directories"],
             ["selfpages-sync-program", "selfpages:site:SyncProgram", "selfpages-sync"],
+            ["selfpages-cron-crontab", "selfpages:cron:FallbackCron", "selfpages-cron"],
         ]) {
             const registered = byName(resources, step);
             expect(registered.parent, step).toBe(server);
@@ -137,14 +134,14 @@ describe("StaticSiteServer under mocks", () => {
         for (const command of commands(resources).filter((c) => /-(script|program|config|hooks|placeholder|renewal-job)$/.test(c.name))) {
             expect(dependsOnTransitively(resources, command.name), command.name).toContain("selfpages-directories-install");
         }
-        expect([...dependsOnTransitively(resources, "selfpages-nginx-reload")]).toEqual(expect.arrayContaining(["selfpages-nginx-service", "selfpages-nginx-site-config", "selfpages-site-first-deploy"]));
+        expect([...dependsOnTransitively(resources, "selfpages-nginx-service")]).toEqual(expect.arrayContaining(["selfpages-nginx-site-config", "selfpages-site-first-deploy"]));
         expect([...dependsOnTransitively(resources, "selfpages-receiver-service")]).toEqual(expect.arrayContaining(["selfpages-receiver-hooks", "selfpages-receiver-openrc-conf", "selfpages-receiver-openrc-service", "selfpages-site-first-deploy"]));
         // GitHub gets the (new) secret only once the receiver accepts it and nginx routes to it.
-        expect([...dependsOnTransitively(resources, "selfpages-github-webhook")]).toEqual(expect.arrayContaining(["selfpages-receiver-reload", "selfpages-nginx-reload"]));
+        expect([...dependsOnTransitively(resources, "selfpages-github-webhook")]).toEqual(expect.arrayContaining(["selfpages-receiver-service", "selfpages-nginx-service"]));
         // The 443 block needs a certificate (the placeholder) before nginx loads it; the issuance
         // needs nginx answering the challenge; GitHub's hook needs the issued certificate.
         expect(dependsOnTransitively(resources, "selfpages-nginx-site-config")).toContain("selfpages-certificate-placeholder");
-        expect([...dependsOnTransitively(resources, "selfpages-certificate-issue")]).toEqual(expect.arrayContaining(["selfpages-nginx-reload", "selfpages-tls-renew-script", "selfpages-certificate-renew-config", "selfpages-certificate-placeholder"]));
+        expect([...dependsOnTransitively(resources, "selfpages-certificate-issue")]).toEqual(expect.arrayContaining(["selfpages-nginx-service", "selfpages-tls-renew-script", "selfpages-certificate-renew-config", "selfpages-certificate-placeholder"]));
         expect(dependsOnTransitively(resources, "selfpages-github-webhook")).toContain("selfpages-certificate-issue");
         // The previous secret is dropped only after GitHub switched.
         expect(dependsOnTransitively(resources, "selfpages-receiver-retire-previous-secret")).toContain("selfpages-github-webhook");
@@ -162,7 +159,8 @@ describe("StaticSiteServer under mocks", () => {
         expect(hooks.create).toMatch(/chmod 0600/);
         expect(hooks.create).toMatch(/chown 'selfpages:selfpages'/);
         const crontab = byName(resources, "selfpages-cron-crontab").inputs;
-        expect(crontab.create).toBe("crontab -u selfpages -");
+        // The daemon enabled and running, then the whole crontab replaced; only crontab reads stdin.
+        expect(crontab.create).toMatch(/^set -eu\n\{\nrc-update add crond default >\/dev\/null\n[^]*\n\} <\/dev\/null\ncrontab -u selfpages -$/);
         expect(crontab.delete).toMatch(/crontab -u selfpages -r/);
     });
 
@@ -173,15 +171,21 @@ describe("StaticSiteServer under mocks", () => {
 
         const renamed = triggers(await declare({ siteServerNames: '["other.example.org"]' }));
         const changed = Object.keys(first).filter((name) => first[name] !== renamed[name]);
-        // A new name: a reload for the config, and a certificate naming it.
-        expect(changed.sort()).toEqual(["selfpages-certificate-issue", "selfpages-nginx-reload"]);
+        // A new name: a reload for the config (its step replaced: it has nothing to undo), and a certificate naming it.
+        expect(changed.sort()).toEqual(["selfpages-certificate-issue", "selfpages-nginx-service"]);
 
         const rescheduled = triggers(await declare({ syncSchedule: "*/5 * * * *" }));
         expect(Object.keys(first).filter((name) => first[name] !== rescheduled[name])).toEqual([]);
 
         const rotated = await declare({ webhookSecretVersion: "2" });
         const rotatedTriggers = triggers(rotated);
-        expect(Object.keys(first).filter((name) => first[name] !== rotatedTriggers[name]).sort()).toEqual(["selfpages-receiver-accepted-secrets", "selfpages-receiver-reload", "selfpages-receiver-retire-previous-secret"]);
+        expect(Object.keys(first).filter((name) => first[name] !== rotatedTriggers[name]).sort()).toEqual(["selfpages-receiver-accepted-secrets", "selfpages-receiver-retire-previous-secret"]);
+        // The receiver applies the new hooks file by an update of its service step (a reload), never
+        // a replacement (a stop and a start): its update script names the file's hash.
+        const update = (resources: Registered[]) => String(byName(resources, "selfpages-receiver-service").inputs.update);
+        expect(update(rotated)).not.toBe(update(await declare()));
+        expect(update(rotated)).toMatch(/^set -eu\n# the hooks file: sha256 [0-9a-f]{64}\nrc-update add selfpages-receiver default/);
+        expect(update(rotated)).toContain("rc-service selfpages-receiver reload\nsleep 1\n");
     });
 
     it("accepts the new secret and the ones the host accepted until GitHub switched, then only the new one", async () => {
@@ -253,7 +257,7 @@ describe("StaticSiteServer under mocks", () => {
     it("uses the Debian paths and services when os is debian", async () => {
         const resources = await declare({}, "debian");
         expect(byName(resources, "selfpages-nginx-site-config").inputs.delete).toBe("rm -f '/etc/nginx/conf.d/selfpages.conf'");
-        expect(byName(resources, "selfpages-cron-daemon").inputs.create).toMatch(/rc-update add cron default/);
+        expect(byName(resources, "selfpages-cron-crontab").inputs.create).toMatch(/rc-update add cron default/);
         expect(byName(resources, "selfpages-packages-install").inputs.create).toMatch(/apt-get install/);
         expect(byName(resources, "selfpages-account-user").inputs.create).toMatch(/useradd --system/);
     });
@@ -286,7 +290,7 @@ describe("StaticSiteServer with three sites, under mocks", () => {
             ["events-github-webhook", "assoc", "events", "https://events.example.org/webhook", mockSecret("events-receiver-secret-v1")],
         ]);
         // Each GitHub hook waits for the receiver, nginx and every certificate; the retirement for every hook.
-        for (const hook of hooks) expect([...dependsOnTransitively(resources, hook.name)]).toEqual(expect.arrayContaining(["selfpages-receiver-reload", "selfpages-nginx-reload", "main-certificate-issue", "events-certificate-issue"]));
+        for (const hook of hooks) expect([...dependsOnTransitively(resources, hook.name)]).toEqual(expect.arrayContaining(["selfpages-receiver-service", "selfpages-nginx-service", "main-certificate-issue", "events-certificate-issue"]));
         expect([...dependsOnTransitively(resources, "selfpages-receiver-retire-previous-secret")]).toEqual(expect.arrayContaining(hooks.map((h) => h.name)));
         // The certificates are issued one after the other (one uacme account, one nginx), after nginx loaded their placeholders.
         expect(dependsOnTransitively(resources, "events-certificate-issue")).toContain("main-certificate-issue");
@@ -312,7 +316,9 @@ describe("StaticSiteServer with three sites, under mocks", () => {
         const before = await declare(values);
         const bumped = await declare({ ...values, sites: JSON.stringify(sites.map((s) => (s.name === "events" ? { ...s, secretVersion: 2 } : s))) });
         const [a, b] = [triggers(before), triggers(bumped)];
-        expect(Object.keys(a).filter((name) => a[name] !== b[name]).sort()).toEqual(["selfpages-receiver-accepted-secrets", "selfpages-receiver-reload", "selfpages-receiver-retire-previous-secret"]);
+        expect(Object.keys(a).filter((name) => a[name] !== b[name]).sort()).toEqual(["selfpages-receiver-accepted-secrets", "selfpages-receiver-retire-previous-secret"]);
+        const update = (resources: Registered[]) => String(byName(resources, "selfpages-receiver-service").inputs.update);
+        expect(update(bumped)).not.toBe(update(before));
         expect(bumped.filter((r) => r.type === randomPasswordType).map((r) => r.name)).toEqual(["main-receiver-secret-v1", "docs-receiver-secret-v2", "events-receiver-secret-v2"]);
     });
 
