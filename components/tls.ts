@@ -5,7 +5,7 @@ import type { Settings, SiteSettings, TlsSettings } from "../lib/config";
 import { acmeCommand, acmeConfigFile, acmeDailyJobFile, acmeRenewScriptFile, type HostFile } from "../lib/hostFiles";
 import { hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
 import { removeDirectoriesScript, tlsDirectories } from "../lib/layout";
-import { localCaDir } from "../lib/platform";
+import { localCaDir, systemCaBundle } from "../lib/platform";
 import { shellQuote } from "../lib/templates";
 
 export interface AcmeClientArgs {
@@ -46,7 +46,6 @@ export class AcmeClient extends pulumi.ComponentResource {
         super("selfpages:tls:Certificate", name, {}, componentOptions(opts));
         const { settings, connection } = args;
         const { layout, tls } = settings;
-        const q = shellQuote;
 
         // The directories step makes the certificates' directories; this one removes them, on
         // destroy and when TLS is switched off.
@@ -70,19 +69,43 @@ export class AcmeClient extends pulumi.ComponentResource {
         this.ready.push(script);
         if (tls.caBundle) {
             // A private ACME server's CA (the sandbox's pebble): uacme trusts the system store only.
-            const caFile = `${localCaDir}/selfpages-acme.crt`;
-            const install = `${installFileScript({ path: caFile, mode: "0644", owner: "root", group: "root" })}\nupdate-ca-certificates >/dev/null 2>&1`;
-            this.ready.push(
-                hostCommand(
-                    `${name}-ca-bundle`,
-                    { connection, create: install, update: install, delete: `rm -f ${q(caFile)}\nupdate-ca-certificates --fresh >/dev/null 2>&1 || true`, stdin: `${tls.caBundle}\n` },
-                    childOptions(this, opts),
-                ),
-            );
+            this.ready.push(hostCommand(`${name}-ca-bundle`, { connection, ...privateCaScripts(), stdin: `${tls.caBundle}\n` }, childOptions(this, opts)));
         }
         hostFile(`${name}-renewal-job`, { connection, ...required(acmeDailyJobFile(settings)) }, { ...childOptions(this, opts, [script]), aliases: args.renewalJobAliases });
         this.registerOutputs({});
     }
+}
+
+/** Where the private ACME server's CA goes among the store's local certificates. */
+export const privateCaFile = `${localCaDir}/selfpages-acme.crt`;
+
+/**
+ * The scripts that make the host trust a private ACME server's CA (its PEM on stdin).
+ * update-ca-certificates rebuilds the whole store: on Debian a process or more per certificate, a
+ * second of CPU. So at first the CA is added to the bundle, the one file uacme's libcurl reads,
+ * when it is not there yet; the store's next rebuild (a package upgrade, another CA, destroy) takes
+ * it from the local certificates. Another CA rebuilds the store, so the previous one is no longer
+ * trusted.
+ */
+export function privateCaScripts(): { create: string; update: string; delete: string } {
+    const q = shellQuote;
+    const installed = installFileScript({ path: privateCaFile, mode: "0644", owner: "root", group: "root" });
+    const addedToBundle = [
+        `bundle=${q(systemCaBundle)}`,
+        'if [ ! -f "$bundle" ]; then update-ca-certificates >/dev/null 2>&1',
+        `elif ! awk 'NR == FNR { ca = ca $0 "\\n"; next } { all = all $0 "\\n" } END { exit index(all, ca) ? 0 : 1 }' ${q(privateCaFile)} "$bundle"; then`,
+        '  added=$(mktemp "$bundle.XXXXXX")',
+        `  trap 'rm -f "$tmp" "$added"' EXIT`,
+        `  cat "$bundle" ${q(privateCaFile)} > "$added"`,
+        '  chmod 0644 "$added"',
+        '  mv -f "$added" "$bundle"',
+        "fi",
+    ].join("\n");
+    return {
+        create: `${installed}\n${addedToBundle}`,
+        update: `${installed}\nupdate-ca-certificates --fresh >/dev/null 2>&1`,
+        delete: `rm -f ${q(privateCaFile)}\nupdate-ca-certificates --fresh >/dev/null 2>&1 || true`,
+    };
 }
 
 export interface SiteCertificateArgs {

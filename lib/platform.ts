@@ -53,6 +53,9 @@ export const acmeHook = "/usr/share/uacme/uacme.sh";
 /** Local CA certificates (*.crt) added to the system store by update-ca-certificates. */
 export const localCaDir = "/usr/local/share/ca-certificates";
 
+/** The store's bundle, which update-ca-certificates writes and libcurl reads (Alpine and Debian alike). */
+export const systemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+
 // The service account's shell: no logins.
 const alpineNologin = "/sbin/nologin";
 const debianNologin = "/usr/sbin/nologin";

@@ -1,10 +1,13 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as path from "node:path";
 import { gzipBase64, installFileScript } from "../../lib/hostCommand";
 import { hostCheckScript, parseHostFacts } from "../../lib/hostChecks";
 import { crontabFile } from "../../lib/hostFiles";
-import { enableCommunityRepository, platforms } from "../../lib/platform";
+import { enableCommunityRepository, platforms, systemCaBundle } from "../../lib/platform";
+import { privateCaFile, privateCaScripts } from "../../components/tls";
 import { validConfig } from "../lib/fixtures";
 import { AlpineRoot, chrootUnavailable } from "./chroot";
 import { alpineAvailable } from "./packaging";
@@ -145,6 +148,35 @@ describe.skipIf(unavailable !== undefined)("Alpine's userland runs what the prog
             expect(r.status).toBe(0);
             expect(fs.readFileSync(root.path("/usr/local/lib/selfpages/sync"), "utf8")).toBe(program);
             expect((fs.statSync(root.path("/usr/local/lib/selfpages/sync")).mode & 0o777).toString(8)).toBe("755");
+        });
+    });
+
+    describe("a private ACME server's CA (tlsCaBundle)", () => {
+        it("is added to the bundle libcurl reads, once, without rebuilding the store", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-ca-"));
+            try {
+                execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=private acme ca", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "ca.pem")], { stdio: "ignore" });
+                const ca = fs.readFileSync(path.join(dir, "ca.pem"), "utf8");
+                const bundle = root.path(systemCaBundle);
+                const stock = fs.readFileSync(bundle, "utf8");
+                const { create } = privateCaScripts();
+                try {
+                    for (const run of [1, 2]) {
+                        const r = root.run(create, ca);
+                        expect(r.stderr, `run ${run}`).toBe("");
+                        expect(r.status, `run ${run}`).toBe(0);
+                        expect(fs.readFileSync(bundle, "utf8"), `run ${run}`).toBe(stock + ca);
+                    }
+                    expect(fs.readFileSync(root.path(privateCaFile), "utf8")).toBe(ca);
+                    expect((fs.statSync(bundle).mode & 0o777).toString(8)).toBe("644");
+                    expect(fs.readdirSync(path.dirname(bundle)).filter((f) => f.startsWith("ca-certificates.crt."))).toEqual([]);
+                } finally {
+                    fs.writeFileSync(bundle, stock);
+                    fs.rmSync(root.path(privateCaFile), { force: true });
+                }
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
     });
 });
