@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../lib/config";
 import { contentHash, hostCommand, hostFile, installFileScript, sha256, type Connection } from "../lib/hostCommand";
 import { hookId, hooksFile, hooksFileSpec, receiverConfDFile, receiverServiceFile, receiverServiceIdentity } from "../lib/hostFiles";
-import { enableAndReloadOrStart, enableAndStart, reload, stopAndDisable } from "../lib/openrc";
+import { enableAndReloadOrStart, reload, stopAndDisable } from "../lib/openrc";
 import { childOptions, componentOptions } from "../lib/options";
 import { shellQuote } from "../lib/templates";
 
@@ -79,18 +79,21 @@ export class Receiver extends pulumi.ComponentResource {
         const confFile = hostFile(`${name}-openrc-conf`, { connection, ...receiverConfDFile(settings) }, childOptions(this, opts));
         const initScript = receiverServiceFile(settings);
         const initFile = hostFile(`${name}-openrc-service`, { connection, ...initScript }, childOptions(this, opts));
-        // A new service definition replaces this step: delete stops the receiver, create starts it.
-        // Otherwise a receiver that runs is left alone by create (on the first `up` of this release
-        // over a host set up by selfpages 0.1, this step is created while the receiver runs), and a
-        // new hooks file is an update of this step (its hash is in the update script): a reload, the
-        // port never closes. Releases before reloaded in a step of its own, with nothing to undo.
+        // The receiver reads the hooks file in place: started when it does not run, reloaded
+        // (SIGUSR1: the port never closes) when it does, on create as on update. A new service
+        // definition replaces this step: delete stops the receiver, create starts it. A receiver
+        // may run when this step is created: on the first `up` of this release over a host set up
+        // by selfpages 0.1, with that release's hooks file until the reload. A new hooks file is an
+        // update of this step (its hash is in the update script). Releases before reloaded in a
+        // step of their own, which had nothing to undo.
         const reloadScript = `${reload(service)}\nsleep 1\nrc-service ${service} status >/dev/null`;
+        const applied = `${enableAndReloadOrStart(service, reloadScript)}`;
         this.hooksApplied = hostCommand(
             `${name}-service`,
             {
                 connection,
-                create: `set -eu\n${enableAndStart(service)}`,
-                update: pulumi.interpolate`set -eu\n# the hooks file: sha256 ${contentHash(transitionalHooks)}\n${enableAndReloadOrStart(service, reloadScript)}`,
+                create: `set -eu\n${applied}`,
+                update: pulumi.interpolate`set -eu\n# the hooks file: sha256 ${contentHash(transitionalHooks)}\n${applied}`,
                 delete: stopAndDisable(service),
                 triggers: [sha256(receiverServiceIdentity(initScript.content))],
             },

@@ -186,6 +186,11 @@ describe("StaticSiteServer under mocks", () => {
         expect(update(rotated)).not.toBe(update(await declare()));
         expect(update(rotated)).toMatch(/^set -eu\n# the hooks file: sha256 [0-9a-f]{64}\nrc-update add selfpages-receiver default/);
         expect(update(rotated)).toContain("rc-service selfpages-receiver reload\nsleep 1\n");
+        // Created while a receiver runs (a host set up by 0.1), it reloads that receiver too: the
+        // hooks file it reads is the transitional one before GitHub switches.
+        const create = String(byName(rotated, "selfpages-receiver-service").inputs.create);
+        expect(create).toMatch(/^set -eu\nrc-update add selfpages-receiver default >\/dev\/null\nif rc-service selfpages-receiver status >\/dev\/null 2>&1; then\nrc-service selfpages-receiver reload\nsleep 1\n/);
+        expect(create).toContain("\nelse\nrc-service selfpages-receiver start\nfi");
     });
 
     it("accepts the new secret and the ones the host accepted until GitHub switched, then only the new one", async () => {
