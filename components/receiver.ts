@@ -87,7 +87,7 @@ export class Receiver extends pulumi.ComponentResource {
         // update of this step (its hash is in the update script). Releases before reloaded in a
         // step of their own, which had nothing to undo.
         const reloadScript = `${reload(service)}\nsleep 1\nrc-service ${service} status >/dev/null`;
-        const applied = `${enableAndReloadOrStart(service, reloadScript)}`;
+        const applied = enableAndReloadOrStart(service, reloadScript);
         this.hooksApplied = hostCommand(
             `${name}-service`,
             {

@@ -95,7 +95,7 @@ export function privateCaScripts(): { create: string; update: string; delete: st
         'if [ ! -f "$bundle" ]; then update-ca-certificates >/dev/null 2>&1',
         `elif ! awk 'NR == FNR { ca = ca $0 "\\n"; next } { all = all $0 "\\n" } END { exit index(all, ca) ? 0 : 1 }' ${q(privateCaFile)} "$bundle"; then`,
         '  added=$(mktemp "$bundle.XXXXXX")',
-        `  trap 'rm -f "$tmp" "$added"' EXIT`,
+        `  trap 'rm -f "$added"' EXIT`,
         `  cat "$bundle" ${q(privateCaFile)} > "$added"`,
         '  chmod 0644 "$added"',
         '  mv -f "$added" "$bundle"',

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +8,7 @@ import { crontabFile } from "../../lib/hostFiles";
 import { enableCommunityRepository, platforms, systemCaBundle } from "../../lib/platform";
 import { privateCaFile, privateCaScripts } from "../../components/tls";
 import { validConfig } from "../lib/fixtures";
+import { makeTestCa } from "../templates/support";
 import { AlpineRoot, chrootUnavailable } from "./chroot";
 import { alpineAvailable } from "./packaging";
 
@@ -152,11 +152,10 @@ describe.skipIf(unavailable !== undefined)("Alpine's userland runs what the prog
     });
 
     describe("a private ACME server's CA (tlsCaBundle)", () => {
-        it("is added to the bundle libcurl reads, once, without rebuilding the store", () => {
+        it("is added to the bundle libcurl reads, once, without rebuilding the store", async () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "selfpages-ca-"));
             try {
-                execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=private acme ca", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "ca.pem")], { stdio: "ignore" });
-                const ca = fs.readFileSync(path.join(dir, "ca.pem"), "utf8");
+                const ca = (await makeTestCa(dir)).toString("utf8");
                 const bundle = root.path(systemCaBundle);
                 const stock = fs.readFileSync(bundle, "utf8");
                 const { create } = privateCaScripts();
